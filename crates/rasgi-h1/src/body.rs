@@ -1,0 +1,377 @@
+//! Request-body decoders: `Content-Length` and chunked, as one [`Decoder`] with named
+//! constructors.
+//!
+//! The rule: a decoder is a state machine fed whatever bytes have arrived. Each
+//! [`Decoder::decode`] step consumes a prefix of its input and returns at most one zero-copy
+//! slice of body data; running out of input mid-way is [`Decoded::NeedMore`], never an error.
+//! The chunked grammar (RFC 9112 §7.1) is checked byte by byte: a hex size with an overflow
+//! check, extensions capped, exactly CRLF after each chunk's data, trailer fields parsed and
+//! capped, then the end. Trailer fields are validated and discarded (ASGI has no request
+//! trailers).
+
+use crate::class::{is_token, FIELD_VALUE};
+use crate::{H1Error, Limits};
+
+/// What one decode step produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// Body bytes (a slice of the input).
+    Data(&'a [u8]),
+    /// The input was used up before the body's end; feed more bytes.
+    NeedMore,
+    /// The body is complete; bytes after `consumed` belong to the next request.
+    End,
+}
+
+/// A body decoder: the framing of one message body and how far through it we are.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Length { remaining: u64 },
+    Chunked(Chunked),
+}
+
+#[derive(Debug, Clone)]
+struct Chunked {
+    state: ChunkState,
+    /// The chunk size read so far, or the data left of the current chunk.
+    size: u64,
+    /// Extension bytes seen in this body (capped by `max_extension_bytes`).
+    extension_bytes: usize,
+    /// Trailer bytes seen in this body (capped by `max_trailer_bytes`).
+    trailer_bytes: usize,
+    max_extension_bytes: usize,
+    max_trailer_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    /// Before the first hex digit of a chunk size.
+    SizeStart,
+    /// Inside the hex digits.
+    Size,
+    /// After `;`: want the first byte of an extension name.
+    ExtensionNameStart,
+    /// Inside an extension name.
+    ExtensionName,
+    /// After `=`: want a token or a quoted string.
+    ExtensionValueStart,
+    /// Inside a token extension value.
+    ExtensionToken,
+    /// Inside a quoted extension value.
+    ExtensionQuoted,
+    /// After a backslash inside a quoted value.
+    ExtensionQuotedEscape,
+    /// After the closing quote: want `;` or CR.
+    ExtensionAfterQuote,
+    /// Saw the CR after the size line; want LF.
+    SizeLf,
+    /// Inside chunk data; `size` bytes left.
+    Data,
+    /// After chunk data; want CR.
+    DataCr,
+    /// After chunk data and CR; want LF.
+    DataLf,
+    /// At the start of a trailer line (or of the final empty line).
+    TrailerStart,
+    /// Inside a trailer field's name.
+    TrailerName,
+    /// Inside a trailer field's value.
+    TrailerValue,
+    /// Saw CR at the end of a trailer line; want LF.
+    TrailerLf,
+    /// Saw CR of the final empty line; want LF.
+    EndLf,
+    /// The body is complete.
+    Done,
+}
+
+impl Decoder {
+    /// A body of exactly `n` bytes.
+    pub fn length(n: u64) -> Decoder {
+        Decoder {
+            kind: Kind::Length { remaining: n },
+        }
+    }
+
+    /// A chunked body, with the extension and trailer caps of `limits`.
+    pub fn chunked(limits: &Limits) -> Decoder {
+        Decoder {
+            kind: Kind::Chunked(Chunked {
+                state: ChunkState::SizeStart,
+                size: 0,
+                extension_bytes: 0,
+                trailer_bytes: 0,
+                max_extension_bytes: limits.max_chunk_extension_bytes,
+                max_trailer_bytes: limits.max_trailer_bytes,
+            }),
+        }
+    }
+
+    /// Whether the whole body has been decoded.
+    pub fn is_done(&self) -> bool {
+        match &self.kind {
+            Kind::Length { remaining } => *remaining == 0,
+            Kind::Chunked(chunked) => chunked.state == ChunkState::Done,
+        }
+    }
+
+    /// The body bytes still expected, when the framing says so (`Content-Length`).
+    pub fn remaining(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Length { remaining } => Some(*remaining),
+            Kind::Chunked(_) => None,
+        }
+    }
+
+    /// Decode from the start of `input`: returns how many bytes were consumed and what they
+    /// meant. Call again with the unconsumed rest (plus any newly read bytes).
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Decoded<'a>), H1Error> {
+        match &mut self.kind {
+            Kind::Length { remaining } => {
+                if *remaining == 0 {
+                    return Ok((0, Decoded::End));
+                }
+                if input.is_empty() {
+                    return Ok((0, Decoded::NeedMore));
+                }
+                let n = clamp(*remaining, input.len());
+                *remaining -= n as u64;
+                Ok((n, Decoded::Data(&input[..n])))
+            }
+            Kind::Chunked(chunked) => chunked.decode(input),
+        }
+    }
+}
+
+/// `min(remaining, available)` as a `usize`.
+fn clamp(remaining: u64, available: usize) -> usize {
+    usize::try_from(remaining).map_or(available, |r| r.min(available))
+}
+
+impl Chunked {
+    fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Decoded<'a>), H1Error> {
+        use ChunkState::*;
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            match self.state {
+                SizeStart | Size => match hex_value(b) {
+                    Some(digit) => {
+                        self.size = self
+                            .size
+                            .checked_mul(16)
+                            .map(|size| size | u64::from(digit))
+                            .ok_or(H1Error::ChunkSizeOverflow)?;
+                        self.state = Size;
+                    }
+                    None if self.state == SizeStart => return Err(H1Error::InvalidChunkSize),
+                    None => match b {
+                        b';' => {
+                            self.count_extension_byte()?;
+                            self.state = ExtensionNameStart;
+                        }
+                        b'\r' => self.state = SizeLf,
+                        _ => return Err(H1Error::InvalidChunkSize),
+                    },
+                },
+                ExtensionNameStart
+                | ExtensionName
+                | ExtensionValueStart
+                | ExtensionToken
+                | ExtensionQuoted
+                | ExtensionQuotedEscape
+                | ExtensionAfterQuote => {
+                    if b == b'\r'
+                        && matches!(
+                            self.state,
+                            ExtensionName | ExtensionToken | ExtensionAfterQuote
+                        )
+                    {
+                        self.state = SizeLf;
+                    } else {
+                        self.count_extension_byte()?;
+                        self.state = extension_step(self.state, b)?;
+                    }
+                }
+                SizeLf => {
+                    if b != b'\n' {
+                        return Err(H1Error::InvalidChunkSize);
+                    }
+                    self.state = if self.size == 0 { TrailerStart } else { Data };
+                }
+                Data => {
+                    let n = clamp(self.size, input.len() - i);
+                    self.size -= n as u64;
+                    if self.size == 0 {
+                        self.state = DataCr;
+                    }
+                    return Ok((i + n, Decoded::Data(&input[i..i + n])));
+                }
+                DataCr => {
+                    if b != b'\r' {
+                        return Err(H1Error::InvalidChunkEnd);
+                    }
+                    self.state = DataLf;
+                }
+                DataLf => {
+                    if b != b'\n' {
+                        return Err(H1Error::InvalidChunkEnd);
+                    }
+                    self.state = SizeStart;
+                }
+                TrailerStart => {
+                    self.count_trailer_byte()?;
+                    self.state = match b {
+                        b'\r' => EndLf,
+                        _ if is_token(b) => TrailerName,
+                        _ => return Err(H1Error::InvalidTrailer),
+                    };
+                }
+                TrailerName => {
+                    self.count_trailer_byte()?;
+                    match b {
+                        b':' => self.state = TrailerValue,
+                        _ if is_token(b) => {}
+                        _ => return Err(H1Error::InvalidTrailer),
+                    }
+                }
+                TrailerValue => {
+                    self.count_trailer_byte()?;
+                    match b {
+                        b'\r' => self.state = TrailerLf,
+                        _ if FIELD_VALUE[b as usize] => {}
+                        _ => return Err(H1Error::InvalidTrailer),
+                    }
+                }
+                TrailerLf | EndLf => {
+                    if b != b'\n' {
+                        return Err(H1Error::InvalidTrailer);
+                    }
+                    if self.state == EndLf {
+                        self.state = Done;
+                        return Ok((i + 1, Decoded::End));
+                    }
+                    self.state = TrailerStart;
+                }
+                Done => return Ok((i, Decoded::End)),
+            }
+            i += 1;
+        }
+        if self.state == Done {
+            return Ok((i, Decoded::End));
+        }
+        Ok((i, Decoded::NeedMore))
+    }
+
+    fn count_extension_byte(&mut self) -> Result<(), H1Error> {
+        self.extension_bytes += 1;
+        if self.extension_bytes > self.max_extension_bytes {
+            return Err(H1Error::ChunkExtensionsTooLarge);
+        }
+        Ok(())
+    }
+
+    fn count_trailer_byte(&mut self) -> Result<(), H1Error> {
+        self.trailer_bytes += 1;
+        if self.trailer_bytes > self.max_trailer_bytes {
+            return Err(H1Error::TrailersTooLarge);
+        }
+        Ok(())
+    }
+}
+
+/// One byte of `chunk-ext = *( ";" ext-name [ "=" ( token / quoted-string ) ] )` (RFC 9112
+/// §7.1.1), without the optional white space: the CR that ends the line is handled by the caller.
+fn extension_step(state: ChunkState, b: u8) -> Result<ChunkState, H1Error> {
+    use ChunkState::*;
+    let next = match (state, b) {
+        (ExtensionNameStart, _) if is_token(b) => ExtensionName,
+        (ExtensionName, _) if is_token(b) => ExtensionName,
+        (ExtensionName | ExtensionToken | ExtensionAfterQuote, b';') => ExtensionNameStart,
+        (ExtensionName, b'=') => ExtensionValueStart,
+        (ExtensionValueStart, b'"') => ExtensionQuoted,
+        (ExtensionValueStart | ExtensionToken, _) if is_token(b) => ExtensionToken,
+        (ExtensionQuoted, b'"') => ExtensionAfterQuote,
+        (ExtensionQuoted, b'\\') => ExtensionQuotedEscape,
+        (ExtensionQuoted | ExtensionQuotedEscape, _) if FIELD_VALUE[b as usize] => ExtensionQuoted,
+        _ => return Err(H1Error::InvalidChunkExtension),
+    };
+    Ok(next)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decode `input` fed in pieces of `step` bytes; returns the body or the error.
+    fn decode_in_steps(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), H1Error> {
+        let mut decoder = Decoder::chunked(&Limits::default());
+        let mut body = Vec::new();
+        let mut pending = Vec::new();
+        let mut fed = 0;
+        let mut used = 0;
+        loop {
+            let (n, decoded) = decoder.decode(&pending)?;
+            used += n;
+            match decoded {
+                Decoded::Data(data) => body.extend_from_slice(data),
+                Decoded::End => return Ok((body, used)),
+                Decoded::NeedMore => {
+                    if fed >= input.len() {
+                        return Err(H1Error::InvalidChunkSize);
+                    }
+                    let next = (fed + step).min(input.len());
+                    pending.drain(..n);
+                    pending.extend_from_slice(&input[fed..next]);
+                    fed = next;
+                    continue;
+                }
+            }
+            pending.drain(..n);
+        }
+    }
+
+    #[test]
+    fn chunked_body_decodes_the_same_at_every_feed_size() {
+        let input = b"5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
+        for step in 1..input.len() {
+            let (body, used) = decode_in_steps(input, step).unwrap();
+            assert_eq!(body, b"hello world", "step {step}");
+            assert_eq!(used, input.len() - 4);
+        }
+    }
+
+    #[test]
+    fn length_decoder_stops_at_its_length() {
+        let mut decoder = Decoder::length(3);
+        assert_eq!(decoder.decode(b"abcdef"), Ok((3, Decoded::Data(b"abc"))));
+        assert_eq!(decoder.decode(b"def"), Ok((0, Decoded::End)));
+        assert!(decoder.is_done());
+    }
+
+    #[test]
+    fn size_without_digits_is_invalid() {
+        let mut decoder = Decoder::chunked(&Limits::default());
+        assert_eq!(decoder.decode(b";x\r\n"), Err(H1Error::InvalidChunkSize));
+    }
+
+    #[test]
+    fn space_after_the_size_is_invalid() {
+        let mut decoder = Decoder::chunked(&Limits::default());
+        assert_eq!(decoder.decode(b"5 \r\n"), Err(H1Error::InvalidChunkSize));
+    }
+}

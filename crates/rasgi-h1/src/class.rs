@@ -1,0 +1,164 @@
+//! Byte classes as `const` tables, and the scanners that skip runs of allowed bytes.
+//!
+//! The rule: a scanner returns the index of the first byte that is *not* in its class (or the
+//! length of the input), and never judges that byte: the caller decides whether it ends the
+//! field or is an error. The word-at-a-time scanners look at eight bytes per step with plain
+//! integer arithmetic (no `unsafe`, no SIMD), and fall back to the tables for the word that
+//! holds the stop byte, so both paths agree by construction.
+
+/// `tchar` of RFC 9110 §5.6.2, mapped to its lowercase form; 0 where the byte is no `tchar`.
+/// Header names are lowercased in place through this table (ASGI wants lowercase names).
+pub const TOKEN_LOWER: [u8; 256] = token_lower_table();
+
+/// Bytes allowed in a request target: visible ASCII, `!` to `~` (RFC 9112 §3.2).
+pub const TARGET: [bool; 256] = range_table(0x21, 0x7e, false);
+
+/// Bytes allowed in a field value: HTAB, SP, visible ASCII and obs-text (RFC 9110 §5.5).
+pub const FIELD_VALUE: [bool; 256] = field_value_table();
+
+const fn token_lower_table() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let specials = b"!#$%&'*+-.^_`|~";
+    let mut i = 0;
+    while i < specials.len() {
+        table[specials[i] as usize] = specials[i];
+        i += 1;
+    }
+    let mut c = b'0';
+    while c <= b'9' {
+        table[c as usize] = c;
+        c += 1;
+    }
+    let mut c = b'a';
+    while c <= b'z' {
+        table[c as usize] = c;
+        table[(c - 32) as usize] = c;
+        c += 1;
+    }
+    table
+}
+
+const fn range_table(low: u8, high: u8, with_high_half: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = (i >= low as usize && i <= high as usize) || (with_high_half && i >= 0x80);
+        i += 1;
+    }
+    table
+}
+
+const fn field_value_table() -> [bool; 256] {
+    let mut table = range_table(0x20, 0x7e, true);
+    table[b'\t' as usize] = true;
+    table
+}
+
+/// Is `byte` a token character (methods, header names, transfer codings)?
+#[inline]
+pub fn is_token(byte: u8) -> bool {
+    TOKEN_LOWER[byte as usize] != 0
+}
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Does any byte of `word` fall below `n` (n <= 128)? Exact as a yes/no answer.
+#[inline(always)]
+fn any_below(word: u64, n: u8) -> bool {
+    word.wrapping_sub(ONES * n as u64) & !word & HIGHS != 0
+}
+
+/// Does any byte of `word` exceed `n` (n <= 127)? Exact as a yes/no answer.
+#[inline(always)]
+fn any_above(word: u64, n: u8) -> bool {
+    (word.wrapping_add(ONES * (127 - n) as u64) | word) & HIGHS != 0
+}
+
+/// Does any byte of `word` equal `byte`?
+#[inline(always)]
+fn any_equal(word: u64, byte: u8) -> bool {
+    any_below(word ^ (ONES * byte as u64), 1)
+}
+
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_ne_bytes(word)
+}
+
+/// Index of the first byte of `bytes[from..]` that may not appear in a request target
+/// (the space that ends it, or an invalid byte), or `bytes.len()`.
+#[inline]
+pub fn skip_target(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 8 <= bytes.len() {
+        let word = word_at(bytes, i);
+        if any_below(word, 0x21) || any_above(word, 0x7e) {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && TARGET[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first byte of `bytes[from..]` that may not appear in a field value
+/// (the CR that ends it, or an invalid byte), or `bytes.len()`.
+#[inline]
+pub fn skip_field_value(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 8 <= bytes.len() {
+        let word = word_at(bytes, i);
+        if any_below(word, 0x20) || any_equal(word, 0x7f) {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && FIELD_VALUE[bytes[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_scanners_agree_with_the_tables_for_every_byte_at_every_position() {
+        for byte in 0..=255u8 {
+            for at in 0..20 {
+                let mut bytes = vec![b'a'; 24];
+                bytes[at] = byte;
+                let target_end = (0..24).find(|&i| !TARGET[bytes[i] as usize]).unwrap_or(24);
+                assert_eq!(
+                    skip_target(&bytes, 0),
+                    target_end,
+                    "target byte {byte:#x} at {at}"
+                );
+                let value_end = (0..24)
+                    .find(|&i| !FIELD_VALUE[bytes[i] as usize])
+                    .unwrap_or(24);
+                assert_eq!(
+                    skip_field_value(&bytes, 0),
+                    value_end,
+                    "value byte {byte:#x} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn token_table_lowercases_letters_and_refuses_separators() {
+        assert_eq!(TOKEN_LOWER[b'A' as usize], b'a');
+        assert_eq!(TOKEN_LOWER[b'-' as usize], b'-');
+        for separator in b"(),/:;<=>?@[\\]{}\" \t\r\n\x7f" {
+            assert!(!is_token(*separator), "{separator:#x}");
+        }
+        assert!(!is_token(0x80));
+    }
+}
