@@ -21,7 +21,8 @@ Connection: keep-alive\r\n\
 Cookie: wp_ozh_wsa_visits=2; wp_ozh_wsa_visit_lasttime=xxxxxxxxxx; __utma=xxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.xxxxxxxxxx.x; __utmz=xxxxxxxxx.xxxxxxxxxx.x.x.utmccn=(referral)|utmcsr=reader.livedoor.com|utmcct=/reader/|utmcmd=referral\r\n\
 Referer: http://www.kittyhell.com/\r\n\r\n";
 
-const CHUNKED: &[u8] = b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n\
+const CHUNKED: &[u8] =
+    b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n\
 Transfer-Encoding: chunked\r\n\r\n\
 40\r\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n\
 40\r\n0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n\

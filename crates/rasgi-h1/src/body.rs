@@ -158,6 +158,10 @@ impl Chunked {
         use ChunkState::*;
         let mut i = 0;
         while i < input.len() {
+            if let Some(used) = self.fast_path(&input[i..]) {
+                i += used;
+                continue;
+            }
             let b = input[i];
             match self.state {
                 SizeStart | Size => match hex_value(b) {
@@ -266,6 +270,40 @@ impl Chunked {
             return Ok((i, Decoded::End));
         }
         Ok((i, Decoded::NeedMore))
+    }
+
+    /// The common shapes, taken whole: a chunk's CRLF after its data, and a size line of hex
+    /// digits and CRLF. Returns the bytes taken, or `None` to go byte by byte (which also
+    /// handles every error, so both paths judge the same input the same way).
+    #[inline]
+    fn fast_path(&mut self, input: &[u8]) -> Option<usize> {
+        match self.state {
+            ChunkState::DataCr if input.starts_with(b"\r\n") => {
+                self.state = ChunkState::SizeStart;
+                Some(2)
+            }
+            ChunkState::SizeStart => {
+                let digits = input
+                    .iter()
+                    .take(16)
+                    .take_while(|&&b| hex_value(b).is_some())
+                    .count();
+                if digits == 0 || input.get(digits..digits + 2) != Some(b"\r\n") {
+                    return None;
+                }
+                let size = input[..digits].iter().fold(0u64, |size, &b| {
+                    size << 4 | u64::from(hex_value(b).unwrap_or(0))
+                });
+                self.size = size;
+                self.state = if size == 0 {
+                    ChunkState::TrailerStart
+                } else {
+                    ChunkState::Data
+                };
+                Some(digits + 2)
+            }
+            _ => None,
+        }
     }
 
     fn count_extension_byte(&mut self) -> Result<(), H1Error> {

@@ -9,7 +9,7 @@
 //! and records header fields as [`Span`]s in a caller-owned slice: no allocation. Header names
 //! are lowercased in place (so the buffer is `&mut`), which is idempotent across restarts.
 
-use crate::class::{is_token, skip_field_value, skip_target, TOKEN_LOWER};
+use crate::class::{find_byte, is_token, lower_token_run, skip_field_value, skip_target};
 use crate::{H1Error, Limits, Status};
 
 /// A byte range of the parsed buffer.
@@ -384,7 +384,7 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
     }
     i = line_end(buf, i, H1Error::InvalidVersion)?;
 
-    let (path, query) = match target.of(buf).iter().position(|&b| b == b'?') {
+    let (path, query) = match find_byte(target.of(buf), b'?') {
         Some(q) => (
             Span {
                 start: target.start,
@@ -419,15 +419,8 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
 
         // field-name ":" (lowercased in place)
         let name_start = i;
-        loop {
-            let lower = TOKEN_LOWER[at(buf, i)? as usize];
-            if lower == 0 {
-                break;
-            }
-            buf[i] = lower;
-            i += 1;
-        }
-        match buf[i] {
+        i = lower_token_run(buf, i);
+        match at(buf, i)? {
             b':' if i > name_start => {}
             b' ' | b'\t' if i > name_start => return Err(H1Error::WhitespaceBeforeColon.into()),
             _ => return Err(H1Error::InvalidHeaderName.into()),
