@@ -1,1 +1,27 @@
-//! rasgi
+//! rasgi: an ASGI-style HTTP/1.1 server runtime, written from scratch.
+//!
+//! This facade re-exports the workspace's crates under one name:
+//!
+//! | module | crate | responsibility |
+//! | --- | --- | --- |
+//! | [`h1`] | `rasgi-h1` | sans-io HTTP/1.1: the request-head parser, body decoders, response encoders |
+//! | [`protocol`] | `rasgi-protocol` | `Scope`, `Event`, `Message`, the `App` trait, `Headers`, `State`, `BackgroundTasks` |
+//! | [`server`] | `rasgi-server` | tokio: listener, connection driver, limits, shutdown, lifespan |
+//! | [`background`] | `rasgi-background` | the executor that runs tasks after the response |
+//! | [`demo`] | this crate | the demo app that `cargo run --release` serves |
+
+pub mod demo;
+
+pub use rasgi_background as background;
+pub use rasgi_h1 as h1;
+pub use rasgi_protocol as protocol;
+pub use rasgi_server as server;
+
+/// The names most apps need.
+pub mod prelude {
+    pub use rasgi_protocol::{
+        read_body, send_response, App, AppError, BackgroundTasks, Bytes, Event, Headers, HttpScope,
+        Message, Receive, Scope, SendError, Sender, State,
+    };
+    pub use rasgi_server::{serve, serve_connection, Listener, Server, ServerConfig};
+}

@@ -1,1 +1,129 @@
-fn main() {}
+//! The `rasgi` binary: serves the demo app.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use rasgi::demo::Demo;
+use rasgi::server::{Listener, Server, ServerConfig};
+
+/// rasgi: an ASGI-style HTTP/1.1 server, serving its demo app.
+#[derive(Debug, Parser)]
+#[command(name = "rasgi", version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
+    bind: String,
+    /// Listen on a Unix domain socket instead of TCP.
+    #[arg(long, value_name = "PATH")]
+    uds: Option<std::path::PathBuf>,
+    /// Worker threads (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
+    /// Seconds an idle keep-alive connection is kept open.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    timeout_keep_alive: f64,
+    /// Seconds a graceful shutdown waits for responses and background tasks.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    timeout_graceful_shutdown: f64,
+    /// Most connections served at once; more are answered 503.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    limit_concurrency: Option<u64>,
+    /// Largest request body accepted (413 above it).
+    #[arg(long, value_name = "N", default_value_t = rasgi::server::config::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: u64,
+    /// The scope's root_path, for an app mounted below a prefix behind a proxy.
+    #[arg(long, value_name = "PATH", default_value = "")]
+    root_path: String,
+    /// Do not log one line per request.
+    #[arg(long)]
+    no_access_log: bool,
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("{flag} takes a non-negative number of seconds, not {value}"))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let durations = seconds(args.timeout_keep_alive, "--timeout-keep-alive").and_then(|keep| {
+        Ok((
+            keep,
+            seconds(
+                args.timeout_graceful_shutdown,
+                "--timeout-graceful-shutdown",
+            )?,
+        ))
+    });
+    let (keep_alive, graceful) = match durations {
+        Ok(pair) => pair,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let config = ServerConfig {
+        keep_alive_timeout: keep_alive,
+        graceful_shutdown_timeout: graceful,
+        limit_concurrency: args.limit_concurrency.map(|n| n as usize),
+        max_body_bytes: args.max_body_bytes,
+        root_path: args.root_path.clone(),
+        access_log: !args.no_access_log,
+        ..ServerConfig::default()
+    };
+    let workers = args
+        .workers
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match &args.uds {
+            Some(path) => Listener::bind_unix(path),
+            None => Listener::bind(&args.bind).await,
+        };
+        let listener = match listener {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!(
+                    "error: cannot listen on {}: {error}",
+                    args.uds
+                        .as_ref()
+                        .map_or(args.bind.clone(), |p| p.display().to_string())
+                );
+                return ExitCode::FAILURE;
+            }
+        };
+        let server = Server::with_config(Demo, config);
+        server.stop_on(rasgi::server::signals());
+        println!(
+            "rasgi listening on http://{} ({workers} workers)",
+            listener.describe()
+        );
+        match server.serve(listener).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

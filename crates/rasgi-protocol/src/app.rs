@@ -1,0 +1,301 @@
+//! The [`App`] trait and the two halves of a call: [`Receive`] and [`Sender`].
+//!
+//! The fast path composes statically: a middleware is an `App` generic over the app it wraps,
+//! and wraps the `Sender` it is given in a concrete type, so a whole stack is one monomorphised
+//! future with no boxing and no allocation per message. [`BoxApp`] is the dynamic form, for apps
+//! chosen at run time; it costs one boxed future per call.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
+
+use crate::{Event, Headers, Message, Scope, SendError};
+
+/// An error an app returns: any error type, boxed. Middleware can downcast it to map typed
+/// errors to responses.
+pub type AppError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The receiving half of a call: the request body, then [`Event::Disconnect`].
+pub trait Receive: Send {
+    /// The next event. Never fails: a gone client is [`Event::Disconnect`].
+    fn receive(&mut self) -> impl Future<Output = Event> + Send;
+}
+
+/// The sending half of a call: the response, message by message.
+pub trait Sender: Send {
+    /// Send one message; refused when it is out of order or the client has gone.
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+impl<R: Receive + ?Sized> Receive for &mut R {
+    fn receive(&mut self) -> impl Future<Output = Event> + Send {
+        (**self).receive()
+    }
+}
+
+impl<S: Sender + ?Sized> Sender for &mut S {
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
+        (**self).send(message)
+    }
+}
+
+/// An ASGI-style application: called once per scope with its two halves.
+pub trait App: Send + Sync + 'static {
+    /// Handle `scope`, reading events from `receive` and writing messages to `send`.
+    fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+}
+
+impl<A: App> App for Arc<A> {
+    fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        (**self).call(scope, receive, send)
+    }
+}
+
+/// Object-safe form of [`Receive`].
+pub trait DynReceive: Send {
+    /// [`Receive::receive`], boxed.
+    fn receive_boxed(&mut self) -> BoxFuture<'_, Event>;
+}
+
+impl<R: Receive> DynReceive for R {
+    fn receive_boxed(&mut self) -> BoxFuture<'_, Event> {
+        Box::pin(self.receive())
+    }
+}
+
+/// Object-safe form of [`Sender`].
+pub trait DynSender: Send {
+    /// [`Sender::send`], boxed.
+    fn send_boxed(&mut self, message: Message) -> BoxFuture<'_, Result<(), SendError>>;
+}
+
+impl<S: Sender> DynSender for S {
+    fn send_boxed(&mut self, message: Message) -> BoxFuture<'_, Result<(), SendError>> {
+        Box::pin(self.send(message))
+    }
+}
+
+/// A borrowed, type-erased receiving half.
+pub struct DynReceiver<'a>(pub &'a mut dyn DynReceive);
+
+impl Receive for DynReceiver<'_> {
+    fn receive(&mut self) -> impl Future<Output = Event> + Send {
+        self.0.receive_boxed()
+    }
+}
+
+/// A borrowed, type-erased sending half.
+pub struct DynSenderRef<'a>(pub &'a mut dyn DynSender);
+
+impl Sender for DynSenderRef<'_> {
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
+        self.0.send_boxed(message)
+    }
+}
+
+trait ErasedApp: Send + Sync {
+    fn call_erased<'a>(
+        &'a self,
+        scope: Scope,
+        receive: DynReceiver<'a>,
+        send: DynSenderRef<'a>,
+    ) -> BoxFuture<'a, Result<(), AppError>>;
+}
+
+impl<A: App> ErasedApp for A {
+    fn call_erased<'a>(
+        &'a self,
+        scope: Scope,
+        receive: DynReceiver<'a>,
+        send: DynSenderRef<'a>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(self.call(scope, receive, send))
+    }
+}
+
+/// Any [`App`], boxed: one type for apps chosen at run time. Cloning shares the app.
+#[derive(Clone)]
+pub struct BoxApp(Arc<dyn ErasedApp>);
+
+impl BoxApp {
+    /// Box `app`.
+    pub fn new(app: impl App) -> BoxApp {
+        BoxApp(Arc::new(app))
+    }
+}
+
+impl App for BoxApp {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        mut receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        self.0
+            .call_erased(scope, DynReceiver(&mut receive), DynSenderRef(&mut send))
+            .await
+    }
+}
+
+/// Why [`read_body`] gave up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadBodyError {
+    /// The client left before the body ended.
+    #[error("the client disconnected before the body ended")]
+    Disconnected,
+    /// The body is longer than the caller's limit.
+    #[error("request body larger than {0} bytes")]
+    TooLarge(usize),
+}
+
+/// Read the whole request body, up to `limit` bytes. For small bodies (JSON, forms); stream
+/// anything larger with [`Receive::receive`] directly.
+pub async fn read_body<R: Receive>(receive: &mut R, limit: usize) -> Result<Bytes, ReadBodyError> {
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    loop {
+        match receive.receive().await {
+            Event::Request { body, more_body } => {
+                if first.as_ref().map_or(0, Bytes::len) + joined.len() + body.len() > limit {
+                    return Err(ReadBodyError::TooLarge(limit));
+                }
+                match first.take() {
+                    None if joined.is_empty() => first = Some(body),
+                    earlier => {
+                        if let Some(earlier) = earlier {
+                            joined.extend_from_slice(&earlier);
+                        }
+                        joined.extend_from_slice(&body);
+                    }
+                }
+                if !more_body {
+                    return Ok(first.unwrap_or_else(|| joined.freeze()));
+                }
+            }
+            _ => return Err(ReadBodyError::Disconnected),
+        }
+    }
+}
+
+/// Send a complete response: the start with `headers` plus `content-length`, then `body`.
+pub async fn send_response<S: Sender>(
+    send: &mut S,
+    status: u16,
+    mut headers: Headers,
+    body: impl Into<Bytes>,
+) -> Result<(), SendError> {
+    let body = body.into();
+    headers.set("content-length", body.len().to_string());
+    send.send(Message::start(status, headers)).await?;
+    send.send(Message::body(body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HttpScope;
+
+    /// Feeds a fixed list of events, then Disconnect.
+    struct Script(Vec<Event>);
+
+    impl Receive for Script {
+        async fn receive(&mut self) -> Event {
+            if self.0.is_empty() {
+                Event::Disconnect
+            } else {
+                self.0.remove(0)
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Record(Vec<Message>);
+
+    impl Sender for Record {
+        async fn send(&mut self, message: Message) -> Result<(), SendError> {
+            self.0.push(message);
+            Ok(())
+        }
+    }
+
+    struct Echo;
+
+    impl App for Echo {
+        async fn call<R: Receive, S: Sender>(
+            &self,
+            _scope: Scope,
+            mut receive: R,
+            mut send: S,
+        ) -> Result<(), AppError> {
+            let body = read_body(&mut receive, 1024).await?;
+            send_response(&mut send, 200, Headers::new(), body).await?;
+            Ok(())
+        }
+    }
+
+    fn chunks(parts: &[&'static str]) -> Script {
+        let last = parts.len() - 1;
+        Script(
+            parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Event::Request {
+                    body: Bytes::from_static(p.as_bytes()),
+                    more_body: i < last,
+                })
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn static_and_boxed_apps_give_the_same_messages() {
+        let mut direct = Record::default();
+        let scope = Scope::Http(HttpScope::new("POST", "/echo"));
+        Echo.call(scope, chunks(&["he", "llo"]), &mut direct)
+            .await
+            .unwrap();
+
+        let mut boxed = Record::default();
+        let scope = Scope::Http(HttpScope::new("POST", "/echo"));
+        BoxApp::new(Echo)
+            .call(scope, chunks(&["he", "llo"]), &mut boxed)
+            .await
+            .unwrap();
+
+        assert_eq!(direct.0, boxed.0);
+        assert_eq!(direct.0[1], Message::body("hello"));
+        let Message::Start { headers, .. } = &direct.0[0] else {
+            panic!("start first")
+        };
+        assert_eq!(headers.get_str("content-length"), Some("5"));
+    }
+
+    #[tokio::test]
+    async fn read_body_stops_at_the_limit_and_on_disconnect() {
+        let mut receive = chunks(&["aaaa", "bbbb"]);
+        assert_eq!(
+            read_body(&mut receive, 6).await,
+            Err(ReadBodyError::TooLarge(6))
+        );
+        let mut receive = Script(vec![Event::Request {
+            body: Bytes::from_static(b"x"),
+            more_body: true,
+        }]);
+        assert_eq!(
+            read_body(&mut receive, 6).await,
+            Err(ReadBodyError::Disconnected)
+        );
+    }
+}

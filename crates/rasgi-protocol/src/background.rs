@@ -1,0 +1,130 @@
+//! [`BackgroundTasks`]: the tasks a request leaves behind, to run after its response is sent.
+//!
+//! One list per request, shared by every middleware, helper and handler that sees the scope:
+//! the handle is cheap to clone, and all clones add to the same list. The server takes the list
+//! once the final body is written and hands it to the executor (crate `rasgi-background`),
+//! which runs the tasks in the order they were added.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+
+use crate::AppError;
+
+/// A named unit of work to run after the response.
+pub struct Task {
+    /// Shown in logs and counters (`send_welcome_email`).
+    pub name: Cow<'static, str>,
+    /// What to run.
+    pub body: TaskBody,
+}
+
+/// What a task runs.
+pub enum TaskBody {
+    /// A future, run on the async runtime.
+    Async(BoxFuture<'static, Result<(), AppError>>),
+    /// A blocking closure, run on the blocking thread pool.
+    Blocking(Box<dyn FnOnce() -> Result<(), AppError> + Send + 'static>),
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.body {
+            TaskBody::Async(_) => "async",
+            TaskBody::Blocking(_) => "blocking",
+        };
+        f.debug_struct("Task")
+            .field("name", &self.name)
+            .field("kind", &kind)
+            .finish()
+    }
+}
+
+/// The shared, ordered list of one request's background tasks.
+#[derive(Clone, Default)]
+pub struct BackgroundTasks(Arc<Mutex<Vec<Task>>>);
+
+impl BackgroundTasks {
+    /// An empty list.
+    pub fn new() -> BackgroundTasks {
+        BackgroundTasks::default()
+    }
+
+    /// Add an async task; it runs after the response, after every task added before it.
+    pub fn add<F>(&self, name: impl Into<Cow<'static, str>>, task: F)
+    where
+        F: Future<Output = Result<(), AppError>> + Send + 'static,
+    {
+        self.push(Task {
+            name: name.into(),
+            body: TaskBody::Async(Box::pin(task)),
+        });
+    }
+
+    /// Add a blocking task; it runs on the blocking pool, in order with the others.
+    pub fn add_blocking<F>(&self, name: impl Into<Cow<'static, str>>, task: F)
+    where
+        F: FnOnce() -> Result<(), AppError> + Send + 'static,
+    {
+        self.push(Task {
+            name: name.into(),
+            body: TaskBody::Blocking(Box::new(task)),
+        });
+    }
+
+    fn push(&self, task: Task) {
+        self.lock().push(task);
+    }
+
+    /// Take every task added so far, leaving the list empty (the server does this once the
+    /// response is written).
+    pub fn take(&self) -> Vec<Task> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// How many tasks are waiting.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no task is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Task>> {
+        // A panic while holding this lock can only come from `Vec::push` running out of memory;
+        // the list itself is still consistent, so keep using it.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for BackgroundTasks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackgroundTasks")
+            .field("pending", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_one_ordered_list() {
+        let tasks = BackgroundTasks::new();
+        let from_middleware = tasks.clone();
+        from_middleware.add("first", async { Ok(()) });
+        tasks.add_blocking("second", || Ok(()));
+        let taken = tasks.take();
+        let names: Vec<_> = taken.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, vec!["first", "second"]);
+        assert!(from_middleware.is_empty());
+    }
+}

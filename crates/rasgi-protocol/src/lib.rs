@@ -1,0 +1,37 @@
+//! The protocol between a rasgi server and an app, modelled on ASGI 3 (spec 2.4) with Rust types
+//! instead of dictionaries.
+//!
+//! An app is called once per connection-level event stream: `call(scope, receive, send)`. For
+//! HTTP the app `receive`s [`Event::Request`] chunks of the request body (then
+//! [`Event::Disconnect`]) and `send`s one [`Message::Start`] and one or more [`Message::Body`].
+//! For lifespan it receives [`Event::Startup`] / [`Event::Shutdown`] and answers with the
+//! matching `*Complete` or `*Failed` message. The rule every server and app keeps is written on
+//! each type; docs/protocol.md gathers them.
+//!
+//! | concept | file |
+//! | --- | --- |
+//! | scopes (what the request is) | [`scope`] |
+//! | events and messages (what flows) | [`message`] |
+//! | the `App`, `Receive`, `Sender` traits and the boxed form | [`app`] |
+//! | header lists | [`headers`] |
+//! | lifespan state and per-request extensions | [`state`] |
+//! | background tasks attached to a response | [`background`] |
+//! | UTF-8 text that shares the request buffer | [`bytestr`] |
+
+pub mod app;
+pub mod background;
+pub mod bytestr;
+pub mod headers;
+pub mod message;
+pub mod scope;
+pub mod state;
+
+pub use app::{read_body, send_response, App, AppError, BoxApp, ReadBodyError, Receive, Sender};
+pub use background::{BackgroundTasks, Task, TaskBody};
+pub use bytestr::ByteStr;
+pub use headers::Headers;
+pub use message::{Event, Message, SendError};
+pub use scope::{HttpScope, LifespanScope, Scheme, Scope};
+pub use state::{Extensions, State};
+
+pub use bytes::Bytes;

@@ -1,0 +1,73 @@
+//! The server's settings. Every limit and timeout is a named field with its default and the
+//! reason for it; `ServerConfig::default()` is what `cargo run --release` uses.
+
+use std::time::Duration;
+
+use rasgi_h1::Limits;
+
+/// Default for [`ServerConfig::keep_alive_timeout`]: 5 s, uvicorn's `--timeout-keep-alive`.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`ServerConfig::header_read_timeout`]: 10 s from a request's first byte to the
+/// end of its head; slower clients (slowloris) are dropped.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ServerConfig::max_body_bytes`]: 1 GiB. Bodies stream through `receive`, so this
+/// bounds what one request may send, not what sits in memory (answered 413).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
+/// Default for [`ServerConfig::drain_limit_bytes`]: 64 KiB of unread body are read and dropped
+/// to keep the connection; a longer unread body closes it (never parsed as a request).
+pub const DEFAULT_DRAIN_LIMIT_BYTES: u64 = 64 * 1024;
+/// Default for [`ServerConfig::graceful_shutdown_timeout`]: 30 s, like most process managers'
+/// grace period before SIGKILL.
+pub const DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`ServerConfig::write_buffer_flush_bytes`]: responses are gathered up to 64 KiB
+/// before a write when pipelined requests are waiting.
+pub const DEFAULT_WRITE_BUFFER_FLUSH_BYTES: usize = 64 * 1024;
+
+/// How the server behaves; each field says why it exists.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The parser's limits (request line 414, head size and header count 431, chunk
+    /// extensions 413, trailers 431).
+    pub limits: Limits,
+    /// How long an idle keep-alive connection waits for its next request.
+    pub keep_alive_timeout: Duration,
+    /// How long a client may take from a request's first byte to the end of its head.
+    pub header_read_timeout: Duration,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: u64,
+    /// Unread body bytes drained after the response to keep the connection open.
+    pub drain_limit_bytes: u64,
+    /// Most connections served at once; more are answered 503 and closed. `None`: no limit.
+    pub limit_concurrency: Option<usize>,
+    /// How long shutdown waits for in-flight responses and background tasks.
+    pub graceful_shutdown_timeout: Duration,
+    /// Add a `date` header to every response (RFC 9110 §6.6.1 wants one from origin servers).
+    pub date_header: bool,
+    /// Add `server: rasgi` to every response.
+    pub server_header: bool,
+    /// Log one line per request through `tracing` (target `rasgi::access`).
+    pub access_log: bool,
+    /// The scope's `root_path`: where the app is mounted behind a proxy.
+    pub root_path: String,
+    /// Responses gathered for pipelined requests are written once they reach this size.
+    pub write_buffer_flush_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            limits: Limits::default(),
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            drain_limit_bytes: DEFAULT_DRAIN_LIMIT_BYTES,
+            limit_concurrency: None,
+            graceful_shutdown_timeout: DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT,
+            date_header: true,
+            server_header: true,
+            access_log: true,
+            root_path: String::new(),
+            write_buffer_flush_bytes: DEFAULT_WRITE_BUFFER_FLUSH_BYTES,
+        }
+    }
+}

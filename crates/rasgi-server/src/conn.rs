@@ -1,0 +1,275 @@
+//! The connection driver: a plain async loop that reads a request head, calls the app inline
+//! with `receive` and `send` bound to this connection, finishes the response, and goes on to
+//! the next request.
+//!
+//! The rules, in the order one request meets them:
+//! 1. The head is read under the keep-alive timeout (idle) or the header-read timeout (once a
+//!    byte has arrived); a refused head is answered with its status, then the connection closes.
+//! 2. HTTP/1.1 needs exactly one `Host` (400); a declared body over the limit is 413.
+//! 3. The app runs inline on this task: no task spawned, no channel per request.
+//! 4. App misbehaviour is judged here, once: an error or a return before anything was written
+//!    gets a 500 and a close; an error after the response started, or a response left
+//!    incomplete, closes the connection.
+//! 5. An unread body is drained up to a limit, or the connection closes.
+//! 6. Responses to pipelined requests already in the buffer are gathered and written together;
+//!    background tasks are handed to the executor once their response has been written.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rasgi_background::{Batch, Executor};
+use rasgi_h1::Version;
+use rasgi_protocol::{App, BackgroundTasks, ByteStr, Scope, State};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Mutex;
+
+use crate::read::{HeadError, ReadSide, RequestBody, ScopeParts};
+use crate::write::{RequestFacts, Response, ResponseSender, WriteSide};
+use crate::{ServerConfig, Shutdown};
+
+/// What every connection of a server shares.
+pub(crate) struct ConnContext<A> {
+    /// The app.
+    pub app: Arc<A>,
+    /// The settings.
+    pub config: Arc<ServerConfig>,
+    /// Fires when the server stops.
+    pub shutdown: Shutdown,
+    /// Runs background tasks.
+    pub executor: Executor,
+    /// The lifespan state.
+    pub state: State,
+    /// `config.root_path`, shared as the scopes' `root_path`.
+    pub root_path: ByteStr,
+}
+
+impl<A> Clone for ConnContext<A> {
+    fn clone(&self) -> Self {
+        ConnContext {
+            app: Arc::clone(&self.app),
+            config: Arc::clone(&self.config),
+            shutdown: self.shutdown.clone(),
+            executor: self.executor.clone(),
+            state: self.state.clone(),
+            root_path: self.root_path.clone(),
+        }
+    }
+}
+
+/// The transport's addresses, for the scope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peers {
+    /// The client's address.
+    pub client: Option<std::net::SocketAddr>,
+    /// The server's address.
+    pub server: Option<std::net::SocketAddr>,
+}
+
+/// Serve requests from `reader`/`writer` until the connection closes.
+pub(crate) async fn drive<R, W, A>(reader: R, writer: W, peers: Peers, ctx: &ConnContext<A>)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    A: App,
+{
+    let config = &*ctx.config;
+    let mut read = ReadSide::new(reader);
+    let write = Mutex::new(WriteSide::new(
+        writer,
+        config.date_header,
+        config.server_header,
+        ctx.shutdown.clone(),
+    ));
+    // One list per connection, reused: requests on a connection are served one at a time.
+    let background = BackgroundTasks::new();
+    let mut written_batches: Vec<Batch> = Vec::new();
+    let mut first = true;
+
+    loop {
+        // 1. The next head.
+        let idle_timeout = if first {
+            config.header_read_timeout
+        } else {
+            config.keep_alive_timeout
+        };
+        first = false;
+        let head = read
+            .next_head(
+                &config.limits,
+                idle_timeout,
+                config.header_read_timeout,
+                ctx.shutdown.triggered(),
+            )
+            .await;
+        let head = match head {
+            Ok(Some(head)) => head,
+            Ok(None) | Err(HeadError::Timeout) => break,
+            Err(HeadError::Invalid(error)) => {
+                tracing::debug!(%error, "refused a request head");
+                let mut w = write.lock().await;
+                w.begin(RequestFacts {
+                    version: Version::Http11,
+                    head: false,
+                    keep_alive: false,
+                });
+                w.error_response(error.status(), status_text(error.status()))
+                    .await;
+                break;
+            }
+        };
+        let started = Instant::now();
+        let facts = RequestFacts {
+            version: head.version,
+            head: head.method == "HEAD",
+            keep_alive: head.keep_alive,
+        };
+        let method = head.method.clone();
+        let path = head.path.clone();
+        write.lock().await.begin(facts);
+
+        // 2. Checks the server makes before the app sees the request.
+        let refusal = if head.version == Version::Http11 && head.host_count != 1 {
+            Some(400)
+        } else if matches!(head.body, rasgi_h1::BodyKind::Length(n) if n > config.max_body_bytes) {
+            Some(413)
+        } else {
+            None
+        };
+        if let Some(status) = refusal {
+            let mut w = write.lock().await;
+            w.error_response(status, status_text(status)).await;
+            log_access(config, &peers, &method, &path, &w, started);
+            break;
+        }
+
+        // 3. The app, inline.
+        let parts = ScopeParts {
+            client: peers.client,
+            server: peers.server,
+            state: &ctx.state,
+            root_path: &ctx.root_path,
+            background: &background,
+        };
+        let scope = Scope::Http(head.into_scope(&parts));
+        let outcome = {
+            let receive = RequestBody {
+                read: &mut read,
+                write: &write,
+                max_body_bytes: config.max_body_bytes,
+                finished: false,
+            };
+            let send = ResponseSender { write: &write };
+            ctx.app.call(scope, receive, send).await
+        };
+
+        // 4. Judge how the app behaved.
+        let mut w = write.lock().await;
+        let complete = matches!(w.response, Response::Complete);
+        match (&outcome, w.aborted) {
+            (_, Some(status)) if w.nothing_written() => {
+                w.error_response(status, status_text(status)).await;
+            }
+            (Err(error), None) if w.nothing_written() => {
+                tracing::error!(%method, %path, %error, "app failed before its response started");
+                w.error_response(500, "Internal Server Error").await;
+            }
+            (Ok(()), None) if w.nothing_written() => {
+                tracing::error!(%method, %path, "app returned without sending a response");
+                w.error_response(500, "Internal Server Error").await;
+            }
+            (Err(error), _) if !complete => {
+                tracing::error!(%method, %path, %error, "app failed after its response started; closing");
+                w.keep_alive = false;
+            }
+            (Ok(()), _) if !complete => {
+                tracing::error!(%method, %path, "app returned before its final body; closing");
+                w.keep_alive = false;
+            }
+            (Err(error), _) => {
+                tracing::error!(%method, %path, %error, "app failed after its response completed");
+            }
+            (Ok(()), _) => {}
+        }
+        let tasks = background.take();
+        if !tasks.is_empty() {
+            let batch = Batch {
+                label: format!("{method} {path}").into(),
+                tasks,
+            };
+            if complete {
+                written_batches.push(batch);
+            } else {
+                ctx.executor
+                    .drop_batch(batch, "the response did not complete");
+            }
+        }
+        log_access(config, &peers, &method, &path, &w, started);
+
+        // 5. An unread body: drain it, or close.
+        let mut keep_alive = w.keep_alive && !w.gone && !ctx.shutdown.is_triggered();
+        drop(w);
+        if keep_alive && read.body.is_some() {
+            keep_alive = !read.continue_pending
+                && read
+                    .drain_body(config.drain_limit_bytes, config.header_read_timeout)
+                    .await;
+        }
+
+        // 6. Write now unless more pipelined requests are already waiting.
+        let mut w = write.lock().await;
+        let more_waiting = !read.buf.is_empty() && keep_alive;
+        if !more_waiting || w.buffered() >= config.write_buffer_flush_bytes {
+            let flushed = w.flush().await.is_ok();
+            submit_written(&ctx.executor, &mut written_batches, flushed);
+        }
+        if !keep_alive {
+            break;
+        }
+    }
+    let mut w = write.lock().await;
+    w.close().await;
+    submit_written(&ctx.executor, &mut written_batches, !w.gone);
+}
+
+/// Hand the batches whose responses have been written to the executor (or count them as
+/// dropped when the write failed).
+fn submit_written(executor: &Executor, batches: &mut Vec<Batch>, written: bool) {
+    for batch in batches.drain(..) {
+        if written {
+            executor.submit(batch);
+        } else {
+            executor.drop_batch(batch, "the response could not be written");
+        }
+    }
+}
+
+fn log_access<W>(
+    config: &ServerConfig,
+    peers: &Peers,
+    method: &ByteStr,
+    path: &ByteStr,
+    write: &WriteSide<W>,
+    started: Instant,
+) {
+    if !config.access_log {
+        return;
+    }
+    let client = peers
+        .client
+        .map_or_else(|| "-".to_string(), |addr| addr.to_string());
+    tracing::info!(
+        target: "rasgi::access",
+        "{client} \"{method} {path}\" {} {}B {:.3}ms",
+        write.status,
+        write.body_bytes,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+/// The body of the server's own error responses.
+pub(crate) fn status_text(status: u16) -> &'static str {
+    match rasgi_h1::reason_phrase(status) {
+        "" => "Error",
+        reason => reason,
+    }
+}

@@ -1,0 +1,53 @@
+//! The tokio server of rasgi: it speaks HTTP/1.1 on a socket (or any byte stream) and calls an
+//! ASGI-style [`rasgi_protocol::App`] for each request.
+//!
+//! | concept | file |
+//! | --- | --- |
+//! | settings, limits and timeouts | [`config`] |
+//! | the accept loop, connection limit and graceful shutdown | [`server`] |
+//! | one connection's request loop | `conn.rs` |
+//! | request heads and `receive` | `read.rs` |
+//! | the response state machine behind `send` | `write.rs` |
+//! | lifespan startup and shutdown | `lifespan.rs` |
+//! | the cached `date` header | [`date`] |
+//! | the shutdown signal | [`shutdown`] |
+
+pub mod config;
+mod conn;
+pub mod date;
+mod lifespan;
+mod read;
+pub mod server;
+pub mod shutdown;
+mod write;
+
+pub use config::ServerConfig;
+pub use conn::Peers;
+pub use server::{serve, serve_connection, Listener, Server, ServerError};
+pub use shutdown::Shutdown;
+
+/// Resolves on SIGINT or SIGTERM (on Unix; Ctrl-C elsewhere).
+pub async fn signals() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,281 @@
+//! [`Server`]: listeners, the accept loop, the connection limit, and graceful shutdown.
+//!
+//! The shutdown sequence, in order:
+//! 1. The [`Shutdown`] signal fires (SIGINT/SIGTERM in the binary, any future in a library).
+//! 2. The listener is closed: no new connections.
+//! 3. Idle connections close at once; in-flight responses finish, marked `connection: close`.
+//! 4. At the graceful-shutdown deadline, connections still open are aborted.
+//! 5. Background tasks are drained up to the same deadline; what is left is cancelled and
+//!    logged.
+//! 6. The app's lifespan shutdown runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rasgi_background::Executor;
+use rasgi_protocol::{App, ByteStr, State};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::task::JoinSet;
+use tokio::time::{Duration, Instant};
+
+use crate::conn::{drive, ConnContext, Peers};
+use crate::{lifespan, ServerConfig, Shutdown};
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The app's lifespan startup failed; the message is the app's.
+    #[error("lifespan startup failed: {0}")]
+    StartupFailed(String),
+    /// Binding or accepting failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where the server accepts connections.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP listener.
+    Tcp(TcpListener),
+    /// A Unix domain socket listener.
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    /// Bind a TCP listener (`127.0.0.1:0` picks a free port).
+    pub async fn bind(addr: &str) -> std::io::Result<Listener> {
+        Ok(Listener::Tcp(TcpListener::bind(addr).await?))
+    }
+
+    /// Bind a Unix socket at `path`, replacing a stale socket file.
+    pub fn bind_unix(path: impl Into<PathBuf>) -> std::io::Result<Listener> {
+        let path = path.into();
+        if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+        Ok(Listener::Unix(UnixListener::bind(&path)?, path))
+    }
+
+    /// What the listener is bound to, for the startup line (`127.0.0.1:8000`, `unix:/tmp/s`).
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(listener) => listener
+                .local_addr()
+                .map_or_else(|e| format!("<{e}>"), |addr| addr.to_string()),
+            Listener::Unix(_, path) => format!("unix:{}", path.display()),
+        }
+    }
+
+    /// The bound TCP address, if TCP.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+}
+
+/// An HTTP/1.1 server for one app.
+pub struct Server<A> {
+    ctx: ConnContext<A>,
+}
+
+impl<A: App> Server<A> {
+    /// A server for `app` with the default settings.
+    pub fn new(app: A) -> Server<A> {
+        Server::with_config(app, ServerConfig::default())
+    }
+
+    /// A server for `app` with `config`.
+    pub fn with_config(app: A, config: ServerConfig) -> Server<A> {
+        let root_path = ByteStr::from(config.root_path.clone());
+        Server {
+            ctx: ConnContext {
+                app: Arc::new(app),
+                config: Arc::new(config),
+                shutdown: Shutdown::new(),
+                executor: Executor::default(),
+                state: State::new(),
+                root_path,
+            },
+        }
+    }
+
+    /// Use `executor` for background tasks (to share it, or to read its counters).
+    pub fn executor(mut self, executor: Executor) -> Server<A> {
+        self.ctx.executor = executor;
+        self
+    }
+
+    /// The background executor.
+    pub fn background(&self) -> &Executor {
+        &self.ctx.executor
+    }
+
+    /// The lifespan state every request sees.
+    pub fn state(&self) -> &State {
+        &self.ctx.state
+    }
+
+    /// The signal that stops [`Server::serve`]; trigger it to shut down gracefully.
+    pub fn shutdown_signal(&self) -> Shutdown {
+        self.ctx.shutdown.clone()
+    }
+
+    /// Stop when `signal` resolves (as well as when the shutdown signal fires).
+    pub fn stop_on(&self, signal: impl Future<Output = ()> + Send + 'static) {
+        let shutdown = self.ctx.shutdown.clone();
+        tokio::spawn(async move {
+            signal.await;
+            shutdown.trigger();
+        });
+    }
+
+    /// Run lifespan startup, serve `listener` until the shutdown signal, then shut down
+    /// gracefully (the sequence at the top of this file).
+    pub async fn serve(&self, listener: Listener) -> Result<(), ServerError> {
+        let ctx = &self.ctx;
+        let config = &*ctx.config;
+        let lifespan = lifespan::startup(Arc::clone(&ctx.app), ctx.state.clone()).await?;
+
+        let mut connections = JoinSet::new();
+        while !ctx.shutdown.is_triggered() {
+            tokio::select! {
+                accepted = accept(&listener) => match accepted {
+                    Ok(accepted) => {
+                        while connections.try_join_next().is_some() {}
+                        let full = config
+                            .limit_concurrency
+                            .is_some_and(|limit| connections.len() >= limit);
+                        if full {
+                            tokio::spawn(accepted.reject());
+                        } else {
+                            let ctx = ctx.clone();
+                            connections.spawn(async move { accepted.serve(&ctx).await });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                () = ctx.shutdown.triggered() => {}
+            }
+        }
+
+        // 2. No new connections.
+        drop(listener);
+        // 3 and 4. Let in-flight responses finish, up to the deadline.
+        let deadline = Instant::now() + config.graceful_shutdown_timeout;
+        let finished = tokio::time::timeout_at(deadline, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await
+        .is_ok();
+        if !finished {
+            tracing::warn!(
+                open = connections.len(),
+                "closing connections still open at the shutdown deadline"
+            );
+            connections.shutdown().await;
+        }
+        // 5. Background tasks, up to the same deadline.
+        let counters = ctx
+            .executor
+            .shutdown(deadline.saturating_duration_since(Instant::now()))
+            .await;
+        tracing::debug!(?counters, "background tasks drained");
+        // 6. Lifespan shutdown.
+        if let Some(lifespan) = lifespan {
+            lifespan::shutdown(lifespan, config.graceful_shutdown_timeout).await;
+        }
+        Ok(())
+    }
+
+    /// Serve one connection over any byte stream (a socket, a pipe, an in-memory duplex).
+    pub async fn serve_connection<IO>(&self, io: IO, peers: Peers)
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin,
+    {
+        let (reader, writer) = tokio::io::split(io);
+        drive(reader, writer, peers, &self.ctx).await;
+    }
+}
+
+/// Serve one connection over `io` with `app` and the default settings.
+pub async fn serve_connection<IO, A>(io: IO, app: A)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin,
+    A: App,
+{
+    Server::new(app)
+        .serve_connection(io, Peers::default())
+        .await;
+}
+
+/// Serve `app` on `listener` with the default settings until SIGINT or SIGTERM.
+pub async fn serve<A: App>(listener: Listener, app: A) -> Result<(), ServerError> {
+    let server = Server::new(app);
+    server.stop_on(crate::signals());
+    server.serve(listener).await
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream, Peers),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
+    match listener {
+        Listener::Tcp(listener) => {
+            let (stream, client) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            let peers = Peers {
+                client: Some(client),
+                server: stream.local_addr().ok(),
+            };
+            Ok(Accepted::Tcp(stream, peers))
+        }
+        Listener::Unix(listener, _) => Ok(Accepted::Unix(listener.accept().await?.0)),
+    }
+}
+
+impl Accepted {
+    async fn serve<A: App>(self, ctx: &ConnContext<A>) {
+        match self {
+            Accepted::Tcp(mut stream, peers) => {
+                let (reader, writer) = stream.split();
+                drive(reader, writer, peers, ctx).await;
+            }
+            Accepted::Unix(mut stream) => {
+                let (reader, writer) = stream.split();
+                drive(reader, writer, Peers::default(), ctx).await;
+            }
+        }
+    }
+
+    /// Over the connection limit: answer 503 and close, reading what the client sent so that
+    /// closing does not reset the connection before it sees the answer.
+    async fn reject(self) {
+        const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+content-length: 19\r\nconnection: close\r\n\r\nService Unavailable";
+        match self {
+            Accepted::Tcp(stream, _) => answer_and_close(stream, BUSY).await,
+            Accepted::Unix(stream) => answer_and_close(stream, BUSY).await,
+        }
+    }
+}
+
+async fn answer_and_close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: &[u8]) {
+    if stream.write_all(answer).await.is_ok() && stream.shutdown().await.is_ok() {
+        let mut sink = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+}

@@ -1,0 +1,42 @@
+//! [`Shutdown`]: a cancellation signal every connection can check or wait on, in the manner of
+//! tokio-util's `CancellationToken` (built on `tokio::sync::watch`, no extra dependency).
+
+use tokio::sync::watch;
+
+/// A clonable "the server is stopping" signal.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    sender: std::sync::Arc<watch::Sender<bool>>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown::new()
+    }
+}
+
+impl Shutdown {
+    /// A signal that has not fired.
+    pub fn new() -> Shutdown {
+        Shutdown {
+            sender: std::sync::Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Fire the signal (idempotent).
+    pub fn trigger(&self) {
+        self.sender.send_replace(true);
+    }
+
+    /// Whether the signal has fired.
+    pub fn is_triggered(&self) -> bool {
+        *self.sender.borrow()
+    }
+
+    /// Wait until the signal fires.
+    pub async fn triggered(&self) {
+        let mut receiver = self.sender.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail while we wait.
+        let _ = receiver.wait_for(|&fired| fired).await;
+    }
+}

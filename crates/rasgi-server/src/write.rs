@@ -1,0 +1,452 @@
+//! The write side of a connection: the response state machine behind `send`.
+//!
+//! The rule this module keeps: every response leaves in exactly one framing, decided once when
+//! its head is written, and the bytes sent always match it. The head is written lazily, with the
+//! first body message, so that a response whose body arrives whole gets a `content-length`
+//! instead of chunked framing. Messages out of order, a `send` after the client left, and a body
+//! that contradicts the app's `content-length` are refused here, in one place.
+
+use bytes::{Bytes, BytesMut};
+use rasgi_h1::response::validate_header;
+use rasgi_h1::{write_chunk_size, write_last_chunk, write_response_head, LengthEncoder, Version};
+use rasgi_protocol::{Headers, Message, SendError, Sender};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use crate::{date, Shutdown};
+
+/// Bodies at least this large are written straight from the app's buffer instead of being
+/// copied into the write buffer (one copy saved per byte, one extra syscall at most).
+const DIRECT_WRITE_BYTES: usize = 16 * 1024;
+
+/// Where the current response is.
+#[derive(Debug)]
+pub(crate) enum Response {
+    /// Nothing sent yet.
+    Idle,
+    /// `Start` received; its head waits for the first body message.
+    Started(PendingStart),
+    /// Head written; body messages flow in `framing`.
+    Streaming(Framing),
+    /// The final body is written; the trailers announced by `Start` are awaited.
+    AwaitingTrailers,
+    /// The response is complete on the wire (or in the write buffer).
+    Complete,
+    /// The response was cut short (the body contradicted its length): the connection must
+    /// close.
+    Broken,
+}
+
+/// A response start whose head is not written yet.
+#[derive(Debug)]
+pub(crate) struct PendingStart {
+    status: u16,
+    headers: Headers,
+    trailers: bool,
+    /// The app's `content-length`, parsed.
+    content_length: Option<u64>,
+    /// The app asked to close the connection (`connection: close`).
+    close: bool,
+}
+
+/// How the body bytes of the response in flight are framed.
+#[derive(Debug)]
+pub(crate) enum Framing {
+    /// No body may be sent (HEAD, 1xx, 204, 304): body bytes are dropped.
+    Empty,
+    /// `content-length` framing.
+    Length(LengthEncoder),
+    /// Chunked framing; `trailers` when the last chunk waits for a `Trailers` message.
+    Chunked { trailers: bool },
+    /// HTTP/1.0 without a length: the body ends when the connection closes.
+    CloseDelimited,
+}
+
+/// What the write side needs to know about the request being answered.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestFacts {
+    pub version: Version,
+    pub head: bool,
+    /// The request allows the connection to stay open.
+    pub keep_alive: bool,
+}
+
+/// The writing half of a connection and the state of the response in flight.
+pub(crate) struct WriteSide<W> {
+    /// The transport's write half.
+    io: W,
+    /// Response bytes not yet written: heads, small bodies, pipelined responses.
+    buf: BytesMut,
+    /// The response state machine.
+    pub response: Response,
+    /// The request being answered.
+    facts: RequestFacts,
+    /// Whether the connection stays open after this response.
+    pub keep_alive: bool,
+    /// The client is gone (a write failed or the read side saw EOF): `send` refuses.
+    pub gone: bool,
+    /// The request body was refused mid-way (too large, malformed): its status, answered by
+    /// the server if the response has not started. `send` refuses meanwhile.
+    pub aborted: Option<u16>,
+    /// The status written, for the access log.
+    pub status: u16,
+    /// Body bytes sent, for the access log.
+    pub body_bytes: u64,
+    /// Add `date`.
+    date_header: bool,
+    /// Add `server: rasgi`.
+    server_header: bool,
+    /// Fires when the server stops: responses started after that say `connection: close`.
+    shutdown: Shutdown,
+}
+
+impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
+    pub fn new(io: W, date_header: bool, server_header: bool, shutdown: Shutdown) -> WriteSide<W> {
+        WriteSide {
+            io,
+            buf: BytesMut::new(),
+            response: Response::Idle,
+            facts: RequestFacts {
+                version: Version::Http11,
+                head: false,
+                keep_alive: true,
+            },
+            keep_alive: true,
+            gone: false,
+            aborted: None,
+            status: 0,
+            body_bytes: 0,
+            date_header,
+            server_header,
+            shutdown,
+        }
+    }
+
+    /// Get ready to answer a new request.
+    pub fn begin(&mut self, facts: RequestFacts) {
+        self.response = Response::Idle;
+        self.facts = facts;
+        self.keep_alive = facts.keep_alive;
+        self.aborted = None;
+        self.status = 0;
+        self.body_bytes = 0;
+    }
+
+    /// Whether the response has put nothing on the wire yet (so the server may still answer
+    /// with an error of its own).
+    pub fn nothing_written(&self) -> bool {
+        matches!(self.response, Response::Idle | Response::Started(_))
+    }
+
+    /// Bytes waiting in the write buffer.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Write out the buffer.
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let result = self.io.write_all(&self.buf).await;
+            self.buf.clear();
+            if let Err(error) = result {
+                self.gone = true;
+                return Err(error);
+            }
+        }
+        self.io.flush().await
+    }
+
+    /// Shut the write direction down (sends FIN after the buffered bytes).
+    pub async fn close(&mut self) {
+        if self.flush().await.is_ok() {
+            let _ = self.io.shutdown().await;
+        }
+    }
+
+    /// `HTTP/1.1 100 Continue`, written and flushed at once (the client is waiting for it).
+    pub async fn write_continue(&mut self) -> Result<(), SendError> {
+        if self.gone || !self.nothing_written() {
+            return Ok(());
+        }
+        self.buf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        self.flush().await.map_err(|_| SendError::Disconnected)
+    }
+
+    /// A complete plain-text response from the server itself (errors, limits), after which
+    /// the connection closes.
+    pub async fn error_response(&mut self, status: u16, text: &'static str) {
+        self.response = Response::Idle;
+        self.aborted = None;
+        self.keep_alive = false;
+        let headers = Headers::with_capacity(1).with("content-type", "text/plain; charset=utf-8");
+        let start = Message::start(status, headers);
+        if self.handle(start).await.is_ok() {
+            let _ = self
+                .handle(Message::body(Bytes::from_static(text.as_bytes())))
+                .await;
+        }
+    }
+
+    /// One `send`: the whole state machine.
+    pub async fn handle(&mut self, message: Message) -> Result<(), SendError> {
+        if self.gone || self.aborted.is_some() {
+            return Err(SendError::Disconnected);
+        }
+        match message {
+            Message::Informational { status, headers } => self.informational(status, headers).await,
+            Message::Start {
+                status,
+                headers,
+                trailers,
+            } => self.start(status, headers, trailers),
+            Message::Body { body, more_body } => self.body(body, more_body).await,
+            Message::Trailers { headers } => self.trailers(headers),
+            Message::StartupComplete
+            | Message::StartupFailed(_)
+            | Message::ShutdownComplete
+            | Message::ShutdownFailed(_) => Err(SendError::WrongScope),
+        }
+    }
+
+    async fn informational(&mut self, status: u16, headers: Headers) -> Result<(), SendError> {
+        if !self.nothing_written() || matches!(self.response, Response::Started(_)) {
+            return Err(SendError::OutOfOrder(
+                "informational response after the start",
+            ));
+        }
+        if !(100..200).contains(&status) || status == 101 {
+            return Err(SendError::InvalidStatus(status));
+        }
+        if self.facts.version == Version::Http10 {
+            // HTTP/1.0 clients do not expect 1xx responses (RFC 9110 §15.2).
+            return Ok(());
+        }
+        let fields = headers.iter().map(|(n, v)| (&n[..], &v[..]));
+        write_response_head(&mut self.buf, status, fields).map_err(|_| SendError::InvalidHeader)?;
+        self.flush().await.map_err(|_| SendError::Disconnected)
+    }
+
+    fn start(&mut self, status: u16, headers: Headers, trailers: bool) -> Result<(), SendError> {
+        if !matches!(self.response, Response::Idle) {
+            return Err(SendError::OutOfOrder("response already started"));
+        }
+        if !(200..=999).contains(&status) {
+            return Err(SendError::InvalidStatus(status));
+        }
+        let mut content_length = None;
+        let mut close = false;
+        for (name, value) in headers.iter() {
+            validate_header(name, value).map_err(|_| SendError::InvalidHeader)?;
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let parsed = parse_decimal(value).ok_or(SendError::InvalidContentLength)?;
+                if content_length.is_some_and(|earlier| earlier != parsed) {
+                    return Err(SendError::InvalidContentLength);
+                }
+                content_length = Some(parsed);
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                close |= value
+                    .split(|&b| b == b',')
+                    .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
+            }
+        }
+        self.response = Response::Started(PendingStart {
+            status,
+            headers,
+            trailers,
+            content_length,
+            close,
+        });
+        Ok(())
+    }
+
+    async fn body(&mut self, body: Bytes, more_body: bool) -> Result<(), SendError> {
+        let response = std::mem::replace(&mut self.response, Response::Broken);
+        let framing = match response {
+            Response::Started(start) => self.write_head(start, &body, more_body),
+            Response::Streaming(framing) => framing,
+            Response::Idle => {
+                self.response = Response::Idle;
+                return Err(SendError::OutOfOrder("body before the response start"));
+            }
+            other => {
+                self.response = other;
+                return Err(SendError::OutOfOrder("body after the final body"));
+            }
+        };
+        self.write_body(framing, body, more_body).await
+    }
+
+    /// Decide the framing and write the head (RFC 9112 §6.3 from the sender's side).
+    fn write_head(&mut self, start: PendingStart, first: &Bytes, more_body: bool) -> Framing {
+        let status = start.status;
+        let bodiless_status = status == 204 || status == 304 || status < 200;
+        if start.close {
+            self.keep_alive = false;
+        }
+        if self.shutdown.is_triggered() {
+            self.keep_alive = false;
+        }
+        let known_length = start
+            .content_length
+            .or((!more_body).then_some(first.len() as u64));
+        let framing = if self.facts.head || bodiless_status {
+            Framing::Empty
+        } else if let Some(length) = known_length {
+            Framing::Length(LengthEncoder::new(length))
+        } else if self.facts.version == Version::Http11 {
+            Framing::Chunked {
+                trailers: start.trailers,
+            }
+        } else {
+            self.keep_alive = false;
+            Framing::CloseDelimited
+        };
+
+        let mut length_digits = [0u8; 20];
+        let length_field = match known_length {
+            Some(length) if start.content_length.is_none() && !bodiless_status => {
+                Some((&b"content-length"[..], decimal(length, &mut length_digits)))
+            }
+            _ => None,
+        };
+        let chunked_field = matches!(framing, Framing::Chunked { .. })
+            .then_some((&b"transfer-encoding"[..], &b"chunked"[..]));
+        let connection_field = match (self.facts.version, self.keep_alive) {
+            (Version::Http11, false) if !start.close => Some((&b"connection"[..], &b"close"[..])),
+            (Version::Http10, true) => Some((&b"connection"[..], &b"keep-alive"[..])),
+            _ => None,
+        };
+        let date = date::now();
+        let date_field = self.date_header.then_some((&b"date"[..], &date[..]));
+        let server_field = self
+            .server_header
+            .then_some((&b"server"[..], &b"rasgi"[..]));
+        let strip_length = status == 204 || status < 200;
+        let app_fields = start.headers.iter().filter_map(|(name, value)| {
+            let transfer_encoding = name.eq_ignore_ascii_case(b"transfer-encoding");
+            let length = strip_length && name.eq_ignore_ascii_case(b"content-length");
+            (!transfer_encoding && !length).then_some((&name[..], &value[..]))
+        });
+        let fields = date_field
+            .into_iter()
+            .chain(server_field)
+            .chain(app_fields)
+            .chain(length_field)
+            .chain(chunked_field)
+            .chain(connection_field);
+        // Every field was validated in `start`; the status too.
+        let written = write_response_head(&mut self.buf, status, fields);
+        debug_assert!(written.is_ok());
+        self.status = status;
+        framing
+    }
+
+    async fn write_body(
+        &mut self,
+        mut framing: Framing,
+        body: Bytes,
+        more_body: bool,
+    ) -> Result<(), SendError> {
+        let len = body.len();
+        match &mut framing {
+            Framing::Empty => {}
+            Framing::Length(encoder) => {
+                if encoder.write(len).is_err() {
+                    return Err(SendError::BodyTooLong);
+                }
+                self.push(body).await?;
+                if !more_body && encoder.finish().is_err() {
+                    return Err(SendError::BodyTooShort);
+                }
+            }
+            Framing::Chunked { .. } => {
+                if len > 0 {
+                    write_chunk_size(&mut self.buf, len);
+                    self.push(body).await?;
+                    self.buf.extend_from_slice(b"\r\n");
+                }
+            }
+            Framing::CloseDelimited => self.push(body).await?,
+        }
+        if !matches!(framing, Framing::Empty) {
+            self.body_bytes += len as u64;
+        }
+        if more_body {
+            self.response = Response::Streaming(framing);
+            // A streamed chunk goes out now: server-sent events and long polls must not wait.
+            return self.flush().await.map_err(|_| SendError::Disconnected);
+        }
+        self.response = match framing {
+            Framing::Chunked { trailers: true } => Response::AwaitingTrailers,
+            Framing::Chunked { trailers: false } => {
+                self.buf.extend_from_slice(b"0\r\n\r\n");
+                Response::Complete
+            }
+            _ => Response::Complete,
+        };
+        Ok(())
+    }
+
+    fn trailers(&mut self, headers: Headers) -> Result<(), SendError> {
+        if !matches!(self.response, Response::AwaitingTrailers) {
+            return Err(SendError::OutOfOrder(
+                "trailers not announced or not after the final body",
+            ));
+        }
+        let fields = headers.iter().map(|(n, v)| (&n[..], &v[..]));
+        write_last_chunk(&mut self.buf, fields).map_err(|_| SendError::InvalidHeader)?;
+        self.response = Response::Complete;
+        Ok(())
+    }
+
+    /// Queue body bytes: small ones are copied into the write buffer, large ones written
+    /// directly after it.
+    async fn push(&mut self, body: Bytes) -> Result<(), SendError> {
+        if body.len() < DIRECT_WRITE_BYTES {
+            self.buf.extend_from_slice(&body);
+            return Ok(());
+        }
+        let result = async {
+            self.flush().await?;
+            self.io.write_all(&body).await
+        }
+        .await;
+        result.map_err(|_| {
+            self.gone = true;
+            SendError::Disconnected
+        })
+    }
+}
+
+/// The app's `send`: a handle on the connection's write side.
+pub(crate) struct ResponseSender<'a, W> {
+    pub write: &'a Mutex<WriteSide<W>>,
+}
+
+impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
+    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.write.lock().await.handle(message).await
+    }
+}
+
+fn parse_decimal(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// `n` in decimal, written into the end of `digits`.
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &digits[at..];
+        }
+    }
+}
