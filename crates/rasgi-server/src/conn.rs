@@ -229,7 +229,19 @@ where
     let mut w = write.lock().await;
     w.close().await;
     submit_written(&ctx.executor, &mut written_batches, !w.gone);
+    drop(w);
+    // 7. Closing while the client may still be sending (an unread body, pipelined requests):
+    // read and drop a little, so the kernel does not answer with a reset that destroys the
+    // response before the client has read it (a lingering close, as nginx does).
+    if !read.eof && (read.body.is_some() || !read.buf.is_empty()) {
+        read.linger(LINGER_BYTES, LINGER_TIME).await;
+    }
 }
+
+/// Most bytes read and dropped while lingering before a close.
+const LINGER_BYTES: usize = 256 * 1024;
+/// Longest linger before a close.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Hand the batches whose responses have been written to the executor (or count them as
 /// dropped when the write failed).

@@ -241,6 +241,23 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     }
 }
 
+impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
+    /// Read and drop up to `limit` bytes or until `time` passes or the client closes.
+    pub async fn linger(&mut self, limit: usize, time: Duration) {
+        let mut dropped = 0;
+        let _ = tokio::time::timeout(time, async {
+            while dropped < limit {
+                self.buf.clear();
+                match self.fill().await {
+                    Ok(n) if n > 0 => dropped += n,
+                    _ => return,
+                }
+            }
+        })
+        .await;
+    }
+}
+
 /// The path of an origin-form target, or the path part of an absolute-form one
 /// (`http://host/path`), which RFC 9112 §3.2.2 asks servers to accept.
 fn origin_path(target_path: Bytes) -> Bytes {

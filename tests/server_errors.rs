@@ -1,0 +1,321 @@
+//! How the server handles bad requests, limits, timeouts and a misbehaving app, over real TCP.
+
+mod support;
+
+use std::time::Duration;
+
+use rasgi::server::ServerConfig;
+use support::apps::Probe;
+use support::{test_config, TestServer};
+
+/// Send `raw` on a fresh connection; return the response and whether the server then closed.
+async fn exchange(server: &TestServer, raw: &[u8]) -> (support::Response, bool) {
+    let mut client = server.connect().await;
+    client.send(raw).await;
+    let response = client.response().await;
+    let closed = client.closed().await;
+    (response, closed)
+}
+
+#[tokio::test]
+async fn bad_requests_get_their_status_and_a_close() {
+    let server = TestServer::start(Probe::default()).await;
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
+    let many_headers = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\n{}\r\n",
+        "x-h: v\r\n".repeat(101)
+    );
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nCookie: {}\r\n\r\n",
+        "c".repeat(70_000)
+    );
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("malformed line", b"GET / HTTP/1.1 extra\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("bare LF", b"GET / HTTP/1.1\nHost: t\n\n".to_vec(), 400),
+        ("space before colon", b"GET / HTTP/1.1\r\nHost : t\r\n\r\n".to_vec(), 400),
+        ("obs-fold", b"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n".to_vec(), 400),
+        ("missing Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        ("repeated Host", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), 400),
+        ("TE and CL", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), 400),
+        ("long target", long_target.into_bytes(), 414),
+        ("too many headers", many_headers.into_bytes(), 431),
+        ("head too large", big_head.into_bytes(), 431),
+        ("unknown coding", b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".to_vec(), 501),
+        ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_vec(), 505),
+    ];
+    for (name, raw, status) in cases {
+        let (response, closed) = exchange(&server, &raw).await;
+        assert_eq!(response.status, status, "{name}");
+        assert_eq!(response.header("connection"), Some("close"), "{name}");
+        assert!(
+            closed,
+            "{name}: the connection closes after a refused request"
+        );
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn http_1_0_without_host_is_served() {
+    let server = TestServer::start(Probe::default()).await;
+    let (response, _) = exchange(&server, b"GET / HTTP/1.0\r\n\r\n").await;
+    assert_eq!(response.status, 200);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413_by_length_and_by_chunks() {
+    let config = ServerConfig {
+        max_body_bytes: 10,
+        ..test_config()
+    };
+    let probe = Probe::default();
+    let server = TestServer::with_config(probe.clone(), config).await;
+    let (response, closed) = exchange(
+        &server,
+        b"POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world",
+    )
+    .await;
+    assert_eq!(response.status, 413);
+    assert!(closed);
+    assert!(
+        !probe.log.contains("POST /count"),
+        "the app never sees a declared-too-large body"
+    );
+
+    let chunked = b"POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n";
+    let (response, closed) = exchange(&server, chunked).await;
+    assert_eq!(response.status, 413);
+    assert!(closed);
+    let (response, _) = exchange(
+        &server,
+        b"POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789",
+    )
+    .await;
+    assert_eq!(response.text(), "10");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_chunked_body_is_400_when_the_response_has_not_started() {
+    let server = TestServer::start(Probe::default()).await;
+    let bad = b"POST /count HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcde\r\n0\r\n\r\n";
+    let (response, closed) = exchange(&server, bad).await;
+    assert_eq!(response.status, 400);
+    assert!(closed);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn app_error_before_start_is_500_and_close() {
+    let server = TestServer::start(Probe::default()).await;
+    for path in ["/error-before", "/return-before"] {
+        let (response, closed) = exchange(
+            &server,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+        )
+        .await;
+        assert_eq!(response.status, 500, "{path}");
+        assert_eq!(response.text(), "Internal Server Error");
+        assert!(closed, "{path}");
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn app_error_after_start_or_early_return_closes_mid_body() {
+    let server = TestServer::start(Probe::default()).await;
+    for path in ["/error-after", "/return-early"] {
+        let mut client = server.connect().await;
+        client
+            .send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .await;
+        let head = client.head().await;
+        assert_eq!(head.status, 200, "{path}");
+        let rest = client.rest().await;
+        // The partial chunk arrived, the terminating last-chunk never does.
+        assert_eq!(rest, b"7\r\npartial\r\n", "{path}");
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn messages_out_of_order_are_refused_to_the_app() {
+    let probe = Probe::default();
+    let server = TestServer::start(probe.clone()).await;
+    let mut client = server.connect().await;
+    let response = client.get("/out-of-order").await;
+    assert_eq!(
+        response.text(),
+        "Err(OutOfOrder(\"body before the response start\")) Err(OutOfOrder(\"response already started\"))"
+    );
+    // The connection stays usable.
+    assert_eq!(client.get("/").await.status, 200);
+    assert!(probe
+        .log
+        .contains("after end: Err(OutOfOrder(\"body after the final body\"))"));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn receive_after_the_response_is_disconnect() {
+    let probe = Probe::default();
+    let server = TestServer::start(probe.clone()).await;
+    let mut client = server.connect().await;
+    assert_eq!(client.get("/receive-after-response").await.text(), "done");
+    assert_eq!(client.get("/").await.status, 200);
+    assert!(
+        probe.log.contains("after response: Disconnect"),
+        "{:?}",
+        probe.log.lines()
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn client_disconnect_mid_body_is_seen_as_disconnect_and_send_fails() {
+    let probe = Probe::default();
+    let server = TestServer::start(probe.clone()).await;
+    let mut client = server.connect().await;
+    client
+        .send(b"POST /watch-body HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789")
+        .await;
+    wait_for(|| probe.log.contains("got 10")).await;
+    drop(client);
+    wait_for(|| probe.log.contains("send after disconnect")).await;
+    assert!(
+        probe.log.contains("watch saw Disconnect"),
+        "{:?}",
+        probe.log.lines()
+    );
+    assert!(
+        probe
+            .log
+            .contains("send after disconnect: Err(Disconnected)"),
+        "{:?}",
+        probe.log.lines()
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn send_after_the_client_left_is_an_error() {
+    let probe = Probe::default();
+    let server = TestServer::start(probe.clone()).await;
+    let mut client = server.connect().await;
+    client.send(b"GET /gated HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    probe.gate.add_permits(1);
+    let _ = client.head().await;
+    assert_eq!(client.line().await, "6");
+    drop(client);
+    // Each further chunk is refused once the kernel reports the peer gone.
+    probe.gate.add_permits(2);
+    wait_for(|| probe.log.contains("gated:")).await;
+    assert!(
+        probe.log.contains("gated: client gone"),
+        "{:?}",
+        probe.log.lines()
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn slow_headers_are_dropped_at_the_header_read_timeout() {
+    let config = ServerConfig {
+        header_read_timeout: Duration::from_millis(200),
+        ..test_config()
+    };
+    let server = TestServer::with_config(Probe::default(), config).await;
+    let mut client = server.connect().await;
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n").await;
+    // The head never ends: the server drops the connection instead of waiting for ever.
+    let closed = tokio::time::timeout(Duration::from_secs(5), client.closed()).await;
+    assert_eq!(closed, Ok(true));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn trickled_headers_cannot_extend_the_deadline() {
+    let config = ServerConfig {
+        header_read_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    let server = TestServer::with_config(Probe::default(), config).await;
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut reader, writer) = stream.into_split();
+    // One byte of an endless header every 50 ms, for six seconds.
+    let trickler = tokio::spawn(async move {
+        let _ = writer.try_write(b"GET / HTTP/1.1\r\nX-Slow: ");
+        for _ in 0..120 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if writer.try_write(b"x").is_err() {
+                return;
+            }
+        }
+    });
+    let mut rest = Vec::new();
+    use tokio::io::AsyncReadExt;
+    let _ = tokio::time::timeout(support::PATIENCE, reader.read_to_end(&mut rest)).await;
+    assert!(
+        !trickler.is_finished(),
+        "the server waited for the whole trickle"
+    );
+    trickler.abort();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_close_at_the_keep_alive_timeout() {
+    let config = ServerConfig {
+        keep_alive_timeout: Duration::from_millis(200),
+        ..test_config()
+    };
+    let server = TestServer::with_config(Probe::default(), config).await;
+    let mut client = server.connect().await;
+    assert_eq!(client.get("/").await.status, 200);
+    let closed = tokio::time::timeout(Duration::from_secs(5), client.closed()).await;
+    assert_eq!(closed, Ok(true));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503() {
+    let config = ServerConfig {
+        limit_concurrency: Some(2),
+        ..test_config()
+    };
+    let server = TestServer::with_config(Probe::default(), config).await;
+    let mut first = server.connect().await;
+    let mut second = server.connect().await;
+    assert_eq!(first.get("/").await.status, 200);
+    assert_eq!(second.get("/").await.status, 200);
+    let (response, closed) = exchange(&server, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(response.status, 503);
+    assert!(closed);
+    drop(first);
+    // Once a slot frees, new connections are served again.
+    let mut served = false;
+    for _ in 0..100 {
+        let (response, _) = exchange(
+            &server,
+            b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        if response.status == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served);
+    server.stop().await.unwrap();
+}
+
+/// Wait until `condition` holds (polling a log, not timing a claim).
+async fn wait_for(condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "condition never held");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
