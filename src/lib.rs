@@ -8,12 +8,16 @@
 //! | [`protocol`] | `rasgi-protocol` | `Scope`, `Event`, `Message`, the `App` trait, `Headers`, `State`, `BackgroundTasks` |
 //! | [`server`] | `rasgi-server` | tokio: listener, connection driver, limits, shutdown, lifespan |
 //! | [`background`] | `rasgi-background` | the executor that runs tasks after the response |
+//! | [`middleware`] | `rasgi-middleware` | pure send-wrapping middleware and the stack builder |
+//! | [`testing`] | this crate | `TestClient`: drive an app in memory |
 //! | [`demo`] | this crate | the demo app that `cargo run --release` serves |
 
 pub mod demo;
+pub mod testing;
 
 pub use rasgi_background as background;
 pub use rasgi_h1 as h1;
+pub use rasgi_middleware as middleware;
 pub use rasgi_protocol as protocol;
 pub use rasgi_server as server;
 

@@ -1,0 +1,74 @@
+//! CustomHeaders: the same header fields added to every response.
+
+use bytes::Bytes;
+use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
+
+use crate::{valid_header, ConfigError, HookedSender, Middleware, ResponseHook, ResponseStart};
+
+/// Adds fixed header fields to every HTTP response.
+#[derive(Debug, Clone)]
+pub struct CustomHeaders {
+    headers: Headers,
+}
+
+impl CustomHeaders {
+    /// Add each `(name, value)` to every response; names and values are checked here.
+    pub fn new<'a>(
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<CustomHeaders, ConfigError> {
+        let mut headers = Headers::new();
+        for (name, value) in fields {
+            if !valid_header(name, value) {
+                return Err(ConfigError::InvalidHeader(format!("{name}: {value}")));
+            }
+            headers.append(name.to_ascii_lowercase(), value.to_string());
+        }
+        Ok(CustomHeaders { headers })
+    }
+}
+
+struct AddFields<'a>(&'a Headers);
+
+impl ResponseHook for AddFields<'_> {
+    async fn on_start(
+        &mut self,
+        start: &mut ResponseStart,
+        _: &Bytes,
+        _: bool,
+    ) -> Result<(), SendError> {
+        for (name, value) in self.0.iter() {
+            start.headers.append(name.clone(), value.clone());
+        }
+        Ok(())
+    }
+}
+
+impl Middleware for CustomHeaders {
+    fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        format!("CustomHeaders({})", names.join(", "))
+    }
+
+    async fn call<A: App, R: Receive, S: Sender>(
+        &self,
+        inner: &A,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        if !matches!(scope, Scope::Http(_)) {
+            return inner.call(scope, receive, send).await;
+        }
+        inner
+            .call(
+                scope,
+                receive,
+                HookedSender::new(send, AddFields(&self.headers)),
+            )
+            .await
+    }
+}

@@ -1,0 +1,87 @@
+//! ExceptionHandlers: typed app errors mapped to responses, like FastAPI's
+//! `@app.exception_handler(RateLimitExceeded)`. The first handler whose error type matches
+//! (by downcast) answers, if the response has not started; anything unmatched goes on, to
+//! ServerErrors.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
+
+use crate::{HookedSender, Middleware, Response};
+
+type Handler = Arc<dyn Fn(&AppError) -> Option<Response> + Send + Sync>;
+
+/// Maps error types to responses.
+#[derive(Clone, Default)]
+pub struct ExceptionHandlers {
+    handlers: Vec<(&'static str, Handler)>,
+}
+
+impl fmt::Debug for ExceptionHandlers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self.handlers.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("ExceptionHandlers")
+            .field("handles", &names)
+            .finish()
+    }
+}
+
+impl ExceptionHandlers {
+    /// No handlers yet.
+    pub fn new() -> ExceptionHandlers {
+        ExceptionHandlers::default()
+    }
+
+    /// Answer errors of type `E` with the response `handler` builds.
+    pub fn handle<E: Error + 'static>(
+        mut self,
+        handler: impl Fn(&E) -> Response + Send + Sync + 'static,
+    ) -> ExceptionHandlers {
+        let name = std::any::type_name::<E>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?");
+        let erased: Handler =
+            Arc::new(move |error: &AppError| error.downcast_ref::<E>().map(&handler));
+        self.handlers.push((name, erased));
+        self
+    }
+}
+
+impl Middleware for ExceptionHandlers {
+    fn describe(&self) -> String {
+        let names: Vec<_> = self.handlers.iter().map(|(n, _)| *n).collect();
+        format!("ExceptionHandlers({})", names.join(", "))
+    }
+
+    async fn call<A: App, R: Receive, S: Sender>(
+        &self,
+        inner: &A,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        if !matches!(scope, Scope::Http(_)) {
+            return inner.call(scope, receive, send).await;
+        }
+        let mut send = HookedSender::new(send, ());
+        let Err(error) = inner.call(scope, receive, &mut send).await else {
+            return Ok(());
+        };
+        if send.start_sent() {
+            return Err(error);
+        }
+        let Some(response) = self
+            .handlers
+            .iter()
+            .find_map(|(_, handler)| handler(&error))
+        else {
+            return Err(error);
+        };
+        let (status, headers, body) = response.into_parts();
+        send.replace_response(status, headers, body).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! `from_fn`: middleware written as an async closure, in the style of FastAPI's
+//! `@app.middleware("http")`:
+//!
+//! ```ignore
+//! from_fn("AddServerTiming", |scope, next| async move {
+//!     let mut response = next.run(scope).await?;      // the inner app's start...
+//!     response.headers.append("x-seen-by", "closure"); // ...read and changed here
+//!     Ok(response)                                      // the body streams on untouched
+//! })
+//! ```
+//!
+//! `next.run` resolves as soon as the inner app sends its response start; the body then flows
+//! from the inner app to the client directly, never through the closure. The closure and the
+//! inner app run as two futures joined on the same task: no buffering, no spawned task, and
+//! task-locals set around the middleware are seen on both sides.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+use rasgi_protocol::{App, AppError, Headers, HttpScope, Receive, Scope, SendError, Sender};
+
+use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
+
+/// A response as middleware sees it: a start, and either a body of its own or the inner app's
+/// body, still to stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The header fields.
+    pub headers: Headers,
+    /// `None`: the inner app's body follows (a response from [`Next::run`]).
+    body: Option<Bytes>,
+    trailers: bool,
+}
+
+impl Response {
+    /// A complete response with its own body.
+    pub fn new(status: u16, headers: Headers, body: impl Into<Bytes>) -> Response {
+        Response {
+            status,
+            headers,
+            body: Some(body.into()),
+            trailers: false,
+        }
+    }
+
+    /// Whether this is the inner app's response, whose body is still to stream.
+    pub fn is_streamed(&self) -> bool {
+        self.body.is_none()
+    }
+
+    pub(crate) fn into_parts(self) -> (u16, Headers, Bytes) {
+        (self.status, self.headers, self.body.unwrap_or_default())
+    }
+}
+
+/// The rest of the stack, handed to a `from_fn` closure.
+pub struct Next {
+    scope: oneshot::Sender<HttpScope>,
+    start: oneshot::Receiver<ResponseStart>,
+}
+
+impl Next {
+    /// Run the inner app with `scope`; resolves with its response start, before its body.
+    pub async fn run(self, scope: HttpScope) -> Result<Response, AppError> {
+        self.scope
+            .send(scope)
+            .map_err(|_| AppError::from("the inner app is gone"))?;
+        match self.start.await {
+            Ok(start) => Ok(Response {
+                status: start.status,
+                headers: start.headers,
+                body: None,
+                trailers: start.trailers,
+            }),
+            Err(_) => Err("the inner app ended without a response start".into()),
+        }
+    }
+}
+
+/// A middleware made from a closure; see the module docs.
+pub struct FromFn<F> {
+    name: &'static str,
+    f: F,
+}
+
+/// Make a middleware from `f`, shown as `name` in the stack's printout.
+pub fn from_fn<F, Fut>(name: &'static str, f: F) -> FromFn<F>
+where
+    F: Fn(HttpScope, Next) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, AppError>> + Send,
+{
+    FromFn { name, f }
+}
+
+/// Hands the inner app's start to `Next::run`, and waits for the closure's version of it.
+struct Relay {
+    start: Option<oneshot::Sender<ResponseStart>>,
+    closure_start: Option<oneshot::Receiver<Option<ResponseStart>>>,
+}
+
+impl ResponseHook for Relay {
+    async fn on_start(
+        &mut self,
+        start: &mut ResponseStart,
+        _: &Bytes,
+        _: bool,
+    ) -> Result<(), SendError> {
+        let (Some(to_closure), Some(from_closure)) = (self.start.take(), self.closure_start.take())
+        else {
+            return Err(SendError::OutOfOrder("response already started"));
+        };
+        let original = std::mem::replace(
+            start,
+            ResponseStart {
+                status: 500,
+                headers: Headers::new(),
+                trailers: false,
+            },
+        );
+        to_closure
+            .send(original)
+            .map_err(|_| SendError::Disconnected)?;
+        match from_closure.await {
+            Ok(Some(changed)) => {
+                *start = changed;
+                Ok(())
+            }
+            // The closure answered on its own or failed: the inner app's response is not sent.
+            _ => Err(SendError::Disconnected),
+        }
+    }
+}
+
+impl<F, Fut> Middleware for FromFn<F>
+where
+    F: Fn(HttpScope, Next) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, AppError>> + Send,
+{
+    fn describe(&self) -> String {
+        format!("{}(from_fn)", self.name)
+    }
+
+    async fn call<A: App, R: Receive, S: Sender>(
+        &self,
+        inner: &A,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        let Scope::Http(http) = scope else {
+            return inner.call(scope, receive, send).await;
+        };
+        let (scope_tx, scope_rx) = oneshot::channel();
+        let (start_tx, start_rx) = oneshot::channel();
+        let (closure_tx, closure_rx) = oneshot::channel();
+        let mut send = HookedSender::new(
+            send,
+            Relay {
+                start: Some(start_tx),
+                closure_start: Some(closure_rx),
+            },
+        );
+        let closure = async {
+            let result = (self.f)(
+                http,
+                Next {
+                    scope: scope_tx,
+                    start: start_rx,
+                },
+            )
+            .await;
+            let passed_on = match &result {
+                Ok(response) if response.is_streamed() => Some(ResponseStart {
+                    status: response.status,
+                    headers: response.headers.clone(),
+                    trailers: response.trailers,
+                }),
+                _ => None,
+            };
+            let _ = closure_tx.send(passed_on);
+            result
+        };
+        let app = async {
+            let Ok(scope) = scope_rx.await else {
+                return Ok(());
+            };
+            let result = inner.call(Scope::Http(scope), receive, &mut send).await;
+            // If the app ended without a start, `Next::run` must not wait for one.
+            send.hook_mut().start = None;
+            result
+        };
+        let (closure_result, app_result) = futures::future::join(closure, app).await;
+        match closure_result {
+            Ok(response) if response.is_streamed() => app_result,
+            Ok(response) => {
+                let (status, headers, body) = response.into_parts();
+                send.replace_response(status, headers, body).await?;
+                Ok(())
+            }
+            Err(error) => Err(app_result.err().unwrap_or(error)),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! GZip: compress responses for clients that accept gzip, chunk by chunk.
+//!
+//! - A body that arrives whole and is smaller than `minimum_size` (default 500) is left alone,
+//!   and so are responses that already have a `content-encoding`, 206 responses, HEAD, and
+//!   the configured content types.
+//! - A whole body is compressed at once and gets its new `content-length`.
+//! - A streamed body is compressed message by message and **flushed at every `more_body`
+//!   message** (a zlib sync flush), so server-sent events and long polls arrive as they are sent
+//!   instead of waiting in the compressor (the bug of tower-http#292 and Starlette's gzip).
+//! - `Accept-Encoding` q-values are honoured (`gzip;q=0` refuses gzip); `Vary:
+//!   Accept-Encoding` is added to every response that could have been compressed.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+
+use crate::cors::add_vary;
+use crate::{ConfigError, HookedSender, Middleware, ResponseHook, ResponseStart};
+
+/// Default for [`GZip::minimum_size`]: 500 bytes, Starlette's; smaller bodies gain little and
+/// cost a compressor.
+pub const DEFAULT_MINIMUM_SIZE: usize = 500;
+/// Default compression level: 6, zlib's own balance of speed and size.
+pub const DEFAULT_LEVEL: u32 = 6;
+
+/// The gzip middleware.
+#[derive(Debug, Clone)]
+pub struct GZip {
+    minimum_size: usize,
+    level: u32,
+    excluded_content_types: Vec<String>,
+}
+
+impl Default for GZip {
+    fn default() -> Self {
+        GZip {
+            minimum_size: DEFAULT_MINIMUM_SIZE,
+            level: DEFAULT_LEVEL,
+            excluded_content_types: Vec::new(),
+        }
+    }
+}
+
+impl GZip {
+    /// Gzip with `minimum_size` and `level` (0 to 9).
+    pub fn new(minimum_size: usize, level: u32) -> Result<GZip, ConfigError> {
+        if level > 9 {
+            return Err(ConfigError::Invalid(format!(
+                "gzip level {level} is not in 0..=9"
+            )));
+        }
+        Ok(GZip {
+            minimum_size,
+            level,
+            ..GZip::default()
+        })
+    }
+
+    /// Leave responses of these content types (matched by prefix, like `image/`) alone.
+    pub fn exclude_content_types<'a>(mut self, types: impl IntoIterator<Item = &'a str>) -> GZip {
+        self.excluded_content_types = types.into_iter().map(str::to_ascii_lowercase).collect();
+        self
+    }
+
+    fn excluded(&self, content_type: &str) -> bool {
+        let content_type = content_type.to_ascii_lowercase();
+        self.excluded_content_types
+            .iter()
+            .any(|t| content_type.starts_with(t.as_str()))
+    }
+}
+
+/// Whether `accept_encoding` admits gzip (an explicit q=0 refuses it; `*` stands in for it).
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for item in accept_encoding.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
+            .filter_map(|q| q.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(q > 0.0),
+            "*" => any = Some(q > 0.0),
+            _ => {}
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
+struct Compress<'a> {
+    config: &'a GZip,
+    accepts: bool,
+    head: bool,
+    encoder: Option<GzEncoder<Vec<u8>>>,
+    /// A whole body compressed in `on_start`, handed out by `on_body`.
+    ready: Option<Bytes>,
+}
+
+impl ResponseHook for Compress<'_> {
+    async fn on_start(
+        &mut self,
+        start: &mut ResponseStart,
+        first: &Bytes,
+        more_body: bool,
+    ) -> Result<(), SendError> {
+        let status = start.status;
+        let headers = &mut start.headers;
+        let eligible = !self.head
+            && (200..300).contains(&status)
+            && status != 204
+            && status != 206
+            && !headers.contains("content-encoding")
+            && !headers
+                .get_str("content-type")
+                .is_some_and(|t| self.config.excluded(t))
+            && (more_body || first.len() >= self.config.minimum_size);
+        if !eligible {
+            return Ok(());
+        }
+        add_vary(headers, "Accept-Encoding");
+        if !self.accepts {
+            return Ok(());
+        }
+        headers.set("content-encoding", "gzip");
+        headers.remove("content-length");
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::new(self.config.level));
+        if more_body {
+            self.encoder = Some(encoder);
+        } else {
+            // Writing into a Vec cannot fail.
+            let _ = encoder.write_all(first);
+            let whole = Bytes::from(encoder.finish().unwrap_or_default());
+            headers.set("content-length", whole.len().to_string());
+            self.ready = Some(whole);
+        }
+        Ok(())
+    }
+
+    fn on_body(&mut self, body: Bytes, more_body: bool) -> Bytes {
+        if let Some(whole) = self.ready.take() {
+            return whole;
+        }
+        let Some(encoder) = self.encoder.as_mut() else {
+            return body;
+        };
+        // Writing into a Vec cannot fail.
+        let _ = encoder.write_all(&body);
+        if more_body {
+            let _ = encoder.flush();
+            return Bytes::from(std::mem::take(encoder.get_mut()));
+        }
+        match self.encoder.take() {
+            Some(encoder) => Bytes::from(encoder.finish().unwrap_or_default()),
+            None => body,
+        }
+    }
+}
+
+impl Middleware for GZip {
+    fn describe(&self) -> String {
+        format!(
+            "GZip(minimum_size: {}, level: {})",
+            self.minimum_size, self.level
+        )
+    }
+
+    async fn call<A: App, R: Receive, S: Sender>(
+        &self,
+        inner: &A,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        let Scope::Http(http) = &scope else {
+            return inner.call(scope, receive, send).await;
+        };
+        let hook = Compress {
+            config: self,
+            accepts: http.header("accept-encoding").is_some_and(accepts_gzip),
+            head: http.method == "HEAD",
+            encoder: None,
+            ready: None,
+        };
+        inner
+            .call(scope, receive, HookedSender::new(send, hook))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_encoding_q_values_are_honoured() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("br, gzip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("br"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("*, gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+    }
+}

@@ -1,0 +1,77 @@
+//! Middleware for rasgi: each one an app that wraps an app, rewriting the response start on its
+//! way out and passing the body through chunk by chunk. None ever buffers a stream.
+//!
+//! | concept | file |
+//! | --- | --- |
+//! | the one send-wrapper shape, and the `Middleware` trait | [`hook`] |
+//! | composing middleware in order, and printing the onion | [`stack`] |
+//! | `x-process-time` | [`timing`] |
+//! | `x-request-id` | [`request_id`] |
+//! | static response headers | [`custom_headers`] |
+//! | CORS | [`cors`] |
+//! | gzip, flushed at every chunk | [`gzip`] |
+//! | allowed `Host` values | [`trusted_host`] |
+//! | http → https | [`https_redirect`] |
+//! | `X-Forwarded-*` / `Forwarded` from trusted proxies | [`proxy_headers`] |
+//! | app errors → 500 | [`server_errors`] |
+//! | typed errors → responses | [`exception_handlers`] |
+//! | `@app.middleware("http")`-style closures | [`from_fn`] |
+//!
+//! Each middleware validates its configuration in `new` and passes non-HTTP scopes straight
+//! through first.
+
+pub mod cors;
+pub mod custom_headers;
+pub mod exception_handlers;
+pub mod from_fn;
+pub mod gzip;
+pub mod hook;
+pub mod https_redirect;
+pub mod proxy_headers;
+pub mod request_id;
+pub mod server_errors;
+pub mod stack;
+pub mod timing;
+pub mod trusted_host;
+
+pub use cors::Cors;
+pub use custom_headers::CustomHeaders;
+pub use exception_handlers::ExceptionHandlers;
+pub use from_fn::{from_fn, Next, Response};
+pub use gzip::GZip;
+pub use hook::{HookedSender, Middleware, ResponseHook, ResponseStart};
+pub use https_redirect::HttpsRedirect;
+pub use proxy_headers::ProxyHeaders;
+pub use request_id::{RequestId, RequestIdValue};
+pub use server_errors::ServerErrors;
+pub use stack::{Stack, StackApp};
+pub use timing::Timing;
+pub use trusted_host::TrustedHost;
+
+/// Why a middleware refused its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// CORS with `*` origins and credentials (the CORS spec forbids the combination).
+    #[error("CORS cannot allow any origin (*) together with credentials")]
+    WildcardWithCredentials,
+    /// A header name or value that could not be sent.
+    #[error("invalid header {0:?}")]
+    InvalidHeader(String),
+    /// A host pattern that is not a host name, `*`, or `*.domain`.
+    #[error("invalid host pattern {0:?}")]
+    InvalidHostPattern(String),
+    /// A setting outside its range.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// Whether `name: value` could be sent as a header field (token name, no control characters).
+pub(crate) fn valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && value
+            .bytes()
+            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}

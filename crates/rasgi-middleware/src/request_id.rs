@@ -1,0 +1,120 @@
+//! RequestId: every request gets an id, kept from `x-request-id` when the client sent a
+//! well-formed one, generated otherwise. The id is put in the scope's extensions (handlers and
+//! inner middleware read it as [`RequestIdValue`]) and on the response.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+
+use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
+
+/// Longest incoming id kept; longer ones are replaced (they would bloat every log line).
+pub const MAX_INCOMING_ID_LEN: usize = 128;
+
+/// The request's id, as stored in `HttpScope::extensions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestIdValue(pub String);
+
+/// Assigns `x-request-id`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestId;
+
+impl RequestId {
+    /// The request-id middleware.
+    pub fn new() -> RequestId {
+        RequestId
+    }
+}
+
+/// Whether an incoming id is safe to keep: 1 to 128 of `A-Z a-z 0-9 . _ -`.
+pub fn well_formed(id: &str) -> bool {
+    (1..=MAX_INCOMING_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// A new id: 32 hex digits, unique within the process and unpredictable across processes.
+pub fn generate() -> String {
+    static SEED: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = SEED.get_or_init(RandomState::new);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut high = seed.build_hasher();
+    high.write_u64(n);
+    let mut low = seed.build_hasher();
+    low.write_u64(!n);
+    format!("{:016x}{:016x}", high.finish(), low.finish())
+}
+
+struct Echo(Bytes);
+
+impl ResponseHook for Echo {
+    async fn on_start(
+        &mut self,
+        start: &mut ResponseStart,
+        _: &Bytes,
+        _: bool,
+    ) -> Result<(), SendError> {
+        start.headers.set("x-request-id", self.0.clone());
+        Ok(())
+    }
+}
+
+impl Middleware for RequestId {
+    fn describe(&self) -> String {
+        "RequestId(x-request-id)".into()
+    }
+
+    async fn call<A: App, R: Receive, S: Sender>(
+        &self,
+        inner: &A,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        let Scope::Http(mut http) = scope else {
+            return inner.call(scope, receive, send).await;
+        };
+        let id = match http.header("x-request-id") {
+            Some(incoming) if well_formed(incoming) => incoming.to_string(),
+            _ => generate(),
+        };
+        let header = Bytes::from(id.clone());
+        http.extensions.insert(RequestIdValue(id));
+        inner
+            .call(
+                Scope::Http(http),
+                receive,
+                HookedSender::new(send, Echo(header)),
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_unique_hex() {
+        let a = generate();
+        let b = generate();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(well_formed(&a));
+    }
+
+    #[test]
+    fn only_safe_incoming_ids_are_kept() {
+        assert!(well_formed("abc-123_x.y"));
+        assert!(!well_formed(""));
+        assert!(!well_formed("a b"));
+        assert!(!well_formed("a\"<script>"));
+        assert!(!well_formed(&"a".repeat(129)));
+    }
+}

@@ -1,0 +1,188 @@
+//! [`Stack`]: the builder that composes middleware in one explicit order, outermost first, and
+//! can print the onion it built.
+//!
+//! ```text
+//!            request ↓                         ↑ response
+//!   ┌──────────────────── 1. first pushed ─────────────────────┐
+//!   │ ┌────────────────── 2. second pushed ──────────────────┐ │
+//!   │ │                        app                           │ │
+//!   │ └──────────────────────────────────────────────────────┘ │
+//!   └──────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! The rule: the first middleware pushed sees the request first and the response last.
+//! Composition is static (nested generic types): no boxing, no dynamic dispatch per message.
+
+use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
+
+use crate::Middleware;
+
+/// A middleware wrapped around an inner app.
+pub struct Layered<M, A> {
+    middleware: M,
+    inner: A,
+}
+
+impl<M: Middleware, A: App> App for Layered<M, A> {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        self.middleware
+            .call(&self.inner, scope, receive, send)
+            .await
+    }
+}
+
+/// Appends a middleware at the inner end of a list of middleware (a nested tuple).
+pub trait Append<M> {
+    /// The list with `M` at its inner end.
+    type Output;
+    /// Append `middleware`.
+    fn append(self, middleware: M) -> Self::Output;
+}
+
+impl<M> Append<M> for () {
+    type Output = (M, ());
+    fn append(self, middleware: M) -> (M, ()) {
+        (middleware, ())
+    }
+}
+
+impl<M, Head, Tail: Append<M>> Append<M> for (Head, Tail) {
+    type Output = (Head, Tail::Output);
+    fn append(self, middleware: M) -> Self::Output {
+        (self.0, self.1.append(middleware))
+    }
+}
+
+/// Wraps an app in a list of middleware, the list's head outermost.
+pub trait Wrap<A> {
+    /// The wrapped app's type.
+    type Output: App;
+    /// Wrap `app`.
+    fn wrap(self, app: A) -> Self::Output;
+}
+
+impl<A: App> Wrap<A> for () {
+    type Output = A;
+    fn wrap(self, app: A) -> A {
+        app
+    }
+}
+
+impl<A: App, Head: Middleware, Tail: Wrap<A>> Wrap<A> for (Head, Tail) {
+    type Output = Layered<Head, Tail::Output>;
+    fn wrap(self, app: A) -> Self::Output {
+        Layered {
+            middleware: self.0,
+            inner: self.1.wrap(app),
+        }
+    }
+}
+
+/// The middleware builder: push from the outside in, then wrap the app.
+pub struct Stack<L> {
+    layers: L,
+    names: Vec<String>,
+}
+
+impl Default for Stack<()> {
+    fn default() -> Self {
+        Stack::new()
+    }
+}
+
+impl Stack<()> {
+    /// No middleware yet.
+    pub fn new() -> Stack<()> {
+        Stack {
+            layers: (),
+            names: Vec::new(),
+        }
+    }
+}
+
+impl<L> Stack<L> {
+    /// Add `middleware` inside every middleware pushed before it.
+    pub fn push<M: Middleware>(self, middleware: M) -> Stack<L::Output>
+    where
+        L: Append<M>,
+    {
+        let mut names = self.names;
+        names.push(middleware.describe());
+        Stack {
+            layers: self.layers.append(middleware),
+            names,
+        }
+    }
+
+    /// The middleware, outermost first.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The onion as text: the request going down, the response coming up.
+    pub fn describe(&self) -> String {
+        describe(&self.names)
+    }
+
+    /// Wrap `app` in the stack.
+    pub fn app<A: App>(self, app: A) -> StackApp<L::Output>
+    where
+        L: Wrap<A>,
+    {
+        StackApp {
+            app: self.layers.wrap(app),
+            names: self.names,
+        }
+    }
+}
+
+/// An app wrapped in its middleware, which still knows its order.
+pub struct StackApp<A> {
+    app: A,
+    names: Vec<String>,
+}
+
+impl<A> StackApp<A> {
+    /// The middleware, outermost first.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The onion as text (see [`Stack::describe`]).
+    pub fn describe(&self) -> String {
+        describe(&self.names)
+    }
+}
+
+impl<A: App> App for StackApp<A> {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        self.app.call(scope, receive, send).await
+    }
+}
+
+fn describe(names: &[String]) -> String {
+    let mut out = String::from("request ↓ (outermost first)\n");
+    for (i, name) in names.iter().enumerate() {
+        out.push_str(&format!("{}{}. {}\n", "  ".repeat(i), i + 1, name));
+    }
+    out.push_str(&format!("{}→ app\n", "  ".repeat(names.len())));
+    for (i, name) in names.iter().enumerate().rev() {
+        out.push_str(&format!("{}{}. {} ↑\n", "  ".repeat(i), i + 1, short(name)));
+    }
+    out.push_str("response ↑ (outermost last)\n");
+    out
+}
+
+fn short(name: &str) -> &str {
+    name.split('(').next().unwrap_or(name)
+}

@@ -1,0 +1,57 @@
+//! Timing: `x-process-time`, the seconds from the request reaching this middleware to the
+//! response start leaving it (Starlette's classic example).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+
+use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
+
+/// Adds `x-process-time: <seconds>` to every HTTP response.
+#[derive(Debug, Clone, Default)]
+pub struct Timing;
+
+impl Timing {
+    /// The timing middleware.
+    pub fn new() -> Timing {
+        Timing
+    }
+}
+
+struct Clock(Instant);
+
+impl ResponseHook for Clock {
+    async fn on_start(
+        &mut self,
+        start: &mut ResponseStart,
+        _: &Bytes,
+        _: bool,
+    ) -> Result<(), SendError> {
+        let seconds = self.0.elapsed().as_secs_f64();
+        start
+            .headers
+            .append("x-process-time", format!("{seconds:.6}"));
+        Ok(())
+    }
+}
+
+impl Middleware for Timing {
+    fn describe(&self) -> String {
+        "Timing(x-process-time)".into()
+    }
+
+    async fn call<A: App, R: Receive, S: Sender>(
+        &self,
+        inner: &A,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        if !matches!(scope, Scope::Http(_)) {
+            return inner.call(scope, receive, send).await;
+        }
+        let send = HookedSender::new(send, Clock(Instant::now()));
+        inner.call(scope, receive, send).await
+    }
+}
