@@ -12,6 +12,10 @@
 //! | [`testing`] | this crate | `TestClient`: drive an app in memory |
 //! | [`demo`] | this crate | the demo app that `cargo run --release` serves |
 
+// The demo stack nests ten middleware futures; computing their layout needs more than the
+// default query depth.
+#![recursion_limit = "256"]
+
 pub mod demo;
 pub mod testing;
 

@@ -1,10 +1,15 @@
 //! The `rasgi` binary: serves the demo app.
 
+// The demo stack nests ten middleware futures; computing their layout needs more than the
+// default query depth.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use rasgi::demo::Demo;
+use rasgi::background::Executor;
+use rasgi::demo::DemoConfig;
 use rasgi::server::{Listener, Server, ServerConfig};
 
 /// rasgi: an ASGI-style HTTP/1.1 server, serving its demo app.
@@ -38,6 +43,18 @@ struct Args {
     /// Do not log one line per request.
     #[arg(long)]
     no_access_log: bool,
+    /// The file the demo's background tasks append to.
+    #[arg(long, value_name = "PATH", default_value = rasgi::demo::DEFAULT_LOG_FILE)]
+    log_file: std::path::PathBuf,
+    /// How long the welcome e-mail of POST /register takes, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    email_delay_ms: u64,
+    /// Hosts allowed in the Host header, comma-separated (`*.example.com` wildcards allowed).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_ALLOWED_HOSTS.map(String::from))]
+    allowed_hosts: Vec<String>,
+    /// Origins CORS allows, comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_CORS_ORIGINS.map(String::from))]
+    cors_origins: Vec<String>,
 }
 
 fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
@@ -80,6 +97,20 @@ fn main() -> ExitCode {
         access_log: !args.no_access_log,
         ..ServerConfig::default()
     };
+    let demo_config = DemoConfig {
+        log_file: args.log_file.clone(),
+        email_delay: Duration::from_millis(args.email_delay_ms),
+        allowed_hosts: args.allowed_hosts.clone(),
+        cors_origins: args.cors_origins.clone(),
+    };
+    let executor = Executor::default();
+    let app = match rasgi::demo::build(demo_config, executor.clone()) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let workers = args
         .workers
         .map(usize::from)
@@ -112,7 +143,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let server = Server::with_config(Demo, config);
+        let server = Server::with_config(app, config).executor(executor);
         server.stop_on(rasgi::server::signals());
         println!(
             "rasgi listening on http://{} ({workers} workers)",

@@ -1,68 +1,184 @@
-//! The demo app served by the `rasgi` binary: one route per idea, small enough to read in one
-//! sitting.
+//! The demo app served by the `rasgi` binary: the FastAPI middleware and background-task lessons,
+//! one route per idea, behind the stack
+//!
+//! ```text
+//! Metrics → TrustedHost → Cors → GZip → RequestId → Timing → CustomHeaders → ServerErrors → ExceptionHandlers → routes
+//! ```
+//!
+//! (outermost first). [`stack`] builds that onion around any app, so tests can put their own
+//! handler behind exactly the demo's middleware.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `mod.rs` | settings, the stack, lifespan |
+//! | `routes.rs` | the handlers |
+//! | `metrics.rs` | request counters and the `/metrics` text |
+//! | `logfile.rs` | the log file background tasks append to |
 
-use rasgi_protocol::{
-    send_response, App, AppError, Event, Headers, HttpScope, Message, Receive, Scope, Sender,
+mod logfile;
+mod metrics;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rasgi_background::Executor;
+use rasgi_middleware::cors::{AllowOrigins, CorsConfig};
+use rasgi_middleware::{
+    ConfigError, Cors, CustomHeaders, ExceptionHandlers, GZip, RequestId, Response, ServerErrors,
+    Stack, StackApp, Timing, TrustedHost,
 };
+use rasgi_protocol::{App, AppError, Event, Headers, Message, Receive, Scope, Sender};
 
-/// The demo app.
-#[derive(Debug, Clone, Default)]
-pub struct Demo;
+pub use logfile::LogFile;
+pub use metrics::{Metrics, RequestCounts};
+pub use routes::RateLimitExceeded;
+
+/// Default for [`DemoConfig::log_file`].
+pub const DEFAULT_LOG_FILE: &str = "rasgi-demo.log";
+/// Default for [`DemoConfig::email_delay`]: the pretend e-mail takes 5 s to send.
+pub const DEFAULT_EMAIL_DELAY: Duration = Duration::from_millis(5000);
+/// Default for [`DemoConfig::allowed_hosts`].
+pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+/// Default for [`DemoConfig::cors_origins`]: the usual dev servers of React and Vite.
+pub const DEFAULT_CORS_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://localhost:5173"];
+
+/// The demo's settings (the binary's `--log-file`, `--email-delay-ms`, `--allowed-hosts`,
+/// `--cors-origins`).
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Where background tasks append their lines.
+    pub log_file: std::path::PathBuf,
+    /// How long the welcome e-mail of `/register` takes.
+    pub email_delay: Duration,
+    /// Hosts TrustedHost lets through.
+    pub allowed_hosts: Vec<String>,
+    /// Origins CORS allows.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            log_file: DEFAULT_LOG_FILE.into(),
+            email_delay: DEFAULT_EMAIL_DELAY,
+            allowed_hosts: DEFAULT_ALLOWED_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            cors_origins: DEFAULT_CORS_ORIGINS.iter().map(|o| o.to_string()).collect(),
+        }
+    }
+}
+
+/// The demo's routes (without middleware); see [`build`] for the served app.
+#[derive(Clone)]
+pub struct Demo {
+    config: Arc<DemoConfig>,
+    /// The executor the server runs background tasks on, for `/metrics`.
+    executor: Executor,
+    /// Requests by status, counted by the outermost middleware.
+    counts: Arc<RequestCounts>,
+}
+
+/// The middleware stack of the demo, around any app.
+pub fn stack<A: App>(
+    config: &DemoConfig,
+    counts: Arc<RequestCounts>,
+    app: A,
+) -> Result<StackApp<impl App>, ConfigError> {
+    let hosts: Vec<&str> = config.allowed_hosts.iter().map(String::as_str).collect();
+    let cors = Cors::new(CorsConfig {
+        allow_origins: AllowOrigins::List(config.cors_origins.clone()),
+        allow_methods: vec!["GET".into(), "POST".into()],
+        allow_headers: vec!["content-type".into(), "x-request-id".into()],
+        expose_headers: vec!["x-request-id".into(), "x-process-time".into()],
+        ..CorsConfig::default()
+    })?;
+    let rate_limits = ExceptionHandlers::new().handle(|error: &RateLimitExceeded| {
+        Response::new(
+            429,
+            Headers::new()
+                .with("retry-after", error.retry_after.to_string())
+                .with("content-type", "application/json"),
+            serde_json::json!({ "detail": error.to_string() }).to_string(),
+        )
+    });
+    Ok(Stack::new()
+        .push(Metrics::new(counts))
+        .push(TrustedHost::new(hosts)?)
+        .push(cors)
+        .push(GZip::default())
+        .push(RequestId::new())
+        .push(Timing::new())
+        .push(CustomHeaders::new([(
+            "x-custom-header",
+            "Custom Header Value",
+        )])?)
+        .push(ServerErrors::new())
+        .push(rate_limits)
+        .app(app))
+}
+
+/// The app `cargo run --release` serves: the demo routes behind the demo stack.
+pub fn build(config: DemoConfig, executor: Executor) -> Result<StackApp<impl App>, ConfigError> {
+    let counts = Arc::new(RequestCounts::default());
+    let demo = Demo {
+        config: Arc::new(config.clone()),
+        executor,
+        counts: counts.clone(),
+    };
+    stack(&config, counts, demo)
+}
 
 impl App for Demo {
     async fn call<R: Receive, S: Sender>(
         &self,
         scope: Scope,
         receive: R,
-        mut send: S,
+        send: S,
     ) -> Result<(), AppError> {
-        let Scope::Http(scope) = scope else {
-            return Ok(());
-        };
-        match (scope.method.as_str(), scope.path.as_str()) {
-            ("GET", "/") => hello(&mut send).await,
-            ("POST", "/echo") => echo(&scope, receive, &mut send).await,
-            _ => text(&mut send, 404, "Not Found").await,
+        match scope {
+            Scope::Http(scope) => routes::route(self, scope, receive, send).await,
+            Scope::Lifespan(lifespan) => self.lifespan(lifespan, receive, send).await,
         }
     }
 }
 
-async fn text<S: Sender>(send: &mut S, status: u16, body: &'static str) -> Result<(), AppError> {
-    let headers = Headers::with_capacity(2).with("content-type", "text/plain; charset=utf-8");
-    send_response(send, status, headers, body).await?;
-    Ok(())
-}
-
-/// `GET /`: the smallest response.
-async fn hello<S: Sender>(send: &mut S) -> Result<(), AppError> {
-    text(send, 200, "Hello, World!").await
-}
-
-/// `POST /echo`: the request body streamed back as it arrives, with its content type.
-async fn echo<R: Receive, S: Sender>(
-    scope: &HttpScope,
-    mut receive: R,
-    send: &mut S,
-) -> Result<(), AppError> {
-    let content_type = scope
-        .headers
-        .get("content-type")
-        .cloned()
-        .unwrap_or_else(|| "application/octet-stream".into());
-    send.send(Message::start(
-        200,
-        Headers::with_capacity(2).with("content-type", content_type),
-    ))
-    .await?;
-    loop {
-        match receive.receive().await {
-            Event::Request { body, more_body } => {
-                send.send(Message::Body { body, more_body }).await?;
-                if !more_body {
+impl Demo {
+    /// Startup opens the log file (a failure stops the server with its reason); shutdown
+    /// closes it.
+    async fn lifespan<R: Receive, S: Sender>(
+        &self,
+        lifespan: rasgi_protocol::LifespanScope,
+        mut receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        loop {
+            match receive.receive().await {
+                Event::Startup => match LogFile::open(&self.config.log_file) {
+                    Ok(log) => {
+                        lifespan.state.insert(log);
+                        send.send(Message::StartupComplete).await?;
+                    }
+                    Err(error) => {
+                        let message = format!(
+                            "cannot open log file {}: {error}",
+                            self.config.log_file.display()
+                        );
+                        send.send(Message::StartupFailed(message)).await?;
+                        return Ok(());
+                    }
+                },
+                Event::Shutdown => {
+                    if let Some(log) = lifespan.state.remove::<LogFile>() {
+                        log.close();
+                    }
+                    send.send(Message::ShutdownComplete).await?;
                     return Ok(());
                 }
+                _ => return Ok(()),
             }
-            _ => return Err("the client left before the body ended".into()),
         }
     }
 }

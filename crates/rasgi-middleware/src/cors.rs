@@ -288,19 +288,37 @@ impl Middleware for Cors {
         send: S,
     ) -> Result<(), AppError> {
         let Scope::Http(http) = &scope else {
-            return inner.call(scope, receive, send).await;
+            return inner
+                .call(
+                    scope,
+                    receive,
+                    HookedSender::new(send, None::<SimpleResponse>),
+                )
+                .await;
         };
         let Some(origin) = http.header("origin").map(str::to_string) else {
-            return inner.call(scope, receive, send).await;
+            return inner
+                .call(
+                    scope,
+                    receive,
+                    HookedSender::new(send, None::<SimpleResponse>),
+                )
+                .await;
         };
         if http.method == "OPTIONS" && http.headers.contains("access-control-request-method") {
             return self.preflight(http, &origin, send).await;
         }
         if !self.origin_allowed(&origin) {
-            return inner.call(scope, receive, send).await;
+            return inner
+                .call(
+                    scope,
+                    receive,
+                    HookedSender::new(send, None::<SimpleResponse>),
+                )
+                .await;
         }
         let echo = self.echo_origin(http);
-        let hook = SimpleResponse {
+        let hook = Some(SimpleResponse {
             allow_origin: if echo {
                 Bytes::from(origin)
             } else {
@@ -309,7 +327,7 @@ impl Middleware for Cors {
             vary_origin: echo,
             credentials: self.config.allow_credentials,
             expose: (!self.expose_value.is_empty()).then(|| Bytes::from(self.expose_value.clone())),
-        };
+        });
         inner
             .call(scope, receive, HookedSender::new(send, hook))
             .await

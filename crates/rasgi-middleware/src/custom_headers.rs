@@ -60,15 +60,9 @@ impl Middleware for CustomHeaders {
         receive: R,
         send: S,
     ) -> Result<(), AppError> {
-        if !matches!(scope, Scope::Http(_)) {
-            return inner.call(scope, receive, send).await;
-        }
+        let hook = matches!(scope, Scope::Http(_)).then_some(AddFields(&self.headers));
         inner
-            .call(
-                scope,
-                receive,
-                HookedSender::new(send, AddFields(&self.headers)),
-            )
+            .call(scope, receive, HookedSender::new(send, hook))
             .await
     }
 }

@@ -63,14 +63,14 @@ impl Middleware for ExceptionHandlers {
         receive: R,
         send: S,
     ) -> Result<(), AppError> {
-        if !matches!(scope, Scope::Http(_)) {
-            return inner.call(scope, receive, send).await;
-        }
+        // Non-HTTP scopes take the same path: an error there is passed on untouched, since no
+        // response start ever reaches the wrapper.
+        let http = matches!(scope, Scope::Http(_));
         let mut send = HookedSender::new(send, ());
         let Err(error) = inner.call(scope, receive, &mut send).await else {
             return Ok(());
         };
-        if send.start_sent() {
+        if send.start_sent() || !http {
             return Err(error);
         }
         let Some(response) = self

@@ -151,17 +151,19 @@ where
         send: S,
     ) -> Result<(), AppError> {
         let Scope::Http(http) = scope else {
-            return inner.call(scope, receive, send).await;
+            return inner
+                .call(scope, receive, &mut HookedSender::new(send, None::<Relay>))
+                .await;
         };
         let (scope_tx, scope_rx) = oneshot::channel();
         let (start_tx, start_rx) = oneshot::channel();
         let (closure_tx, closure_rx) = oneshot::channel();
         let mut send = HookedSender::new(
             send,
-            Relay {
+            Some(Relay {
                 start: Some(start_tx),
                 closure_start: Some(closure_rx),
-            },
+            }),
         );
         let closure = async {
             let result = (self.f)(
@@ -189,7 +191,9 @@ where
             };
             let result = inner.call(Scope::Http(scope), receive, &mut send).await;
             // If the app ended without a start, `Next::run` must not wait for one.
-            send.hook_mut().start = None;
+            if let Some(relay) = send.hook_mut() {
+                relay.start = None;
+            }
             result
         };
         let (closure_result, app_result) = futures::future::join(closure, app).await;

@@ -183,15 +183,17 @@ impl Middleware for GZip {
         send: S,
     ) -> Result<(), AppError> {
         let Scope::Http(http) = &scope else {
-            return inner.call(scope, receive, send).await;
+            return inner
+                .call(scope, receive, HookedSender::new(send, None::<Compress>))
+                .await;
         };
-        let hook = Compress {
+        let hook = Some(Compress {
             config: self,
             accepts: http.header("accept-encoding").is_some_and(accepts_gzip),
             head: http.method == "HEAD",
             encoder: None,
             ready: None,
-        };
+        });
         inner
             .call(scope, receive, HookedSender::new(send, hook))
             .await

@@ -45,6 +45,32 @@ pub trait ResponseHook: Send {
 /// A hook that changes nothing (for middleware that only needs to know what went out).
 impl ResponseHook for () {}
 
+/// A hook that may be switched off for this call (`None`: pass everything through).
+///
+/// Middleware use it to call their inner app with **one sender type on every path**, the
+/// non-HTTP pass-through included. Two paths with two sender types would instantiate the whole
+/// inner stack twice per layer: 2^n copies for n layers.
+impl<H: ResponseHook> ResponseHook for Option<H> {
+    async fn on_start(
+        &mut self,
+        start: &mut ResponseStart,
+        first_body: &Bytes,
+        more_body: bool,
+    ) -> Result<(), SendError> {
+        match self {
+            Some(hook) => hook.on_start(start, first_body, more_body).await,
+            None => Ok(()),
+        }
+    }
+
+    fn on_body(&mut self, body: Bytes, more_body: bool) -> Bytes {
+        match self {
+            Some(hook) => hook.on_body(body, more_body),
+            None => body,
+        }
+    }
+}
+
 /// The send wrapper: `Start` is held until the first `Body`, then both pass through the hook.
 pub struct HookedSender<S, H> {
     inner: S,
@@ -136,7 +162,8 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
 }
 
 /// A middleware: wraps an inner app, in one shape. Implement `call` by checking the scope,
-/// then calling `inner` with a [`HookedSender`] (or answering on its own).
+/// then calling `inner` with a [`HookedSender`] (or answering on its own). Every call of
+/// `inner` in one middleware passes the same sender type (see the `Option` hook above).
 pub trait Middleware: Send + Sync + 'static {
     /// One line for the stack's printout (name and the settings that matter).
     fn describe(&self) -> String;

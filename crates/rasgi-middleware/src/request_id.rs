@@ -78,7 +78,9 @@ impl Middleware for RequestId {
         send: S,
     ) -> Result<(), AppError> {
         let Scope::Http(mut http) = scope else {
-            return inner.call(scope, receive, send).await;
+            return inner
+                .call(scope, receive, HookedSender::new(send, None::<Echo>))
+                .await;
         };
         let id = match http.header("x-request-id") {
             Some(incoming) if well_formed(incoming) => incoming.to_string(),
@@ -90,7 +92,7 @@ impl Middleware for RequestId {
             .call(
                 Scope::Http(http),
                 receive,
-                HookedSender::new(send, Echo(header)),
+                HookedSender::new(send, Some(Echo(header))),
             )
             .await
     }

@@ -12,6 +12,8 @@
 //!
 //! The rule: the first middleware pushed sees the request first and the response last.
 //! Composition is static (nested generic types): no boxing, no dynamic dispatch per message.
+//! A crate that serves a stack of ten or more middleware may need `#![recursion_limit = "256"]`
+//! for the compiler to lay out the nested future.
 
 use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
 

@@ -48,10 +48,9 @@ impl Middleware for Timing {
         receive: R,
         send: S,
     ) -> Result<(), AppError> {
-        if !matches!(scope, Scope::Http(_)) {
-            return inner.call(scope, receive, send).await;
-        }
-        let send = HookedSender::new(send, Clock(Instant::now()));
-        inner.call(scope, receive, send).await
+        let clock = matches!(scope, Scope::Http(_)).then(|| Clock(Instant::now()));
+        inner
+            .call(scope, receive, HookedSender::new(send, clock))
+            .await
     }
 }

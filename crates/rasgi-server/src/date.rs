@@ -83,7 +83,7 @@ mod tests {
         );
         assert_eq!(
             &format_imf_fixdate(1_795_651_199),
-            b"Thu, 24 Nov 2026 23:59:59 GMT"
+            b"Wed, 25 Nov 2026 23:59:59 GMT"
         );
     }
 }

@@ -1,0 +1,288 @@
+//! The demo's routes. Each shows one idea: a plain response, a streamed echo, background tasks
+//! added by a handler and by a dependency-style helper, streaming and server-sent events,
+//! a compressible body, errors turned into responses, metrics.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rasgi_protocol::{
+    read_body, send_response, AppError, BackgroundTasks, Event, Headers, HttpScope, Message,
+    Receive, Sender, State,
+};
+
+use super::{metrics, Demo, LogFile};
+
+/// Largest JSON body `/send-data` reads.
+const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// The seeds' typed error, answered 429 with `Retry-After` by the demo's exception handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitExceeded {
+    /// Seconds the client should wait.
+    pub retry_after: u32,
+}
+
+impl fmt::Display for RateLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rate limit exceeded; retry after {} seconds",
+            self.retry_after
+        )
+    }
+}
+
+impl std::error::Error for RateLimitExceeded {}
+
+pub(super) async fn route<R: Receive, S: Sender>(
+    demo: &Demo,
+    scope: HttpScope,
+    receive: R,
+    mut send: S,
+) -> Result<(), AppError> {
+    let method = scope.method.to_string();
+    let path = scope.path.to_string();
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/") => text(&mut send, 200, "Hello, World!").await,
+        ("GET", "/health") => text(&mut send, 200, "ok").await,
+        ("POST", "/echo") => echo(&scope, receive, &mut send).await,
+        ("POST", "/register") => register(demo, &scope, &mut send).await,
+        ("POST", "/send-data") => send_data(&scope, receive, &mut send).await,
+        ("POST", p) if p.starts_with("/send-notification/") => {
+            let email = &p["/send-notification/".len()..];
+            send_notification(&scope, email, &mut send).await
+        }
+        ("GET", "/stream") => stream(&scope, &mut send).await,
+        ("GET", "/sse") => sse(&scope, &mut send).await,
+        ("GET", "/big") => big(&scope, &mut send).await,
+        ("GET", "/error") => Err("the /error route always fails".into()),
+        ("GET", "/rate-limited") => Err(Box::new(RateLimitExceeded { retry_after: 30 })),
+        ("GET", "/metrics") => {
+            let body = metrics::render(&demo.counts, demo.executor.counters());
+            let headers =
+                Headers::new().with("content-type", "text/plain; version=0.0.4; charset=utf-8");
+            send_response(&mut send, 200, headers, body).await?;
+            Ok(())
+        }
+        _ => json(&mut send, 404, serde_json::json!({ "detail": "Not Found" })).await,
+    }
+}
+
+async fn text<S: Sender>(send: &mut S, status: u16, body: &'static str) -> Result<(), AppError> {
+    let headers = Headers::with_capacity(4).with("content-type", "text/plain; charset=utf-8");
+    send_response(send, status, headers, Bytes::from_static(body.as_bytes())).await?;
+    Ok(())
+}
+
+async fn json<S: Sender>(
+    send: &mut S,
+    status: u16,
+    value: serde_json::Value,
+) -> Result<(), AppError> {
+    let headers = Headers::with_capacity(4).with("content-type", "application/json");
+    send_response(send, status, headers, value.to_string()).await?;
+    Ok(())
+}
+
+async fn bad_request<S: Sender>(send: &mut S, detail: String) -> Result<(), AppError> {
+    json(send, 400, serde_json::json!({ "detail": detail })).await
+}
+
+/// `POST /echo`: the request body streamed back as it arrives, with its content type.
+async fn echo<R: Receive, S: Sender>(
+    scope: &HttpScope,
+    mut receive: R,
+    send: &mut S,
+) -> Result<(), AppError> {
+    let content_type = scope
+        .headers
+        .get("content-type")
+        .cloned()
+        .unwrap_or_else(|| Bytes::from_static(b"application/octet-stream"));
+    send.send(Message::start(
+        200,
+        Headers::with_capacity(4).with("content-type", content_type),
+    ))
+    .await?;
+    loop {
+        match receive.receive().await {
+            Event::Request { body, more_body } => {
+                send.send(Message::Body { body, more_body }).await?;
+                if !more_body {
+                    return Ok(());
+                }
+            }
+            _ => return Err("the client left before the body ended".into()),
+        }
+    }
+}
+
+/// Append `line` to the demo's log file (from the lifespan state).
+fn log_line(state: &State, line: String) -> Result<(), AppError> {
+    let log = state.get::<LogFile>().ok_or("the log file is not open")?;
+    log.append(&line)?;
+    Ok(())
+}
+
+/// `POST /register?email=E`: answer at once; the welcome e-mail is a background task.
+async fn register<S: Sender>(demo: &Demo, scope: &HttpScope, send: &mut S) -> Result<(), AppError> {
+    let Some(email) = scope.query_param("email").filter(|e| !e.is_empty()) else {
+        return bad_request(send, "the query parameter email is required".into()).await;
+    };
+    let state = scope.state.clone();
+    let delay = demo.config.email_delay;
+    scope.background.add("send_welcome_email", async move {
+        tokio::time::sleep(delay).await;
+        log_line(&state, format!("welcome email sent to {email}"))
+    });
+    json(
+        send,
+        200,
+        serde_json::json!({ "message": "Registration successful! Welcome email on the way" }),
+    )
+    .await
+}
+
+/// The dependency of `/send-notification`: logs the query, when there is one, as a task of its
+/// own (FastAPI's `Depends(get_query)` with `background_tasks`).
+fn get_query(scope: &HttpScope, tasks: &BackgroundTasks) -> Option<String> {
+    let q = scope.query_param("q")?;
+    let state = scope.state.clone();
+    let line = format!("found query: {q}");
+    tasks.add("log_query", async move { log_line(&state, line) });
+    Some(q)
+}
+
+/// `POST /send-notification/{email}?q=Q`: two tasks, the dependency's first.
+async fn send_notification<S: Sender>(
+    scope: &HttpScope,
+    email: &str,
+    send: &mut S,
+) -> Result<(), AppError> {
+    if email.is_empty() {
+        return bad_request(send, "an email is required in the path".into()).await;
+    }
+    let _query = get_query(scope, &scope.background);
+    let state = scope.state.clone();
+    let line = format!("message to {email}");
+    scope
+        .background
+        .add("write_notification", async move { log_line(&state, line) });
+    json(send, 200, serde_json::json!({ "message": "Message sent" })).await
+}
+
+/// `POST /send-data`: a JSON body, logged in the background.
+async fn send_data<R: Receive, S: Sender>(
+    scope: &HttpScope,
+    mut receive: R,
+    send: &mut S,
+) -> Result<(), AppError> {
+    let body = match read_body(&mut receive, MAX_JSON_BYTES).await {
+        Ok(body) => body,
+        Err(error) => return bad_request(send, error.to_string()).await,
+    };
+    let data: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(data) => data,
+        Err(error) => return bad_request(send, format!("the body is not JSON: {error}")).await,
+    };
+    let state = scope.state.clone();
+    scope.background.add("log_data", async move {
+        log_line(&state, format!("Received: {data}"))
+    });
+    json(
+        send,
+        200,
+        serde_json::json!({ "message": "Data received. Logging in background." }),
+    )
+    .await
+}
+
+/// A query parameter that must be a whole number in `range` (or absent: `default`).
+fn number(
+    scope: &HttpScope,
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, String> {
+    match scope.query_param(name) {
+        None => Ok(default),
+        Some(text) => match text.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{name} must be a whole number from {} to {}, not {text:?}",
+                range.start(),
+                range.end()
+            )),
+        },
+    }
+}
+
+/// `GET /stream?chunks=N&size=B&interval_ms=D`: each chunk written as soon as it is made.
+async fn stream<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppError> {
+    let params = (|| {
+        Ok::<_, String>((
+            number(scope, "chunks", 10, 0..=1_000_000)?,
+            number(scope, "size", 64, 1..=1 << 20)?,
+            number(scope, "interval_ms", 100, 0..=60_000)?,
+        ))
+    })();
+    let (chunks, size, interval) = match params {
+        Ok(params) => params,
+        Err(detail) => return bad_request(send, detail).await,
+    };
+    send.send(Message::start(
+        200,
+        Headers::with_capacity(4).with("content-type", "application/octet-stream"),
+    ))
+    .await?;
+    let chunk = Bytes::from(vec![b'x'; size as usize]);
+    for i in 0..chunks {
+        if i > 0 && interval > 0 {
+            tokio::time::sleep(Duration::from_millis(interval)).await;
+        }
+        send.send(Message::chunk(chunk.clone())).await?;
+    }
+    send.send(Message::body(Bytes::new())).await?;
+    Ok(())
+}
+
+/// `GET /sse?events=N&interval_ms=D`: server-sent events, one every D ms.
+async fn sse<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppError> {
+    let params = (|| {
+        Ok::<_, String>((
+            number(scope, "events", 5, 0..=1_000_000)?,
+            number(scope, "interval_ms", 500, 0..=60_000)?,
+        ))
+    })();
+    let (events, interval) = match params {
+        Ok(params) => params,
+        Err(detail) => return bad_request(send, detail).await,
+    };
+    let headers = Headers::with_capacity(4)
+        .with("content-type", "text/event-stream")
+        .with("cache-control", "no-cache");
+    send.send(Message::start(200, headers)).await?;
+    for i in 0..events {
+        if i > 0 && interval > 0 {
+            tokio::time::sleep(Duration::from_millis(interval)).await;
+        }
+        send.send(Message::chunk(format!("id: {i}\ndata: event {i}\n\n")))
+            .await?;
+    }
+    send.send(Message::body(Bytes::new())).await?;
+    Ok(())
+}
+
+/// `GET /big?size=N`: N bytes of compressible text.
+async fn big<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppError> {
+    let size = match number(scope, "size", 100 * 1024, 0..=64 << 20) {
+        Ok(size) => size as usize,
+        Err(detail) => return bad_request(send, detail).await,
+    };
+    const LINE: &[u8] = b"rasgi streams, compresses and never buffers. ";
+    let body: Vec<u8> = LINE.iter().copied().cycle().take(size).collect();
+    let headers = Headers::with_capacity(4).with("content-type", "text/plain; charset=utf-8");
+    send_response(send, 200, headers, body).await?;
+    Ok(())
+}
