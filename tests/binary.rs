@@ -1,0 +1,266 @@
+//! The `rasgi` binary as a user runs it: flags, real curl, signals, memory.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+use support::binary::{binary, dechunk, request, Rasgi};
+
+#[test]
+fn help_lists_every_flag() {
+    let output = Command::new(binary()).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--bind",
+        "--uds",
+        "--workers",
+        "--timeout-keep-alive",
+        "--timeout-graceful-shutdown",
+        "--limit-concurrency",
+        "--max-body-bytes",
+        "--root-path",
+        "--no-access-log",
+        "--log-file",
+        "--email-delay-ms",
+        "--allowed-hosts",
+        "--cors-origins",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn bad_flags_get_a_message_and_exit_2() {
+    for args in [
+        &["--no-such-flag"][..],
+        &["--workers", "0"],
+        &["--timeout-keep-alive", "-1"],
+        &["--max-body-bytes", "lots"],
+    ] {
+        let output = Command::new(binary()).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains("error"), "{args:?}: {message}");
+    }
+}
+
+#[test]
+fn prints_the_address_it_bound_and_serves_hello() {
+    let rasgi = Rasgi::start(&["--no-access-log"]);
+    assert_ne!(rasgi.port, 0);
+    let reply = request(&rasgi, "GET", "/", &[], b"");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "Hello, World!");
+    assert!(reply
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+}
+
+#[test]
+fn access_log_has_one_line_per_request_unless_switched_off() {
+    let rasgi = Rasgi::start(&[]);
+    request(&rasgi, "GET", "/health", &[], b"");
+    std::thread::sleep(Duration::from_millis(100));
+    let log = rasgi.stderr();
+    assert!(log.contains("\"GET /health\" 200"), "{log}");
+
+    let quiet = Rasgi::start(&["--no-access-log"]);
+    request(&quiet, "GET", "/health", &[], b"");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!quiet.stderr().contains("GET /health"));
+}
+
+#[test]
+fn serves_on_a_unix_socket() {
+    let dir = support::binary::TempDir::new("uds");
+    let socket = dir.0.join("rasgi.sock");
+    let log = dir.0.join("demo.log");
+    let mut child = Command::new(binary())
+        .arg("--uds")
+        .arg(&socket)
+        .arg("--log-file")
+        .arg(&log)
+        .arg("--no-access-log")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stream = None;
+    for _ in 0..500 {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(&socket) {
+            stream = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut stream = stream.expect("the socket appears");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    assert!(out.ends_with("Hello, World!"), "{out}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    assert!(
+        output.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn curl_upload_with_expect_100_continue() {
+    let rasgi = Rasgi::start(&["--no-access-log"]);
+    let dir = support::binary::TempDir::new("curl");
+    let file = dir.0.join("upload.bin");
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &payload).unwrap();
+    let out = dir.0.join("echoed.bin");
+    let (_, trace) = curl(&[
+        "-v",
+        "-H",
+        "Expect: 100-continue",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        "-o",
+        out.to_str().unwrap(),
+        &rasgi.url("/echo"),
+    ]);
+    assert!(trace.contains("< HTTP/1.1 100 Continue"), "{trace}");
+    assert!(trace.contains("< HTTP/1.1 200 OK"), "{trace}");
+    assert_eq!(std::fs::read(&out).unwrap(), payload);
+}
+
+#[test]
+fn curl_chunked_upload_is_echoed() {
+    let rasgi = Rasgi::start(&["--no-access-log"]);
+    let (body, trace) = curl(&[
+        "-v",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "-H",
+        "Content-Type: text/plain",
+        "--data-binary",
+        "streamed upload body",
+        &rasgi.url("/echo"),
+    ]);
+    assert!(trace.contains("> Transfer-Encoding: chunked"), "{trace}");
+    assert_eq!(body, "streamed upload body");
+}
+
+#[test]
+fn curl_reuses_the_keep_alive_connection() {
+    let rasgi = Rasgi::start(&["--no-access-log"]);
+    let (body, trace) = curl(&["-v", &rasgi.url("/"), &rasgi.url("/health")]);
+    assert_eq!(body, "Hello, World!ok");
+    assert!(
+        trace.contains("Re-using existing connection") || trace.contains("Reusing existing"),
+        "{trace}"
+    );
+    assert_eq!(trace.matches("Connected to").count(), 1, "{trace}");
+}
+
+#[test]
+fn sigterm_during_a_streaming_response_lets_it_finish() {
+    let mut rasgi = Rasgi::start(&["--no-access-log"]);
+    let mut stream = rasgi.connect();
+    stream
+        .write_all(
+            b"GET /stream?chunks=20&size=10&interval_ms=50 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        )
+        .unwrap();
+    let mut first = [0u8; 64];
+    let n = stream.read(&mut first).unwrap();
+    assert!(n > 0 && first.starts_with(b"HTTP/1.1 200 OK"));
+    rasgi.terminate();
+    let mut rest = first[..n].to_vec();
+    stream.read_to_end(&mut rest).unwrap();
+    let head_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&rest[..head_end]).to_lowercase();
+    let body = dechunk(&rest[head_end + 4..]);
+    assert_eq!(
+        body.len(),
+        200,
+        "all 20 chunks of 10 bytes arrive after SIGTERM"
+    );
+    assert!(
+        head.contains("connection: close") || rest.ends_with(b"0\r\n\r\n"),
+        "{head}"
+    );
+    assert_eq!(rasgi.wait(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn failing_startup_exits_non_zero_with_the_apps_message() {
+    let output = Command::new(binary())
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--log-file",
+            "/nonexistent-dir/rasgi/demo.log",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains(
+            "lifespan startup failed: cannot open log file /nonexistent-dir/rasgi/demo.log"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn uploading_256_mib_through_echo_keeps_memory_bounded() {
+    const TOTAL: usize = 256 << 20;
+    let rasgi = Rasgi::start(&["--no-access-log"]);
+    let stream = rasgi.connect();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let head = format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {TOTAL}\r\nConnection: close\r\n\r\n");
+        writer.write_all(head.as_bytes()).unwrap();
+        let chunk = vec![b'z'; 64 * 1024];
+        for _ in 0..TOTAL / chunk.len() {
+            writer.write_all(&chunk).unwrap();
+        }
+    });
+    let mut reader = stream;
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        received += n;
+    }
+    sender.join().unwrap();
+    assert!(
+        received > TOTAL,
+        "the whole body came back ({received} bytes with the head)"
+    );
+    let peak = rasgi.peak_rss_kib();
+    assert!(
+        peak < 64 * 1024,
+        "peak memory {peak} KiB for a 256 MiB upload"
+    );
+}
