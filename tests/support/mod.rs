@@ -223,6 +223,22 @@ impl Client {
         self.buf.drain(..n).collect()
     }
 
+    /// The remaining chunks of a chunked body, joined (through the last chunk and trailers).
+    pub async fn rest_of_chunked_body(&mut self) -> Vec<u8> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.line().await;
+            let size =
+                usize::from_str_radix(line.split(';').next().unwrap(), 16).expect("chunk size");
+            if size == 0 {
+                while !self.line().await.is_empty() {}
+                return body;
+            }
+            body.extend_from_slice(&self.exact(size).await);
+            assert_eq!(self.exact(2).await, b"\r\n");
+        }
+    }
+
     /// Whether the server closed the connection (reads EOF with nothing pending).
     pub async fn closed(&mut self) -> bool {
         self.buf.is_empty() && !self.fill().await
