@@ -33,9 +33,17 @@ impl TestServer {
     }
 
     pub async fn with_config<A: App>(app: A, config: ServerConfig) -> TestServer {
+        TestServer::with_executor(app, config, rasgi::background::Executor::default()).await
+    }
+
+    pub async fn with_executor<A: App>(
+        app: A,
+        config: ServerConfig,
+        executor: rasgi::background::Executor,
+    ) -> TestServer {
         let listener = Listener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("tcp");
-        let server = Server::with_config(app, config);
+        let server = Server::with_config(app, config).executor(executor);
         let shutdown = server.shutdown_signal();
         let executor = server.background().clone();
         let state = server.state().clone();
