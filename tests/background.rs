@@ -258,7 +258,7 @@ async fn a_client_reset_right_after_the_response_does_not_lose_the_task() {
     let server = TestServer::start(app.clone()).await;
     let mut client = server.connect().await;
     assert_eq!(client.get("/blocked").await.text(), "queued");
-    client.stream.set_linger(Some(Duration::ZERO)).unwrap();
+    client.stream.set_zero_linger().unwrap();
     drop(client);
     // Wait for the server to see the reset: a new connection is served after it.
     assert_eq!(server.connect().await.get("/").await.status, 200);
