@@ -1,0 +1,157 @@
+//! The README's curl session, replayed against the binary: the same status lines, the headers
+//! that matter, and the same bodies. Headers whose values change per run (date, ids, timings)
+//! must be present; their values are not compared.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::binary::Rasgi;
+
+const VARYING: [&str; 3] = ["date", "x-request-id", "x-process-time"];
+
+struct Step {
+    command: String,
+    expected: Vec<String>,
+}
+
+fn session() -> Vec<Step> {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("<!-- curl-session: start -->")
+        .expect("session start marker");
+    let end = readme
+        .find("<!-- curl-session: end -->")
+        .expect("session end marker");
+    let block = &readme[start..end];
+    let body = block.split("```console\n").nth(1).expect("console block");
+    let body = body.split("```").next().unwrap();
+    let mut steps: Vec<Step> = Vec::new();
+    for line in body.lines() {
+        if let Some(command) = line.strip_prefix("$ ") {
+            steps.push(Step {
+                command: command.to_string(),
+                expected: Vec::new(),
+            });
+        } else if let Some(step) = steps.last_mut() {
+            step.expected.push(line.to_string());
+        }
+    }
+    steps
+}
+
+fn run_curl(command: &str, port: u16) -> Vec<String> {
+    let args = shell_words(command);
+    assert_eq!(args[0], "curl");
+    let args: Vec<String> = args[1..]
+        .iter()
+        .map(|a| a.replace("localhost:8000", &format!("localhost:{port}")))
+        .collect();
+    let output = Command::new("curl")
+        .arg("-sS")
+        .args(&args)
+        .output()
+        .expect("curl");
+    assert!(
+        output.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+    text.lines().map(str::to_string).collect()
+}
+
+/// Split a command line on spaces, honouring single quotes (all the README uses).
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in command.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+fn compare(command: &str, expected: &[String], actual: &[String]) {
+    let split = |lines: &[String]| {
+        let blank = lines
+            .iter()
+            .position(|l| l.is_empty())
+            .unwrap_or(lines.len());
+        (
+            lines[0].clone(),
+            lines[1..blank].to_vec(),
+            lines[(blank + 1).min(lines.len())..].join("\n"),
+        )
+    };
+    let (want_status, want_headers, want_body) = split(expected);
+    let (got_status, got_headers, got_body) = split(actual);
+    assert_eq!(got_status, want_status, "{command}");
+    assert_eq!(got_body, want_body, "{command}");
+    for header in want_headers {
+        let name = header.split(':').next().unwrap().to_ascii_lowercase();
+        if VARYING.contains(&name.as_str()) {
+            assert!(
+                got_headers
+                    .iter()
+                    .any(|h| h.to_ascii_lowercase().starts_with(&format!("{name}:"))),
+                "{command}: no {name}"
+            );
+        } else {
+            assert!(
+                got_headers.contains(&header),
+                "{command}: expected {header:?} in {got_headers:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_readme_curl_session_is_what_the_binary_does() {
+    let steps = session();
+    assert!(steps.len() >= 5, "the session has its commands");
+    let first = &steps[0].command;
+    let delay = first
+        .split("--email-delay-ms ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("the run command sets the delay");
+    let rasgi = Rasgi::start(&["--no-access-log", "--email-delay-ms", delay]);
+    for step in &steps[1..] {
+        if step.command.starts_with("curl ") {
+            compare(
+                &step.command,
+                &step.expected,
+                &run_curl(&step.command, rasgi.port),
+            );
+        } else if step.command.contains("cat rasgi-demo.log") {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while rasgi.log_lines().len() < step.expected.len() {
+                assert!(
+                    Instant::now() < deadline,
+                    "log lines: {:?}",
+                    rasgi.log_lines()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert_eq!(rasgi.log_lines(), step.expected);
+        } else {
+            panic!(
+                "the session has a step this test cannot replay: {}",
+                step.command
+            );
+        }
+    }
+}
