@@ -30,7 +30,7 @@ impl App for Inspect {
         let id = scope
             .extensions
             .get::<RequestIdValue>()
-            .map(|v| v.0.clone())
+            .map(|v| v.as_str().to_string())
             .unwrap_or_default();
         let text = format!(
             "{} {} client={} scheme={} id={id}",

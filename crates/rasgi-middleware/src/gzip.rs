@@ -66,10 +66,10 @@ impl GZip {
     }
 
     fn excluded(&self, content_type: &str) -> bool {
-        let content_type = content_type.to_ascii_lowercase();
-        self.excluded_content_types
-            .iter()
-            .any(|t| content_type.starts_with(t.as_str()))
+        self.excluded_content_types.iter().any(|t| {
+            content_type.len() >= t.len()
+                && content_type.as_bytes()[..t.len()].eq_ignore_ascii_case(t.as_bytes())
+        })
     }
 }
 

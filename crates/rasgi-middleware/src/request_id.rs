@@ -17,7 +17,14 @@ pub const MAX_INCOMING_ID_LEN: usize = 128;
 
 /// The request's id, as stored in `HttpScope::extensions`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestIdValue(pub String);
+pub struct RequestIdValue(pub Bytes);
+
+impl RequestIdValue {
+    /// The id as text (ids are ASCII by construction).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
 
 /// Assigns `x-request-id`.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +46,7 @@ pub fn well_formed(id: &str) -> bool {
 }
 
 /// A new id: 32 hex digits, unique within the process and unpredictable across processes.
-pub fn generate() -> String {
+pub fn generate() -> Bytes {
     static SEED: OnceLock<RandomState> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = SEED.get_or_init(RandomState::new);
@@ -48,7 +55,11 @@ pub fn generate() -> String {
     high.write_u64(n);
     let mut low = seed.build_hasher();
     low.write_u64(!n);
-    format!("{:016x}{:016x}", high.finish(), low.finish())
+    rasgi_protocol::headers::format_value(format_args!(
+        "{:016x}{:016x}",
+        high.finish(),
+        low.finish()
+    ))
 }
 
 struct Echo(Bytes);
@@ -82,12 +93,16 @@ impl Middleware for RequestId {
                 .call(scope, receive, HookedSender::new(send, None::<Echo>))
                 .await;
         };
-        let id = match http.header("x-request-id") {
-            Some(incoming) if well_formed(incoming) => incoming.to_string(),
-            _ => generate(),
+        let incoming = http
+            .headers
+            .get("x-request-id")
+            .filter(|id| std::str::from_utf8(id).is_ok_and(well_formed));
+        let id = match incoming {
+            Some(incoming) => incoming.clone(),
+            None => generate(),
         };
-        let header = Bytes::from(id.clone());
-        http.extensions.insert(RequestIdValue(id));
+        http.extensions.insert(RequestIdValue(id.clone()));
+        let header = id;
         inner
             .call(
                 Scope::Http(http),
@@ -108,7 +123,7 @@ mod tests {
         let b = generate();
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
-        assert!(well_formed(&a));
+        assert!(well_formed(std::str::from_utf8(&a).unwrap()));
     }
 
     #[test]

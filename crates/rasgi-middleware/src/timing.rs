@@ -29,9 +29,8 @@ impl ResponseHook for Clock {
         _: bool,
     ) -> Result<(), SendError> {
         let seconds = self.0.elapsed().as_secs_f64();
-        start
-            .headers
-            .append("x-process-time", format!("{seconds:.6}"));
+        let value = rasgi_protocol::headers::format_value(format_args!("{seconds:.6}"));
+        start.headers.append("x-process-time", value);
         Ok(())
     }
 }

@@ -50,30 +50,28 @@ impl TrustedHost {
         self
     }
 
-    /// Whether `host` (without port) is allowed.
+    /// Whether `host` (without port; any case) is allowed.
     pub fn allows(&self, host: &str) -> bool {
+        let host = host.as_bytes();
         self.patterns.iter().any(|pattern| {
             pattern == "*"
-                || pattern == host
-                || pattern
-                    .strip_prefix('*')
-                    .is_some_and(|suffix| host.ends_with(suffix) && host.len() > suffix.len())
+                || pattern.as_bytes().eq_ignore_ascii_case(host)
+                || pattern.strip_prefix('*').is_some_and(|suffix| {
+                    host.len() > suffix.len()
+                        && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+                })
         })
     }
 }
 
-/// `host[:port]` → `host`, lowercase; IPv6 literals keep their brackets.
-pub fn host_without_port(host: &str) -> String {
+/// `host[:port]` → `host`; IPv6 literals keep their brackets.
+pub fn host_without_port(host: &str) -> &str {
     let host = host.trim();
-    let bare = if host.starts_with('[') {
-        host.split_once(']')
-            .map_or(host, |(inside, _)| inside)
-            .to_string()
-            + "]"
+    if host.starts_with('[') {
+        host.find(']').map_or(host, |end| &host[..=end])
     } else {
-        host.split(':').next().unwrap_or(host).to_string()
-    };
-    bare.to_ascii_lowercase()
+        host.split(':').next().unwrap_or(host)
+    }
 }
 
 impl Middleware for TrustedHost {
@@ -95,10 +93,10 @@ impl Middleware for TrustedHost {
             .header("host")
             .map(host_without_port)
             .unwrap_or_default();
-        if self.allows(&host) {
+        if self.allows(host) {
             return inner.call(scope, receive, send).await;
         }
-        let www = format!("www.{host}");
+        let www = format!("www.{}", host.to_ascii_lowercase());
         if self.www_redirect && !host.is_empty() && self.allows(&www) {
             let query = if http.query_string.is_empty() {
                 String::new()
@@ -142,7 +140,7 @@ mod tests {
 
     #[test]
     fn ports_are_ignored_and_ipv6_kept() {
-        assert_eq!(host_without_port("Example.com:8000"), "example.com");
+        assert_eq!(host_without_port("Example.com:8000"), "Example.com");
         assert_eq!(host_without_port("[::1]:8000"), "[::1]");
         assert_eq!(host_without_port("127.0.0.1"), "127.0.0.1");
     }

@@ -5,6 +5,10 @@
 
 use bytes::Bytes;
 
+/// Room reserved by the first `append` to an empty list: a response's own fields plus the few a
+/// middleware stack adds (`x-request-id`, `x-process-time`, `vary`, ...).
+const FIRST_CAPACITY: usize = 8;
+
 /// Header fields in order, duplicates kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(Bytes, Bytes)>);
@@ -15,13 +19,19 @@ impl Headers {
         Headers(Vec::new())
     }
 
-    /// No fields, with room for `n`.
+    /// No fields, with room for at least `n` (and never less than the few fields a middleware
+    /// stack adds, so that they do not make the list grow).
     pub fn with_capacity(n: usize) -> Headers {
-        Headers(Vec::with_capacity(n))
+        Headers(Vec::with_capacity(n.max(FIRST_CAPACITY)))
     }
 
     /// Append a field (duplicates are kept).
     pub fn append(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
+        if self.0.capacity() == 0 {
+            // One allocation with room for the fields a middleware stack adds on the way out,
+            // instead of a growth step per middleware.
+            self.0.reserve(FIRST_CAPACITY);
+        }
         self.0.push((name.into(), value.into()));
     }
 
@@ -118,6 +128,30 @@ impl IntoIterator for Headers {
     }
 }
 
+/// Format a short header value (a timing, an id) into a per-thread arena, so that a value per
+/// request costs no allocation of its own: the arena allocates once per few hundred values.
+pub fn format_value(args: std::fmt::Arguments<'_>) -> Bytes {
+    use std::cell::RefCell;
+    use std::fmt::Write;
+
+    use bytes::BytesMut;
+
+    /// Bytes the arena takes at a time.
+    const ARENA_CHUNK: usize = 16 * 1024;
+    thread_local! {
+        static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    }
+    ARENA.with(|arena| {
+        let mut arena = arena.borrow_mut();
+        if arena.capacity() - arena.len() < 128 {
+            *arena = BytesMut::with_capacity(ARENA_CHUNK);
+        }
+        // Writing into a BytesMut cannot fail.
+        let _ = arena.write_fmt(args);
+        arena.split().freeze()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +165,14 @@ mod tests {
         assert_eq!(headers.get_str("content-type"), Some("text/plain"));
         let cookies: Vec<_> = headers.get_all("Set-Cookie").collect();
         assert_eq!(cookies, vec!["a=1", "b=2"]);
+    }
+
+    #[test]
+    fn formatted_values_are_independent() {
+        let a = format_value(format_args!("{:.3}", 1.5));
+        let b = format_value(format_args!("id-{}", 7));
+        assert_eq!(a, "1.500");
+        assert_eq!(b, "id-7");
     }
 
     #[test]

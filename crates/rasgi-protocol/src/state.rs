@@ -62,49 +62,88 @@ impl fmt::Debug for State {
 }
 
 /// Typed values attached to one request by the server, a middleware or the app.
+///
+/// Most requests carry none or one (a request id), so the first value is kept inline and any
+/// others in a small list searched by type: one value costs one allocation (its box).
 #[derive(Default)]
-pub struct Extensions(HashMap<TypeId, Box<dyn Any + Send + Sync>>);
+pub struct Extensions {
+    first: Option<Entry>,
+    rest: Vec<Entry>,
+}
+
+type Entry = (TypeId, Box<dyn Any + Send + Sync>);
 
 impl Extensions {
-    /// No values (and no allocation: the map allocates on its first insert).
+    /// No values (and no allocation).
     pub fn new() -> Extensions {
-        Extensions(HashMap::new())
+        Extensions::default()
+    }
+
+    fn entry<T: 'static>(&self) -> Option<&Entry> {
+        self.first
+            .iter()
+            .chain(&self.rest)
+            .find(|(id, _)| *id == TypeId::of::<T>())
+    }
+
+    fn entry_mut<T: 'static>(&mut self) -> Option<&mut Entry> {
+        self.first
+            .iter_mut()
+            .chain(&mut self.rest)
+            .find(|(id, _)| *id == TypeId::of::<T>())
     }
 
     /// Store `value`, returning the previous value of the same type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
-        self.0
-            .insert(TypeId::of::<T>(), Box::new(value))
-            .and_then(|old| old.downcast::<T>().ok().map(|old| *old))
+        let boxed: Box<dyn Any + Send + Sync> = Box::new(value);
+        if let Some(entry) = self.entry_mut::<T>() {
+            let old = std::mem::replace(&mut entry.1, boxed);
+            return old.downcast::<T>().ok().map(|old| *old);
+        }
+        match self.first {
+            None => self.first = Some((TypeId::of::<T>(), boxed)),
+            Some(_) => self.rest.push((TypeId::of::<T>(), boxed)),
+        }
+        None
     }
 
     /// The value of type `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.0
-            .get(&TypeId::of::<T>())
-            .and_then(|value| value.downcast_ref::<T>())
+        self.entry::<T>()?.1.downcast_ref::<T>()
     }
 
     /// The value of type `T`, mutably.
     pub fn get_mut<T: Send + Sync + 'static>(&mut self) -> Option<&mut T> {
-        self.0
-            .get_mut(&TypeId::of::<T>())
-            .and_then(|value| value.downcast_mut::<T>())
+        self.entry_mut::<T>()?.1.downcast_mut::<T>()
     }
 
     /// Remove and return the value of type `T`.
     pub fn remove<T: Send + Sync + 'static>(&mut self) -> Option<T> {
-        self.0
-            .remove(&TypeId::of::<T>())
-            .and_then(|value| value.downcast::<T>().ok().map(|value| *value))
+        let boxed = if self
+            .first
+            .as_ref()
+            .is_some_and(|(id, _)| *id == TypeId::of::<T>())
+        {
+            let (_, boxed) = self.first.take()?;
+            if !self.rest.is_empty() {
+                self.first = Some(self.rest.remove(0));
+            }
+            boxed
+        } else {
+            let at = self
+                .rest
+                .iter()
+                .position(|(id, _)| *id == TypeId::of::<T>())?;
+            self.rest.remove(at).1
+        };
+        boxed.downcast::<T>().ok().map(|value| *value)
     }
 }
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Extensions")
-            .field("values", &self.0.len())
-            .finish()
+        let len = usize::from(self.first.is_some()) + self.rest.len();
+        f.debug_struct("Extensions").field("values", &len).finish()
     }
 }
 
@@ -122,6 +161,17 @@ mod tests {
         state.insert(Pool(7));
         assert_eq!(seen_by_request.get::<Pool>().as_deref(), Some(&Pool(7)));
         assert!(seen_by_request.get::<String>().is_none());
+    }
+
+    #[test]
+    fn several_extensions_live_side_by_side() {
+        let mut extensions = Extensions::new();
+        extensions.insert(Pool(1));
+        extensions.insert(String::from("id"));
+        extensions.insert(7u8);
+        assert_eq!(extensions.remove::<Pool>(), Some(Pool(1)));
+        assert_eq!(extensions.get::<String>().map(String::as_str), Some("id"));
+        assert_eq!(extensions.get::<u8>(), Some(&7));
     }
 
     #[test]
