@@ -21,7 +21,7 @@ use rasgi_background::{Batch, Executor};
 use rasgi_h1::Version;
 use rasgi_protocol::{App, BackgroundTasks, ByteStr, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Mutex;
+use futures::lock::Mutex;
 
 use crate::read::{HeadError, ReadSide, RequestBody, ScopeParts};
 use crate::write::{RequestFacts, Response, ResponseSender, WriteSide};
@@ -84,6 +84,7 @@ where
     let background = BackgroundTasks::new();
     let mut written_batches: Vec<Batch> = Vec::new();
     let mut first = true;
+    let mut shutdown = ctx.shutdown.listener();
 
     loop {
         // 1. The next head.
@@ -98,7 +99,7 @@ where
                 &config.limits,
                 idle_timeout,
                 config.header_read_timeout,
-                ctx.shutdown.triggered(),
+                shutdown.fired(),
             )
             .await;
         let head = match head {
@@ -117,7 +118,7 @@ where
                 break;
             }
         };
-        let started = Instant::now();
+        let started = config.access_log.then(Instant::now);
         let facts = RequestFacts {
             version: head.version,
             head: head.method == "HEAD",
@@ -138,7 +139,7 @@ where
         if let Some(status) = refusal {
             let mut w = write.lock().await;
             w.error_response(status, status_text(status)).await;
-            log_access(config, &peers, &method, &path, &w, started);
+            log_access(&peers, &method, &path, &w, started);
             break;
         }
 
@@ -203,7 +204,7 @@ where
                     .drop_batch(batch, "the response did not complete");
             }
         }
-        log_access(config, &peers, &method, &path, &w, started);
+        log_access(&peers, &method, &path, &w, started);
 
         // 5. An unread body: drain it, or close.
         let mut keep_alive = w.keep_alive && !w.gone && !ctx.shutdown.is_triggered();
@@ -256,16 +257,15 @@ fn submit_written(executor: &Executor, batches: &mut Vec<Batch>, written: bool) 
 }
 
 fn log_access<W>(
-    config: &ServerConfig,
     peers: &Peers,
     method: &ByteStr,
     path: &ByteStr,
     write: &WriteSide<W>,
-    started: Instant,
+    started: Option<Instant>,
 ) {
-    if !config.access_log {
+    let Some(started) = started else {
         return;
-    }
+    };
     let client = peers
         .client
         .map_or_else(|| "-".to_string(), |addr| addr.to_string());

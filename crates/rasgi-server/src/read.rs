@@ -19,13 +19,15 @@ use rasgi_protocol::{
     BackgroundTasks, ByteStr, Event, Extensions, Headers, HttpScope, Receive, Scheme, State,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::Mutex;
+use futures::lock::Mutex;
 use tokio::time::Instant;
 
 use crate::write::{Response, WriteSide};
 
-/// Bytes reserved before each read: one typical request, or a useful slice of a body.
+/// Bytes reserved before a read between requests: one typical request head.
 const READ_CHUNK: usize = 8 * 1024;
+/// Bytes reserved before a read while a body streams in: fewer, larger reads for uploads.
+const BODY_READ_CHUNK: usize = 64 * 1024;
 
 /// The most header fields the parser has slots for; [`Limits::max_headers`] may lower it.
 const MAX_HEADER_SLOTS: usize = 128;
@@ -89,8 +91,9 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
 
     /// Read more bytes into the buffer; `Ok(0)` at end of stream.
     pub async fn fill(&mut self) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-            self.buf.reserve(READ_CHUNK);
+        let want = if self.body.is_some() { BODY_READ_CHUNK } else { READ_CHUNK };
+        if self.buf.capacity() - self.buf.len() < want / 2 {
+            self.buf.reserve(want);
         }
         let result = self.io.read_buf(&mut self.buf).await;
         if !matches!(result, Ok(n) if n > 0) {

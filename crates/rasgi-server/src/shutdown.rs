@@ -35,8 +35,23 @@ impl Shutdown {
 
     /// Wait until the signal fires.
     pub async fn triggered(&self) {
-        let mut receiver = self.sender.subscribe();
-        // The sender lives in `self`, so `wait_for` cannot fail while we wait.
-        let _ = receiver.wait_for(|&fired| fired).await;
+        self.listener().fired().await;
+    }
+
+    /// A listener to wait on many times (one per connection, not one per wait).
+    pub fn listener(&self) -> ShutdownListener {
+        ShutdownListener(self.sender.subscribe())
+    }
+}
+
+/// Waits for a [`Shutdown`] signal; reusable.
+#[derive(Debug)]
+pub struct ShutdownListener(watch::Receiver<bool>);
+
+impl ShutdownListener {
+    /// Resolves once the signal has fired (at once if it already has).
+    pub async fn fired(&mut self) {
+        // A closed channel means the server is gone: treat it as fired.
+        let _ = self.0.wait_for(|&fired| fired).await;
     }
 }

@@ -6,12 +6,14 @@
 //! instead of chunked framing. Messages out of order, a `send` after the client left, and a body
 //! that contradicts the app's `content-length` are refused here, in one place.
 
+use std::io::IoSlice;
+
 use bytes::{Bytes, BytesMut};
 use rasgi_h1::response::validate_header;
 use rasgi_h1::{write_chunk_size, write_last_chunk, write_response_head, LengthEncoder, Version};
 use rasgi_protocol::{Headers, Message, SendError, Sender};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::Mutex;
+use futures::lock::Mutex;
 
 use crate::{date, Shutdown};
 
@@ -354,7 +356,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
                 if encoder.write(len).is_err() {
                     return Err(SendError::BodyTooLong);
                 }
-                self.push(body).await?;
+                self.push(body, b"").await?;
                 if !more_body && encoder.finish().is_err() {
                     return Err(SendError::BodyTooShort);
                 }
@@ -362,11 +364,10 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             Framing::Chunked { .. } => {
                 if len > 0 {
                     write_chunk_size(&mut self.buf, len);
-                    self.push(body).await?;
-                    self.buf.extend_from_slice(b"\r\n");
+                    self.push(body, b"\r\n").await?;
                 }
             }
-            Framing::CloseDelimited => self.push(body).await?,
+            Framing::CloseDelimited => self.push(body, b"").await?,
         }
         if !matches!(framing, Framing::Empty) {
             self.body_bytes += len as u64;
@@ -399,22 +400,44 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         Ok(())
     }
 
-    /// Queue body bytes: small ones are copied into the write buffer, large ones written
-    /// directly after it.
-    async fn push(&mut self, body: Bytes) -> Result<(), SendError> {
+    /// Queue body bytes and their framing `suffix`: small bodies are copied into the write
+    /// buffer; a large one goes out at once, with the buffer before it and the suffix after it,
+    /// in one vectored write and without being copied.
+    async fn push(&mut self, body: Bytes, suffix: &'static [u8]) -> Result<(), SendError> {
         if body.len() < DIRECT_WRITE_BYTES {
             self.buf.extend_from_slice(&body);
+            self.buf.extend_from_slice(suffix);
             return Ok(());
         }
-        let result = async {
-            self.flush().await?;
-            self.io.write_all(&body).await
-        }
-        .await;
+        let result = self.write_gathered(&body, suffix).await;
+        self.buf.clear();
         result.map_err(|_| {
             self.gone = true;
             SendError::Disconnected
         })
+    }
+
+    /// Write the buffer, then `body`, then `suffix`, with as few `writev` calls as the kernel
+    /// allows.
+    async fn write_gathered(&mut self, body: &[u8], suffix: &[u8]) -> std::io::Result<()> {
+        let parts: [&[u8]; 3] = [&self.buf, body, suffix];
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut written = 0;
+        while written < total {
+            let mut skip = written;
+            let mut slices = [IoSlice::new(&[]); 3];
+            for (slot, part) in slices.iter_mut().zip(parts) {
+                let start = skip.min(part.len());
+                skip -= start;
+                *slot = IoSlice::new(&part[start..]);
+            }
+            let n = self.io.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            written += n;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,108 @@
+//! The baseline: hyper 1.x serving the same routes as `load_rasgi`, on the same runtime flavour
+//! (one current-thread runtime per worker), with `pipeline_flush(true)`.
+//!
+//!   load_hyper --bind 127.0.0.1:8081 [--workers N]
+
+use std::convert::Infallible;
+use std::io::Write;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+type Body = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never: Infallible| match never {}).boxed()
+}
+
+async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let text = |body: Body| {
+        Response::builder().header("content-type", "text/plain").body(body).expect("response")
+    };
+    let response = match request.uri().path() {
+        "/" | "/hello" => text(full(Bytes::from_static(b"Hello, World!"))),
+        "/stream" => {
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let chunks = futures::stream::iter((0..16).map(move |_| Ok::<_, hyper::Error>(Frame::data(chunk.clone()))));
+            Response::builder()
+                .header("content-type", "application/octet-stream")
+                .body(StreamBody::new(chunks).boxed())
+                .expect("response")
+        }
+        "/echo" => Response::builder()
+            .header("content-type", "application/octet-stream")
+            .body(request.into_body().boxed())
+            .expect("response"),
+        "/big" => {
+            let body: Vec<u8> = b"rasgi streams, compresses and never buffers. ".iter().copied().cycle().take(100 * 1024).collect();
+            let gzip = request
+                .headers()
+                .get("accept-encoding")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("gzip"));
+            if gzip {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+                encoder.write_all(&body).expect("vec write");
+                let compressed = encoder.finish().expect("vec write");
+                Response::builder()
+                    .header("content-type", "text/plain")
+                    .header("content-encoding", "gzip")
+                    .header("vary", "Accept-Encoding")
+                    .body(full(compressed))
+                    .expect("response")
+            } else {
+                text(full(body))
+            }
+        }
+        _ => Response::builder().status(404).body(full("Not Found")).expect("response"),
+    };
+    Ok(response)
+}
+
+async fn serve(listener: tokio::net::TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        tokio::task::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .pipeline_flush(true)
+                .serve_connection(TokioIo::new(stream), hyper::service::service_fn(handle))
+                .await;
+        });
+    }
+}
+
+fn main() {
+    let mut bind = "127.0.0.1:8081".to_string();
+    let mut workers = 1usize;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--bind" => bind = it.next().expect("--bind HOST:PORT"),
+            "--workers" => workers = it.next().and_then(|n| n.parse().ok()).expect("--workers N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    println!("load_hyper on {bind} (workers: {workers})");
+    let addr: std::net::SocketAddr = bind.parse().expect("IP:port");
+    let threads: Vec<_> = (0..workers)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async move {
+                    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+                    socket.set_reuseport(true).expect("reuseport");
+                    socket.set_reuseaddr(true).expect("reuseaddr");
+                    socket.bind(addr).expect("bind");
+                    serve(socket.listen(1024).expect("listen")).await;
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        let _ = thread.join();
+    }
+}

@@ -1,0 +1,141 @@
+//! The rasgi server the load script measures: the scenarios' routes as a bare app, or behind the
+//! demo's full middleware stack (`--stack`).
+//!
+//!   load_rasgi --bind 127.0.0.1:8080 [--stack] [--workers N] [--reuseport]
+//!
+//! `--workers 1` runs one current-thread runtime, like the hyper baseline. With more workers,
+//! `--reuseport` runs one current-thread runtime per worker, each with its own SO_REUSEPORT
+//! listener; without it, one multi-thread runtime shares one listener.
+
+#![recursion_limit = "256"]
+
+use std::sync::Arc;
+
+use rasgi::demo::{DemoConfig, RequestCounts};
+use rasgi::prelude::*;
+use rasgi::protocol::Message;
+
+/// `GET /` hello, `GET /stream` 1 MiB in 64 KiB chunks, `POST /echo`, `GET /big` 100 KiB text.
+#[derive(Clone)]
+struct Scenarios;
+
+impl App for Scenarios {
+    async fn call<R: Receive, S: Sender>(&self, scope: Scope, mut receive: R, mut send: S) -> Result<(), AppError> {
+        let Scope::Http(scope) = scope else { return Ok(()) };
+        let text = || Headers::new().with("content-type", "text/plain");
+        match scope.path.as_str() {
+            "/" | "/hello" => send_response(&mut send, 200, text(), Bytes::from_static(b"Hello, World!")).await?,
+            "/stream" => {
+                send.send(Message::start(200, Headers::new().with("content-type", "application/octet-stream"))).await?;
+                let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+                for _ in 0..16 {
+                    send.send(Message::chunk(chunk.clone())).await?;
+                }
+                send.send(Message::body(Bytes::new())).await?;
+            }
+            "/echo" => {
+                send.send(Message::start(200, Headers::new().with("content-type", "application/octet-stream"))).await?;
+                loop {
+                    match receive.receive().await {
+                        Event::Request { body, more_body } => {
+                            send.send(Message::Body { body, more_body }).await?;
+                            if !more_body {
+                                break;
+                            }
+                        }
+                        _ => return Err("client left".into()),
+                    }
+                }
+            }
+            "/big" => {
+                let body: Vec<u8> = b"rasgi streams, compresses and never buffers. ".iter().copied().cycle().take(100 * 1024).collect();
+                send_response(&mut send, 200, text(), body).await?;
+            }
+            _ => send_response(&mut send, 404, text(), "Not Found").await?,
+        }
+        Ok(())
+    }
+}
+
+struct Args {
+    bind: String,
+    keep_alive: u64,
+    stack: bool,
+    workers: usize,
+    reuseport: bool,
+}
+
+fn args() -> Args {
+    let mut args = Args { bind: "127.0.0.1:8080".into(), keep_alive: 5, stack: false, workers: 1, reuseport: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--bind" => args.bind = it.next().expect("--bind HOST:PORT"),
+            "--stack" => args.stack = true,
+            "--keep-alive" => args.keep_alive = it.next().and_then(|n| n.parse().ok()).expect("--keep-alive SECS"),
+            "--reuseport" => args.reuseport = true,
+            "--workers" => args.workers = it.next().and_then(|n| n.parse().ok()).expect("--workers N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+fn config(keep_alive: u64) -> ServerConfig {
+    ServerConfig {
+        access_log: false,
+        keep_alive_timeout: std::time::Duration::from_secs(keep_alive),
+        ..ServerConfig::default()
+    }
+}
+
+async fn serve_on(listener: Listener, stack: bool, keep_alive: u64) {
+    if stack {
+        let app = rasgi::demo::stack(&DemoConfig::default(), Arc::new(RequestCounts::default()), Scenarios).expect("stack");
+        Server::with_config(app, config(keep_alive)).serve(listener).await.expect("serve");
+    } else {
+        Server::with_config(Scenarios, config(keep_alive)).serve(listener).await.expect("serve");
+    }
+}
+
+fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseport(true)?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+fn main() {
+    let args = args();
+    println!("load_rasgi on {} (stack: {}, workers: {}, reuseport: {})", args.bind, args.stack, args.workers, args.reuseport);
+    if args.workers == 1 || !args.reuseport {
+        let runtime = if args.workers == 1 {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(args.workers).enable_all().build()
+        }
+        .expect("runtime");
+        runtime.block_on(async {
+            let listener = Listener::bind(&args.bind).await.expect("bind");
+            serve_on(listener, args.stack, args.keep_alive).await;
+        });
+        return;
+    }
+    let addr: std::net::SocketAddr = args.bind.parse().expect("an IP:port for --reuseport");
+    let threads: Vec<_> = (0..args.workers)
+        .map(|_| {
+            let (stack, keep_alive) = (args.stack, args.keep_alive);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async move {
+                    let listener = reuseport_listener(addr).expect("reuseport bind");
+                    serve_on(Listener::Tcp(listener), stack, keep_alive).await;
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        let _ = thread.join();
+    }
+}
