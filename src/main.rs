@@ -119,7 +119,9 @@ fn main() -> ExitCode {
     // runtime, which measured faster than one current-thread runtime per SO_REUSEPORT listener
     // on two cores (docs/benchmarks.md).
     let runtime = if workers == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)

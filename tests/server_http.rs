@@ -225,6 +225,18 @@ async fn scope_has_version_method_decoded_path_raw_path_and_query() {
 }
 
 #[tokio::test]
+async fn root_path_setting_reaches_the_scope() {
+    let config = rasgi::server::ServerConfig {
+        root_path: "/api".into(),
+        ..support::test_config()
+    };
+    let server = TestServer::with_config(Probe::default(), config).await;
+    let mut client = server.connect().await;
+    assert!(client.get("/scope").await.text().ends_with(" root=/api"));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn trailers_follow_the_last_chunk() {
     let server = TestServer::start(Probe::default()).await;
     let mut client = server.connect().await;

@@ -15,18 +15,25 @@ use hyper_util::rt::TokioIo;
 type Body = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
 
 fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never: Infallible| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
 }
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let text = |body: Body| {
-        Response::builder().header("content-type", "text/plain").body(body).expect("response")
+        Response::builder()
+            .header("content-type", "text/plain")
+            .body(body)
+            .expect("response")
     };
     let response = match request.uri().path() {
         "/" | "/hello" => text(full(Bytes::from_static(b"Hello, World!"))),
         "/stream" => {
             let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
-            let chunks = futures::stream::iter((0..16).map(move |_| Ok::<_, hyper::Error>(Frame::data(chunk.clone()))));
+            let chunks = futures::stream::iter(
+                (0..16).map(move |_| Ok::<_, hyper::Error>(Frame::data(chunk.clone()))),
+            );
             Response::builder()
                 .header("content-type", "application/octet-stream")
                 .body(StreamBody::new(chunks).boxed())
@@ -37,14 +44,20 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible
             .body(request.into_body().boxed())
             .expect("response"),
         "/big" => {
-            let body: Vec<u8> = b"rasgi streams, compresses and never buffers. ".iter().copied().cycle().take(100 * 1024).collect();
+            let body: Vec<u8> = b"rasgi streams, compresses and never buffers. "
+                .iter()
+                .copied()
+                .cycle()
+                .take(100 * 1024)
+                .collect();
             let gzip = request
                 .headers()
                 .get("accept-encoding")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("gzip"));
             if gzip {
-                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
                 encoder.write_all(&body).expect("vec write");
                 let compressed = encoder.finish().expect("vec write");
                 Response::builder()
@@ -57,14 +70,19 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible
                 text(full(body))
             }
         }
-        _ => Response::builder().status(404).body(full("Not Found")).expect("response"),
+        _ => Response::builder()
+            .status(404)
+            .body(full("Not Found"))
+            .expect("response"),
     };
     Ok(response)
 }
 
 async fn serve(listener: tokio::net::TcpListener) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         tokio::task::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()
@@ -91,7 +109,10 @@ fn main() {
     let threads: Vec<_> = (0..workers)
         .map(|_| {
             std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 runtime.block_on(async move {
                     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
                     socket.set_reuseport(true).expect("reuseport");

@@ -20,13 +20,26 @@ use rasgi::protocol::Message;
 struct Scenarios;
 
 impl App for Scenarios {
-    async fn call<R: Receive, S: Sender>(&self, scope: Scope, mut receive: R, mut send: S) -> Result<(), AppError> {
-        let Scope::Http(scope) = scope else { return Ok(()) };
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        mut receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        let Scope::Http(scope) = scope else {
+            return Ok(());
+        };
         let text = || Headers::new().with("content-type", "text/plain");
         match scope.path.as_str() {
-            "/" | "/hello" => send_response(&mut send, 200, text(), Bytes::from_static(b"Hello, World!")).await?,
+            "/" | "/hello" => {
+                send_response(&mut send, 200, text(), Bytes::from_static(b"Hello, World!")).await?
+            }
             "/stream" => {
-                send.send(Message::start(200, Headers::new().with("content-type", "application/octet-stream"))).await?;
+                send.send(Message::start(
+                    200,
+                    Headers::new().with("content-type", "application/octet-stream"),
+                ))
+                .await?;
                 let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
                 for _ in 0..16 {
                     send.send(Message::chunk(chunk.clone())).await?;
@@ -34,7 +47,11 @@ impl App for Scenarios {
                 send.send(Message::body(Bytes::new())).await?;
             }
             "/echo" => {
-                send.send(Message::start(200, Headers::new().with("content-type", "application/octet-stream"))).await?;
+                send.send(Message::start(
+                    200,
+                    Headers::new().with("content-type", "application/octet-stream"),
+                ))
+                .await?;
                 loop {
                     match receive.receive().await {
                         Event::Request { body, more_body } => {
@@ -48,7 +65,12 @@ impl App for Scenarios {
                 }
             }
             "/big" => {
-                let body: Vec<u8> = b"rasgi streams, compresses and never buffers. ".iter().copied().cycle().take(100 * 1024).collect();
+                let body: Vec<u8> = b"rasgi streams, compresses and never buffers. "
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(100 * 1024)
+                    .collect();
                 send_response(&mut send, 200, text(), body).await?;
             }
             _ => send_response(&mut send, 404, text(), "Not Found").await?,
@@ -66,15 +88,28 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args { bind: "127.0.0.1:8080".into(), keep_alive: 5, stack: false, workers: 1, reuseport: false };
+    let mut args = Args {
+        bind: "127.0.0.1:8080".into(),
+        keep_alive: 5,
+        stack: false,
+        workers: 1,
+        reuseport: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--bind" => args.bind = it.next().expect("--bind HOST:PORT"),
             "--stack" => args.stack = true,
-            "--keep-alive" => args.keep_alive = it.next().and_then(|n| n.parse().ok()).expect("--keep-alive SECS"),
+            "--keep-alive" => {
+                args.keep_alive = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--keep-alive SECS")
+            }
             "--reuseport" => args.reuseport = true,
-            "--workers" => args.workers = it.next().and_then(|n| n.parse().ok()).expect("--workers N"),
+            "--workers" => {
+                args.workers = it.next().and_then(|n| n.parse().ok()).expect("--workers N")
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -91,10 +126,21 @@ fn config(keep_alive: u64) -> ServerConfig {
 
 async fn serve_on(listener: Listener, stack: bool, keep_alive: u64) {
     if stack {
-        let app = rasgi::demo::stack(&DemoConfig::default(), Arc::new(RequestCounts::default()), Scenarios).expect("stack");
-        Server::with_config(app, config(keep_alive)).serve(listener).await.expect("serve");
+        let app = rasgi::demo::stack(
+            &DemoConfig::default(),
+            Arc::new(RequestCounts::default()),
+            Scenarios,
+        )
+        .expect("stack");
+        Server::with_config(app, config(keep_alive))
+            .serve(listener)
+            .await
+            .expect("serve");
     } else {
-        Server::with_config(Scenarios, config(keep_alive)).serve(listener).await.expect("serve");
+        Server::with_config(Scenarios, config(keep_alive))
+            .serve(listener)
+            .await
+            .expect("serve");
     }
 }
 
@@ -108,12 +154,20 @@ fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net:
 
 fn main() {
     let args = args();
-    println!("load_rasgi on {} (stack: {}, workers: {}, reuseport: {})", args.bind, args.stack, args.workers, args.reuseport);
+    println!(
+        "load_rasgi on {} (stack: {}, workers: {}, reuseport: {})",
+        args.bind, args.stack, args.workers, args.reuseport
+    );
     if args.workers == 1 || !args.reuseport {
         let runtime = if args.workers == 1 {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
         } else {
-            tokio::runtime::Builder::new_multi_thread().worker_threads(args.workers).enable_all().build()
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(args.workers)
+                .enable_all()
+                .build()
         }
         .expect("runtime");
         runtime.block_on(async {
@@ -127,7 +181,10 @@ fn main() {
         .map(|_| {
             let (stack, keep_alive) = (args.stack, args.keep_alive);
             std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 runtime.block_on(async move {
                     let listener = reuseport_listener(addr).expect("reuseport bind");
                     serve_on(Listener::Tcp(listener), stack, keep_alive).await;

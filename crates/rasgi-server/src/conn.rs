@@ -17,11 +17,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::lock::Mutex;
 use rasgi_background::{Batch, Executor};
 use rasgi_h1::Version;
 use rasgi_protocol::{App, BackgroundTasks, ByteStr, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
-use futures::lock::Mutex;
 
 use crate::read::{HeadError, ReadSide, RequestBody, ScopeParts};
 use crate::write::{RequestFacts, Response, ResponseSender, WriteSide};
@@ -193,8 +193,15 @@ where
         }
         let tasks = background.take();
         if !tasks.is_empty() {
+            let label = match &w.request_id {
+                Some(id) => format!(
+                    "{method} {path} (request id {})",
+                    String::from_utf8_lossy(id)
+                ),
+                None => format!("{method} {path}"),
+            };
             let batch = Batch {
-                label: format!("{method} {path}").into(),
+                label: label.into(),
                 tasks,
             };
             if complete {

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures::lock::Mutex;
 use rasgi_h1::{
     parse_request_head, BodyKind, Decoded, Decoder, H1Error, HeaderSpan, Limits, Version,
 };
@@ -19,7 +20,6 @@ use rasgi_protocol::{
     BackgroundTasks, ByteStr, Event, Extensions, Headers, HttpScope, Receive, Scheme, State,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use futures::lock::Mutex;
 use tokio::time::Instant;
 
 use crate::write::{Response, WriteSide};
@@ -91,7 +91,11 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
 
     /// Read more bytes into the buffer; `Ok(0)` at end of stream.
     pub async fn fill(&mut self) -> io::Result<usize> {
-        let want = if self.body.is_some() { BODY_READ_CHUNK } else { READ_CHUNK };
+        let want = if self.body.is_some() {
+            BODY_READ_CHUNK
+        } else {
+            READ_CHUNK
+        };
         if self.buf.capacity() - self.buf.len() < want / 2 {
             self.buf.reserve(want);
         }

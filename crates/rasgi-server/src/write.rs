@@ -9,11 +9,11 @@
 use std::io::IoSlice;
 
 use bytes::{Bytes, BytesMut};
+use futures::lock::Mutex;
 use rasgi_h1::response::validate_header;
 use rasgi_h1::{write_chunk_size, write_last_chunk, write_response_head, LengthEncoder, Version};
 use rasgi_protocol::{Headers, Message, SendError, Sender};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use futures::lock::Mutex;
 
 use crate::{date, Shutdown};
 
@@ -94,6 +94,8 @@ pub(crate) struct WriteSide<W> {
     pub status: u16,
     /// Body bytes sent, for the access log.
     pub body_bytes: u64,
+    /// The response's `x-request-id`, if a middleware set one: background-task logs name it.
+    pub request_id: Option<Bytes>,
     /// Add `date`.
     date_header: bool,
     /// Add `server: rasgi`.
@@ -118,6 +120,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             aborted: None,
             status: 0,
             body_bytes: 0,
+            request_id: None,
             date_header,
             server_header,
             shutdown,
@@ -132,6 +135,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         self.aborted = None;
         self.status = 0;
         self.body_bytes = 0;
+        self.request_id = None;
     }
 
     /// Whether the response has put nothing on the wire yet (so the server may still answer
@@ -245,6 +249,8 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
                     return Err(SendError::InvalidContentLength);
                 }
                 content_length = Some(parsed);
+            } else if name.eq_ignore_ascii_case(b"x-request-id") {
+                self.request_id = Some(value.clone());
             } else if name.eq_ignore_ascii_case(b"connection") {
                 close |= value
                     .split(|&b| b == b',')
