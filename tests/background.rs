@@ -329,6 +329,10 @@ fn sigterm_cancels_a_task_longer_than_the_deadline_and_logs_it() {
         stderr.contains("cancelled") && stderr.contains("send_welcome_email"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("POST /register (request id "),
+        "the log names the request: {stderr}"
+    );
 }
 
 #[tokio::test]
