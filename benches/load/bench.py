@@ -145,10 +145,12 @@ def report(results, args):
     out = os.path.join(args.root, "target", "bench-results.json")
     with open(out, "w") as f:
         json.dump(results, f, indent=2)
-    svg = os.path.join(args.root, "docs", "benchmarks.svg")
-    with open(svg, "w") as f:
-        f.write(chart(results))
-    print(f"\nwrote {out} and {svg}")
+    if any(s != "idle" for s in results):
+        svg = os.path.join(args.root, "docs", "benchmarks.svg")
+        with open(svg, "w") as f:
+            f.write(chart(results))
+        out += f" and {svg}"
+    print(f"\nwrote {out}")
 
 
 def chart(results):

@@ -24,8 +24,9 @@ use tokio::time::Instant;
 
 use crate::write::{Response, WriteSide};
 
-/// Bytes reserved before a read between requests: one typical request head.
-const READ_CHUNK: usize = 8 * 1024;
+/// Bytes reserved before a read between requests: one typical request head (a browser's is
+/// under 1 KiB). Small, because an idle keep-alive connection keeps it; larger heads grow it.
+const READ_CHUNK: usize = 2 * 1024;
 /// Bytes reserved before a read while a body streams in: fewer, larger reads for uploads.
 const BODY_READ_CHUNK: usize = 64 * 1024;
 
