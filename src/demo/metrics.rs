@@ -83,7 +83,7 @@ impl Middleware for Metrics {
     ) -> Result<(), AppError> {
         let hook = matches!(scope, Scope::Http(_)).then_some(Count(&self.counts));
         inner
-            .call(scope, receive, HookedSender::new(send, hook))
+            .call(scope, receive, &mut HookedSender::new(send, hook))
             .await
     }
 }

@@ -292,7 +292,7 @@ impl Middleware for Cors {
                 .call(
                     scope,
                     receive,
-                    HookedSender::new(send, None::<SimpleResponse>),
+                    &mut HookedSender::new(send, None::<SimpleResponse>),
                 )
                 .await;
         };
@@ -301,7 +301,7 @@ impl Middleware for Cors {
                 .call(
                     scope,
                     receive,
-                    HookedSender::new(send, None::<SimpleResponse>),
+                    &mut HookedSender::new(send, None::<SimpleResponse>),
                 )
                 .await;
         };
@@ -313,7 +313,7 @@ impl Middleware for Cors {
                 .call(
                     scope,
                     receive,
-                    HookedSender::new(send, None::<SimpleResponse>),
+                    &mut HookedSender::new(send, None::<SimpleResponse>),
                 )
                 .await;
         }
@@ -329,7 +329,7 @@ impl Middleware for Cors {
             expose: (!self.expose_value.is_empty()).then(|| Bytes::from(self.expose_value.clone())),
         });
         inner
-            .call(scope, receive, HookedSender::new(send, hook))
+            .call(scope, receive, &mut HookedSender::new(send, hook))
             .await
     }
 }

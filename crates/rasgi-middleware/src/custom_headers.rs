@@ -62,7 +62,7 @@ impl Middleware for CustomHeaders {
     ) -> Result<(), AppError> {
         let hook = matches!(scope, Scope::Http(_)).then_some(AddFields(&self.headers));
         inner
-            .call(scope, receive, HookedSender::new(send, hook))
+            .call(scope, receive, &mut HookedSender::new(send, hook))
             .await
     }
 }

@@ -184,7 +184,11 @@ impl Middleware for GZip {
     ) -> Result<(), AppError> {
         let Scope::Http(http) = &scope else {
             return inner
-                .call(scope, receive, HookedSender::new(send, None::<Compress>))
+                .call(
+                    scope,
+                    receive,
+                    &mut HookedSender::new(send, None::<Compress>),
+                )
                 .await;
         };
         let hook = Some(Compress {
@@ -195,7 +199,7 @@ impl Middleware for GZip {
             ready: None,
         });
         inner
-            .call(scope, receive, HookedSender::new(send, hook))
+            .call(scope, receive, &mut HookedSender::new(send, hook))
             .await
     }
 }

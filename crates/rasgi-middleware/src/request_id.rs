@@ -90,7 +90,7 @@ impl Middleware for RequestId {
     ) -> Result<(), AppError> {
         let Scope::Http(mut http) = scope else {
             return inner
-                .call(scope, receive, HookedSender::new(send, None::<Echo>))
+                .call(scope, receive, &mut HookedSender::new(send, None::<Echo>))
                 .await;
         };
         let incoming = http
@@ -107,7 +107,7 @@ impl Middleware for RequestId {
             .call(
                 Scope::Http(http),
                 receive,
-                HookedSender::new(send, Some(Echo(header))),
+                &mut HookedSender::new(send, Some(Echo(header))),
             )
             .await
     }

@@ -49,7 +49,7 @@ impl Middleware for Timing {
     ) -> Result<(), AppError> {
         let clock = matches!(scope, Scope::Http(_)).then(|| Clock(Instant::now()));
         inner
-            .call(scope, receive, HookedSender::new(send, clock))
+            .call(scope, receive, &mut HookedSender::new(send, clock))
             .await
     }
 }
