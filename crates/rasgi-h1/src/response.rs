@@ -97,15 +97,29 @@ where
     if !(100..=999).contains(&status) {
         return Err(EncodeError::InvalidStatus(status));
     }
-    for (name, value) in headers.clone() {
+    let digits = status_digits(status);
+    let reason = reason_phrase(status).as_bytes();
+    write_fields(
+        out,
+        &[b"HTTP/1.1 ", &digits, b" ", reason, b"\r\n"],
+        headers,
+    )
+}
+
+/// Validate every field, then write the `first` pieces, the fields (`name: value\r\n` each) and
+/// the final CRLF; a refusal writes nothing.
+fn write_fields<'a, B, I>(out: &mut B, first: &[&[u8]], fields: I) -> Result<(), EncodeError>
+where
+    B: BufMut,
+    I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
+{
+    for (name, value) in fields.clone() {
         validate_header(name, value)?;
     }
-    out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(&status_digits(status));
-    out.put_u8(b' ');
-    out.put_slice(reason_phrase(status).as_bytes());
-    out.put_slice(b"\r\n");
-    for (name, value) in headers {
+    for piece in first {
+        out.put_slice(piece);
+    }
+    for (name, value) in fields {
         out.put_slice(name);
         out.put_slice(b": ");
         out.put_slice(value);
@@ -148,18 +162,7 @@ where
     B: BufMut,
     I: IntoIterator<Item = (&'a [u8], &'a [u8])> + Clone,
 {
-    for (name, value) in trailers.clone() {
-        validate_header(name, value)?;
-    }
-    out.put_slice(b"0\r\n");
-    for (name, value) in trailers {
-        out.put_slice(name);
-        out.put_slice(b": ");
-        out.put_slice(value);
-        out.put_slice(b"\r\n");
-    }
-    out.put_slice(b"\r\n");
-    Ok(())
+    write_fields(out, &[b"0\r\n"], trailers)
 }
 
 /// Keeps a `Content-Length` body honest: the bytes written must add up to the declared length.

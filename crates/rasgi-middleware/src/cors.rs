@@ -287,47 +287,34 @@ impl Middleware for Cors {
         receive: R,
         send: S,
     ) -> Result<(), AppError> {
-        let Scope::Http(http) = &scope else {
-            return inner
-                .call(
-                    scope,
-                    receive,
-                    &mut HookedSender::new(send, None::<SimpleResponse>),
-                )
-                .await;
-        };
-        let Some(origin) = http.header("origin").map(str::to_string) else {
-            return inner
-                .call(
-                    scope,
-                    receive,
-                    &mut HookedSender::new(send, None::<SimpleResponse>),
-                )
-                .await;
-        };
-        if http.method == "OPTIONS" && http.headers.contains("access-control-request-method") {
-            return self.preflight(http, &origin, send).await;
-        }
-        if !self.origin_allowed(&origin) {
-            return inner
-                .call(
-                    scope,
-                    receive,
-                    &mut HookedSender::new(send, None::<SimpleResponse>),
-                )
-                .await;
-        }
-        let echo = self.echo_origin(http);
-        let hook = Some(SimpleResponse {
-            allow_origin: if echo {
-                Bytes::from(origin)
-            } else {
-                Bytes::from_static(b"*")
+        let hook = match &scope {
+            Scope::Http(http) => match http.header("origin").map(str::to_string) {
+                Some(origin)
+                    if http.method == "OPTIONS"
+                        && http.headers.contains("access-control-request-method") =>
+                {
+                    return self.preflight(http, &origin, send).await;
+                }
+                Some(origin) if self.origin_allowed(&origin) => {
+                    let echo = self.echo_origin(http);
+                    Some(SimpleResponse {
+                        allow_origin: if echo {
+                            Bytes::from(origin)
+                        } else {
+                            Bytes::from_static(b"*")
+                        },
+                        vary_origin: echo,
+                        credentials: self.config.allow_credentials,
+                        expose: (!self.expose_value.is_empty())
+                            .then(|| Bytes::from(self.expose_value.clone())),
+                    })
+                }
+                // No origin, or one not allowed: the response passes untouched and the
+                // browser enforces the policy.
+                _ => None,
             },
-            vary_origin: echo,
-            credentials: self.config.allow_credentials,
-            expose: (!self.expose_value.is_empty()).then(|| Bytes::from(self.expose_value.clone())),
-        });
+            Scope::Lifespan(_) => None,
+        };
         inner
             .call(scope, receive, &mut HookedSender::new(send, hook))
             .await

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
 
-use crate::{HookedSender, Middleware, Response};
+use crate::server_errors::call_answering_errors;
+use crate::{Middleware, Response};
 
 type Handler = Arc<dyn Fn(&AppError) -> Option<Response> + Send + Sync>;
 
@@ -63,25 +64,8 @@ impl Middleware for ExceptionHandlers {
         receive: R,
         send: S,
     ) -> Result<(), AppError> {
-        // Non-HTTP scopes take the same path: an error there is passed on untouched, since no
-        // response start ever reaches the wrapper.
-        let http = matches!(scope, Scope::Http(_));
-        let mut send = HookedSender::new(send, ());
-        let Err(error) = inner.call(scope, receive, &mut send).await else {
-            return Ok(());
-        };
-        if send.start_sent() || !http {
-            return Err(error);
-        }
-        let Some(response) = self
-            .handlers
-            .iter()
-            .find_map(|(_, handler)| handler(&error))
-        else {
-            return Err(error);
-        };
-        let (status, headers, body) = response.into_parts();
-        send.replace_response(status, headers, body).await?;
-        Ok(())
+        let answer =
+            |error: &AppError| self.handlers.iter().find_map(|(_, handler)| handler(error));
+        call_answering_errors(inner, scope, receive, send, answer).await
     }
 }

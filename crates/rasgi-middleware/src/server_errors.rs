@@ -53,28 +53,54 @@ impl Middleware for ServerErrors {
         receive: R,
         send: S,
     ) -> Result<(), AppError> {
-        // Non-HTTP scopes take the same path: an error there is passed on untouched, since no
-        // response start ever reaches the wrapper.
-        let http = matches!(scope, Scope::Http(_));
-        let mut send = HookedSender::new(send, ());
-        let Err(error) = inner.call(scope, receive, &mut send).await else {
-            return Ok(());
+        let answer = |error: &AppError| {
+            tracing::error!(%error, "app failed; answering 500");
+            Some(match &self.handler {
+                Some(handler) => handler(error),
+                None => Response::new(
+                    500,
+                    Headers::new().with("content-type", "text/plain; charset=utf-8"),
+                    "Internal Server Error",
+                ),
+            })
         };
-        if send.start_sent() || !http {
-            tracing::error!(%error, "app failed after its response started");
-            return Err(error);
+        let result = call_answering_errors(inner, scope, receive, send, answer).await;
+        if let Err(error) = &result {
+            tracing::error!(%error, "app failed after its response started (or outside HTTP)");
         }
-        tracing::error!(%error, "app failed; answering 500");
-        let response = match &self.handler {
-            Some(handler) => handler(&error),
-            None => Response::new(
-                500,
-                Headers::new().with("content-type", "text/plain; charset=utf-8"),
-                "Internal Server Error",
-            ),
-        };
-        let (status, headers, body) = response.into_parts();
-        send.replace_response(status, headers, body).await?;
-        Ok(())
+        result
     }
+}
+
+/// Call `inner`; if it fails before its response start went out, send the response `answer`
+/// makes of the error instead (or pass the error on when `answer` has none). An error after the
+/// start, or in a non-HTTP scope, is passed on untouched: nothing can be taken back.
+pub(crate) async fn call_answering_errors<A, R, S>(
+    inner: &A,
+    scope: Scope,
+    receive: R,
+    send: S,
+    answer: impl Fn(&AppError) -> Option<Response>,
+) -> Result<(), AppError>
+where
+    A: App,
+    R: Receive,
+    S: Sender,
+{
+    // Non-HTTP scopes take the same path (one sender type): no response start ever reaches
+    // the wrapper there.
+    let http = matches!(scope, Scope::Http(_));
+    let mut send = HookedSender::new(send, ());
+    let Err(error) = inner.call(scope, receive, &mut send).await else {
+        return Ok(());
+    };
+    if send.start_sent() || !http {
+        return Err(error);
+    }
+    let Some(response) = answer(&error) else {
+        return Err(error);
+    };
+    let (status, headers, body) = response.into_parts();
+    send.replace_response(status, headers, body).await?;
+    Ok(())
 }
