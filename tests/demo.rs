@@ -78,7 +78,7 @@ fn health_echo_and_unknown_routes() {
 
 #[test]
 fn background_tasks_log_after_the_response_and_in_order() {
-    let rasgi = Rasgi::start(&["--no-access-log", "--email-delay-ms", "300"]);
+    let rasgi = Rasgi::start(&["--no-access-log", "--email-delay-ms", "1000"]);
     let registered = request(
         &rasgi,
         "POST",
