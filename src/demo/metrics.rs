@@ -1,6 +1,7 @@
 //! Request counters and the `/metrics` page (Prometheus text format).
 
 use std::fmt::Write;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -74,17 +75,15 @@ impl Middleware for Metrics {
         "Metrics(requests by status)".into()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         let hook = matches!(scope, Scope::Http(_)).then_some(Count(&self.counts));
-        inner
-            .call(scope, receive, &mut HookedSender::new(send, hook))
-            .await
+        inner.call(scope, receive, HookedSender::new(send, hook))
     }
 }
 

@@ -10,6 +10,9 @@
 //! - `*` origins together with credentials are refused in [`Cors::new`]: the CORS spec forbids a
 //!   wildcard on a credentialed response.
 
+use futures::future::Either;
+use std::future::Future;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -174,10 +177,11 @@ impl Cors {
 
     async fn preflight<S: Sender>(
         &self,
-        scope: &HttpScope,
-        origin: &str,
+        scope: HttpScope,
+        origin: String,
         mut send: S,
     ) -> Result<(), AppError> {
+        let (scope, origin) = (&scope, origin.as_str());
         let mut failures = Vec::new();
         let mut headers = Headers::new();
         if self.origin_allowed(origin) {
@@ -280,43 +284,44 @@ impl Middleware for Cors {
         )
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
-        let hook = match &scope {
-            Scope::Http(http) => match http.header("origin").map(str::to_string) {
-                Some(origin)
-                    if http.method == "OPTIONS"
-                        && http.headers.contains("access-control-request-method") =>
-                {
-                    return self.preflight(http, &origin, send).await;
-                }
-                Some(origin) if self.origin_allowed(&origin) => {
-                    let echo = self.echo_origin(http);
-                    Some(SimpleResponse {
-                        allow_origin: if echo {
-                            Bytes::from(origin)
-                        } else {
-                            Bytes::from_static(b"*")
-                        },
-                        vary_origin: echo,
-                        credentials: self.config.allow_credentials,
-                        expose: (!self.expose_value.is_empty())
-                            .then(|| Bytes::from(self.expose_value.clone())),
-                    })
-                }
-                // No origin, or one not allowed: the response passes untouched and the
-                // browser enforces the policy.
-                _ => None,
-            },
-            Scope::Lifespan(_) => None,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        let http = match scope {
+            Scope::Http(http) => http,
+            other => {
+                return Either::Right(inner.call(other, receive, HookedSender::new(send, None)));
+            }
         };
-        inner
-            .call(scope, receive, &mut HookedSender::new(send, hook))
-            .await
+        let hook = match http.header("origin").map(str::to_string) {
+            Some(origin)
+                if http.method == "OPTIONS"
+                    && http.headers.contains("access-control-request-method") =>
+            {
+                return Either::Left(self.preflight(http, origin, send));
+            }
+            Some(origin) if self.origin_allowed(&origin) => {
+                let echo = self.echo_origin(&http);
+                Some(SimpleResponse {
+                    allow_origin: if echo {
+                        Bytes::from(origin)
+                    } else {
+                        Bytes::from_static(b"*")
+                    },
+                    vary_origin: echo,
+                    credentials: self.config.allow_credentials,
+                    expose: (!self.expose_value.is_empty())
+                        .then(|| Bytes::from(self.expose_value.clone())),
+                })
+            }
+            // No origin, or one not allowed: the response passes untouched and the browser
+            // enforces the policy.
+            _ => None,
+        };
+        Either::Right(inner.call(Scope::Http(http), receive, HookedSender::new(send, hook)))
     }
 }

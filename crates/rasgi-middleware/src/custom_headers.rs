@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
+use std::future::Future;
 
 use crate::{valid_header, ConfigError, HookedSender, Middleware, ResponseHook, ResponseStart};
 
@@ -53,16 +54,14 @@ impl Middleware for CustomHeaders {
         format!("CustomHeaders({})", names.join(", "))
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         let hook = matches!(scope, Scope::Http(_)).then_some(AddFields(&self.headers));
-        inner
-            .call(scope, receive, &mut HookedSender::new(send, hook))
-            .await
+        inner.call(scope, receive, HookedSender::new(send, hook))
     }
 }

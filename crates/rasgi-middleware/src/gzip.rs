@@ -10,6 +10,7 @@
 //! - `Accept-Encoding` q-values are honoured (`gzip;q=0` refuses gzip); `Vary:
 //!   Accept-Encoding` is added to every response that could have been compressed.
 
+use std::future::Future;
 use std::io::Write;
 
 use bytes::Bytes;
@@ -175,32 +176,24 @@ impl Middleware for GZip {
         )
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
-        let Scope::Http(http) = &scope else {
-            return inner
-                .call(
-                    scope,
-                    receive,
-                    &mut HookedSender::new(send, None::<Compress>),
-                )
-                .await;
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        let hook = match &scope {
+            Scope::Http(http) => Some(Compress {
+                config: self,
+                accepts: http.header("accept-encoding").is_some_and(accepts_gzip),
+                head: http.method == "HEAD",
+                encoder: None,
+                ready: None,
+            }),
+            Scope::Lifespan(_) => None,
         };
-        let hook = Some(Compress {
-            config: self,
-            accepts: http.header("accept-encoding").is_some_and(accepts_gzip),
-            head: http.method == "HEAD",
-            encoder: None,
-            ready: None,
-        });
-        inner
-            .call(scope, receive, &mut HookedSender::new(send, hook))
-            .await
+        inner.call(scope, receive, HookedSender::new(send, hook))
     }
 }
 

@@ -2,6 +2,9 @@
 //! default, which keeps the method and body; 308 when configured), keeping the path, the query
 //! and any port other than 80 and 443.
 
+use futures::future::Either;
+use std::future::Future;
+
 use rasgi_protocol::{App, AppError, Headers, Receive, Scheme, Scope, Sender};
 
 use crate::{ConfigError, Middleware};
@@ -66,18 +69,18 @@ impl Middleware for HttpsRedirect {
         format!("HttpsRedirect({})", self.status)
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
-        mut send: S,
-    ) -> Result<(), AppError> {
+        send: S,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         let Scope::Http(http) = &scope else {
-            return inner.call(scope, receive, send).await;
+            return Either::Left(inner.call(scope, receive, send));
         };
         if http.scheme == Scheme::Https {
-            return inner.call(scope, receive, send).await;
+            return Either::Left(inner.call(scope, receive, send));
         }
         let host = http
             .header("host")
@@ -85,14 +88,8 @@ impl Middleware for HttpsRedirect {
             .or_else(|| http.server.map(|addr| addr.to_string()))
             .unwrap_or_else(|| "localhost".to_string());
         let location = https_location(&host, &http.raw_path, &http.query_string);
-        rasgi_protocol::send_response(
-            &mut send,
-            self.status,
-            Headers::new().with("location", location),
-            "",
-        )
-        .await?;
-        Ok(())
+        let headers = Headers::new().with("location", location);
+        Either::Right(crate::trusted_host::answer(send, self.status, headers, ""))
     }
 }
 

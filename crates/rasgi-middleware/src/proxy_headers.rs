@@ -6,6 +6,7 @@
 //! The client is the rightmost address in the chain that is not itself a trusted proxy (as
 //! uvicorn does), so a client cannot hide behind a forged leftmost entry.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use rasgi_protocol::{App, AppError, HttpScope, Receive, Scheme, Scope, Sender};
@@ -119,18 +120,21 @@ impl Middleware for ProxyHeaders {
         }
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
-        let Scope::Http(mut http) = scope else {
-            return inner.call(scope, receive, send).await;
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        let scope = match scope {
+            Scope::Http(mut http) => {
+                self.apply(&mut http);
+                Scope::Http(http)
+            }
+            other => other,
         };
-        self.apply(&mut http);
-        inner.call(Scope::Http(http), receive, send).await
+        inner.call(scope, receive, send)
     }
 }
 

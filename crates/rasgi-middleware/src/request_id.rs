@@ -3,6 +3,7 @@
 //! inner middleware read it as [`RequestIdValue`]) and on the response.
 
 use std::collections::hash_map::RandomState;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -81,35 +82,29 @@ impl Middleware for RequestId {
         "RequestId(x-request-id)".into()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
-        let Scope::Http(mut http) = scope else {
-            return inner
-                .call(scope, receive, &mut HookedSender::new(send, None::<Echo>))
-                .await;
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        let (scope, hook) = match scope {
+            Scope::Http(mut http) => {
+                let incoming = http
+                    .headers
+                    .get("x-request-id")
+                    .filter(|id| std::str::from_utf8(id).is_ok_and(well_formed));
+                let id = match incoming {
+                    Some(incoming) => incoming.clone(),
+                    None => generate(),
+                };
+                http.extensions.insert(RequestIdValue(id.clone()));
+                (Scope::Http(http), Some(Echo(id)))
+            }
+            other => (other, None),
         };
-        let incoming = http
-            .headers
-            .get("x-request-id")
-            .filter(|id| std::str::from_utf8(id).is_ok_and(well_formed));
-        let id = match incoming {
-            Some(incoming) => incoming.clone(),
-            None => generate(),
-        };
-        http.extensions.insert(RequestIdValue(id.clone()));
-        let header = id;
-        inner
-            .call(
-                Scope::Http(http),
-                receive,
-                &mut HookedSender::new(send, Some(Echo(header))),
-            )
-            .await
+        inner.call(scope, receive, HookedSender::new(send, hook))
     }
 }
 

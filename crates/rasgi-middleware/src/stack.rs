@@ -15,6 +15,8 @@
 //! A crate that serves a stack of ten or more middleware may need `#![recursion_limit = "256"]`
 //! for the compiler to lay out the nested future.
 
+use std::future::Future;
+
 use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
 
 use crate::Middleware;
@@ -26,15 +28,15 @@ pub struct Layered<M, A> {
 }
 
 impl<M: Middleware, A: App> App for Layered<M, A> {
-    async fn call<R: Receive, S: Sender>(
+    // Returns the middleware's future itself: a layer adds no future of its own around it, so a
+    // request's future is not moved through an extra level per layer.
+    fn call<R: Receive, S: Sender>(
         &self,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
-        self.middleware
-            .call(&self.inner, scope, receive, send)
-            .await
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        self.middleware.call(&self.inner, scope, receive, send)
     }
 }
 
@@ -162,13 +164,13 @@ impl<A> StackApp<A> {
 }
 
 impl<A: App> App for StackApp<A> {
-    async fn call<R: Receive, S: Sender>(
+    fn call<R: Receive, S: Sender>(
         &self,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
-        self.app.call(scope, receive, send).await
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        self.app.call(scope, receive, send)
     }
 }
 

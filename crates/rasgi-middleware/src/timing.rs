@@ -1,6 +1,7 @@
 //! Timing: `x-process-time`, the seconds from the request reaching this middleware to the
 //! response start leaving it (Starlette's classic example).
 
+use std::future::Future;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -40,16 +41,14 @@ impl Middleware for Timing {
         "Timing(x-process-time)".into()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         let clock = matches!(scope, Scope::Http(_)).then(|| Clock(Instant::now()));
-        inner
-            .call(scope, receive, &mut HookedSender::new(send, clock))
-            .await
+        inner.call(scope, receive, HookedSender::new(send, clock))
     }
 }

@@ -3,6 +3,9 @@
 //! `*.example.com` (any subdomain), or `*` (anything). With `www_redirect`, a request for
 //! `example.com` is redirected to `www.example.com` when only the latter is allowed.
 
+use futures::future::Either;
+use std::future::Future;
+
 use rasgi_protocol::{App, AppError, Headers, Receive, Scope, Sender};
 
 use crate::{ConfigError, Middleware};
@@ -79,25 +82,26 @@ impl Middleware for TrustedHost {
         format!("TrustedHost({})", self.patterns.join(", "))
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
-        mut send: S,
-    ) -> Result<(), AppError> {
+        send: S,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         let Scope::Http(http) = &scope else {
-            return inner.call(scope, receive, send).await;
+            return Either::Left(inner.call(scope, receive, send));
         };
         let host = http
             .header("host")
             .map(host_without_port)
             .unwrap_or_default();
         if self.allows(host) {
-            return inner.call(scope, receive, send).await;
+            return Either::Left(inner.call(scope, receive, send));
         }
         let www = format!("www.{}", host.to_ascii_lowercase());
-        if self.www_redirect && !host.is_empty() && self.allows(&www) {
+        let (status, headers, body) = if self.www_redirect && !host.is_empty() && self.allows(&www)
+        {
             let query = if http.query_string.is_empty() {
                 String::new()
             } else {
@@ -114,14 +118,24 @@ impl Middleware for TrustedHost {
                 http.scheme.as_str(),
                 String::from_utf8_lossy(&http.raw_path)
             );
-            let headers = Headers::new().with("location", location);
-            rasgi_protocol::send_response(&mut send, 301, headers, "").await?;
-            return Ok(());
-        }
-        let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
-        rasgi_protocol::send_response(&mut send, 400, headers, "Invalid host header").await?;
-        Ok(())
+            (301, Headers::new().with("location", location), "")
+        } else {
+            let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
+            (400, headers, "Invalid host header")
+        };
+        Either::Right(answer(send, status, headers, body))
     }
+}
+
+/// Send a whole response of the middleware's own.
+pub(crate) async fn answer<S: Sender>(
+    mut send: S,
+    status: u16,
+    headers: Headers,
+    body: &'static str,
+) -> Result<(), AppError> {
+    rasgi_protocol::send_response(&mut send, status, headers, body).await?;
+    Ok(())
 }
 
 #[cfg(test)]
