@@ -71,7 +71,7 @@ impl App for Inspect {
     }
 }
 
-/// The seeds' typed error: answered 429 with `Retry-After` by an exception handler.
+/// A typed app error, as in the FastAPI tutorial: answered 429 with `Retry-After` by an exception handler.
 #[derive(Debug)]
 struct RateLimitExceeded {
     retry_after: u32,

@@ -16,7 +16,7 @@ use super::{metrics, Demo, LogFile};
 /// Largest JSON body `/send-data` reads.
 const MAX_JSON_BYTES: usize = 1024 * 1024;
 
-/// The seeds' typed error, answered 429 with `Retry-After` by the demo's exception handler.
+/// The FastAPI tutorial's typed error, answered 429 with `Retry-After` by the demo's exception handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitExceeded {
     /// Seconds the client should wait.
