@@ -24,7 +24,9 @@ pub mod response;
 pub use body::{Decoded, Decoder};
 pub use error::H1Error;
 pub use limits::Limits;
-pub use request::{parse_request_head, BodyKind, HeaderSpan, RequestHead, Span, Version};
+pub use request::{
+    parse_content_length, parse_request_head, BodyKind, HeaderSpan, RequestHead, Span, Version,
+};
 pub use response::{
     reason_phrase, write_chunk_size, write_last_chunk, write_response_head, EncodeError,
     LengthEncoder,

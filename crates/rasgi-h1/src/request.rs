@@ -246,8 +246,9 @@ fn trim_ows(mut bytes: &[u8]) -> &[u8] {
     bytes
 }
 
-/// `Content-Length = 1*DIGIT`: no sign (CVE-2021-32715), no hex, no list, no overflow.
-fn parse_content_length(value: &[u8]) -> Result<u64, H1Error> {
+/// `Content-Length = 1*DIGIT`: no sign (CVE-2021-32715), no hex, no list, no overflow. Used for
+/// requests here and for the length an app declares on its response.
+pub fn parse_content_length(value: &[u8]) -> Result<u64, H1Error> {
     if value.is_empty() {
         return Err(H1Error::InvalidContentLength);
     }

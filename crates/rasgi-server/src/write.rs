@@ -11,7 +11,10 @@ use std::io::IoSlice;
 use bytes::{Bytes, BytesMut};
 use futures::lock::Mutex;
 use rasgi_h1::response::validate_header;
-use rasgi_h1::{write_chunk_size, write_last_chunk, write_response_head, LengthEncoder, Version};
+use rasgi_h1::{
+    parse_content_length, write_chunk_size, write_last_chunk, write_response_head, LengthEncoder,
+    Version,
+};
 use rasgi_protocol::{Headers, Message, SendError, Sender};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -244,7 +247,8 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         for (name, value) in headers.iter() {
             validate_header(name, value).map_err(|_| SendError::InvalidHeader)?;
             if name.eq_ignore_ascii_case(b"content-length") {
-                let parsed = parse_decimal(value).ok_or(SendError::InvalidContentLength)?;
+                let parsed =
+                    parse_content_length(value).map_err(|_| SendError::InvalidContentLength)?;
                 if content_length.is_some_and(|earlier| earlier != parsed) {
                     return Err(SendError::InvalidContentLength);
                 }
@@ -456,15 +460,6 @@ impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.write.lock().await.handle(message).await
     }
-}
-
-fn parse_decimal(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 /// `n` in decimal, written into the end of `digits`.
