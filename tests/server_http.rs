@@ -253,6 +253,27 @@ async fn trailers_follow_the_last_chunk() {
 }
 
 #[tokio::test]
+async fn trailers_on_a_whole_body_are_accepted_and_dropped() {
+    let probe = Probe::default();
+    let server = TestServer::start(probe.clone()).await;
+    let mut client = server.connect().await;
+    let response = client.get("/trailers-whole").await;
+    assert_eq!(response.header("content-length"), Some("4"));
+    assert_eq!(response.text(), "data");
+    assert_eq!(
+        client.get("/").await.status,
+        200,
+        "the connection stays usable"
+    );
+    assert!(
+        probe.log.contains("trailers: Ok(())"),
+        "{:?}",
+        probe.log.lines()
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn early_hints_come_before_the_response() {
     let server = TestServer::start(Probe::default()).await;
     let mut client = server.connect().await;

@@ -187,6 +187,21 @@ impl App for Probe {
                 })
                 .await?;
             }
+            "/trailers-whole" => {
+                send.send(Message::Start {
+                    status: 200,
+                    headers: plain(),
+                    trailers: true,
+                })
+                .await?;
+                send.send(Message::body("data")).await?;
+                let sent = send
+                    .send(Message::Trailers {
+                        headers: Headers::new().with("x-checksum", "42"),
+                    })
+                    .await;
+                self.log.push(format!("trailers: {sent:?}"));
+            }
             "/early-hints" => {
                 send.send(Message::Informational {
                     status: 103,

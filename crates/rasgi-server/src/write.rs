@@ -33,8 +33,13 @@ pub(crate) enum Response {
     Started(PendingStart),
     /// Head written; body messages flow in `framing`.
     Streaming(Framing),
-    /// The final body is written; the trailers announced by `Start` are awaited.
-    AwaitingTrailers,
+    /// The final body is written; the trailers announced by `Start` are awaited. They are sent
+    /// after the last chunk when the body is chunked, and dropped otherwise (a `content-length`
+    /// or close-delimited body has nowhere to put them).
+    AwaitingTrailers {
+        /// Whether the body is chunked (the last chunk is still to be written).
+        chunked: bool,
+    },
     /// The response is complete on the wire (or in the write buffer).
     Complete,
     /// The response was cut short (the body contradicted its length): the connection must
@@ -61,8 +66,8 @@ pub(crate) enum Framing {
     Empty,
     /// `content-length` framing.
     Length(LengthEncoder),
-    /// Chunked framing; `trailers` when the last chunk waits for a `Trailers` message.
-    Chunked { trailers: bool },
+    /// Chunked framing.
+    Chunked,
     /// HTTP/1.0 without a length: the body ends when the connection closes.
     CloseDelimited,
 }
@@ -93,6 +98,8 @@ pub(crate) struct WriteSide<W> {
     /// The request body was refused mid-way (too large, malformed): its status, answered by
     /// the server if the response has not started. `send` refuses meanwhile.
     pub aborted: Option<u16>,
+    /// The start announced trailers (`Message::Start { trailers: true }`).
+    trailers_announced: bool,
     /// The status written, for the access log.
     pub status: u16,
     /// Body bytes sent, for the access log.
@@ -121,6 +128,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             keep_alive: true,
             gone: false,
             aborted: None,
+            trailers_announced: false,
             status: 0,
             body_bytes: 0,
             request_id: None,
@@ -136,6 +144,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         self.facts = facts;
         self.keep_alive = facts.keep_alive;
         self.aborted = None;
+        self.trailers_announced = false;
         self.status = 0;
         self.body_bytes = 0;
         self.request_id = None;
@@ -291,6 +300,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
     /// Decide the framing and write the head (RFC 9112 §6.3 from the sender's side).
     fn write_head(&mut self, start: PendingStart, first: &Bytes, more_body: bool) -> Framing {
         let status = start.status;
+        self.trailers_announced = start.trailers;
         let bodiless_status = status == 204 || status == 304 || status < 200;
         if start.close {
             self.keep_alive = false;
@@ -306,9 +316,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         } else if let Some(length) = known_length {
             Framing::Length(LengthEncoder::new(length))
         } else if self.facts.version == Version::Http11 {
-            Framing::Chunked {
-                trailers: start.trailers,
-            }
+            Framing::Chunked
         } else {
             self.keep_alive = false;
             Framing::CloseDelimited
@@ -321,7 +329,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             }
             _ => None,
         };
-        let chunked_field = matches!(framing, Framing::Chunked { .. })
+        let chunked_field = matches!(framing, Framing::Chunked)
             .then_some((&b"transfer-encoding"[..], &b"chunked"[..]));
         let connection_field = match (self.facts.version, self.keep_alive) {
             (Version::Http11, false) if !start.close => Some((&b"connection"[..], &b"close"[..])),
@@ -371,7 +379,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
                     return Err(SendError::BodyTooShort);
                 }
             }
-            Framing::Chunked { .. } => {
+            Framing::Chunked => {
                 if len > 0 {
                     write_chunk_size(&mut self.buf, len);
                     self.push(body, b"\r\n").await?;
@@ -387,25 +395,31 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             // A streamed chunk goes out now: server-sent events and long polls must not wait.
             return self.flush().await.map_err(|_| SendError::Disconnected);
         }
-        self.response = match framing {
-            Framing::Chunked { trailers: true } => Response::AwaitingTrailers,
-            Framing::Chunked { trailers: false } => {
+        let chunked = matches!(framing, Framing::Chunked);
+        self.response = if self.trailers_announced {
+            Response::AwaitingTrailers { chunked }
+        } else {
+            if chunked {
                 self.buf.extend_from_slice(b"0\r\n\r\n");
-                Response::Complete
             }
-            _ => Response::Complete,
+            Response::Complete
         };
         Ok(())
     }
 
     fn trailers(&mut self, headers: Headers) -> Result<(), SendError> {
-        if !matches!(self.response, Response::AwaitingTrailers) {
+        let Response::AwaitingTrailers { chunked } = self.response else {
             return Err(SendError::OutOfOrder(
                 "trailers not announced or not after the final body",
             ));
+        };
+        for (name, value) in headers.iter() {
+            validate_header(name, value).map_err(|_| SendError::InvalidHeader)?;
         }
-        let fields = headers.iter().map(|(n, v)| (&n[..], &v[..]));
-        write_last_chunk(&mut self.buf, fields).map_err(|_| SendError::InvalidHeader)?;
+        if chunked {
+            let fields = headers.iter().map(|(n, v)| (&n[..], &v[..]));
+            write_last_chunk(&mut self.buf, fields).map_err(|_| SendError::InvalidHeader)?;
+        }
         self.response = Response::Complete;
         Ok(())
     }
