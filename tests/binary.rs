@@ -115,6 +115,23 @@ fn serves_on_a_unix_socket() {
     let _ = child.wait();
 }
 
+#[test]
+fn uds_never_deletes_a_file_that_is_not_a_socket() {
+    let dir = support::binary::TempDir::new("uds-file");
+    let precious = dir.0.join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let output = Command::new(binary())
+        .arg("--uds")
+        .arg(&precious)
+        .arg("--log-file")
+        .arg(dir.0.join("demo.log"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on"));
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+}
+
 fn curl(args: &[&str]) -> (String, String) {
     let output = Command::new("curl")
         .args(["-sS", "--max-time", "20"])

@@ -50,10 +50,14 @@ impl Listener {
         Ok(Listener::Tcp(TcpListener::bind(addr).await?))
     }
 
-    /// Bind a Unix socket at `path`, replacing a stale socket file.
+    /// Bind a Unix socket at `path`, replacing a stale socket left by an earlier run. Anything
+    /// else at `path` (a regular file, a directory) is left alone and the bind fails.
     pub fn bind_unix(path: impl Into<PathBuf>) -> std::io::Result<Listener> {
+        use std::os::unix::fs::FileTypeExt;
         let path = path.into();
-        if path.exists() {
+        let stale_socket =
+            std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket());
+        if stale_socket {
             std::fs::remove_file(&path)?;
         }
         Ok(Listener::Unix(UnixListener::bind(&path)?, path))
