@@ -181,3 +181,15 @@ pub trait Middleware: Send + Sync + 'static {
         R: Receive,
         S: Sender;
 }
+
+/// Send a whole response of a middleware's own (a refusal, a redirect), when the inner app is
+/// not called at all.
+pub(crate) async fn respond<S: Sender>(
+    mut send: S,
+    status: u16,
+    headers: Headers,
+    body: &'static str,
+) -> Result<(), AppError> {
+    rasgi_protocol::send_response(&mut send, status, headers, body).await?;
+    Ok(())
+}

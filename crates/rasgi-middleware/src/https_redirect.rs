@@ -89,7 +89,7 @@ impl Middleware for HttpsRedirect {
             .unwrap_or_else(|| "localhost".to_string());
         let location = https_location(&host, &http.raw_path, &http.query_string);
         let headers = Headers::new().with("location", location);
-        Either::Right(crate::trusted_host::answer(send, self.status, headers, ""))
+        Either::Right(crate::hook::respond(send, self.status, headers, ""))
     }
 }
 

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use rasgi_protocol::{App, AppError, Headers, Receive, Scope, Sender};
 
+use crate::hook::respond;
 use crate::{ConfigError, Middleware};
 
 /// Refuses requests for hosts not in the list.
@@ -123,19 +124,8 @@ impl Middleware for TrustedHost {
             let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
             (400, headers, "Invalid host header")
         };
-        Either::Right(answer(send, status, headers, body))
+        Either::Right(respond(send, status, headers, body))
     }
-}
-
-/// Send a whole response of the middleware's own.
-pub(crate) async fn answer<S: Sender>(
-    mut send: S,
-    status: u16,
-    headers: Headers,
-    body: &'static str,
-) -> Result<(), AppError> {
-    rasgi_protocol::send_response(&mut send, status, headers, body).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -227,7 +227,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
     }
 
     async fn informational(&mut self, status: u16, headers: Headers) -> Result<(), SendError> {
-        if !self.nothing_written() || matches!(self.response, Response::Started(_)) {
+        if !matches!(self.response, Response::Idle) {
             return Err(SendError::OutOfOrder(
                 "informational response after the start",
             ));
