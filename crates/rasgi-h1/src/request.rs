@@ -50,6 +50,14 @@ pub struct HeaderSpan {
     pub value: Span,
 }
 
+impl HeaderSpan {
+    /// An unused slot, for initialising slot arrays in `const` contexts.
+    pub const EMPTY: HeaderSpan = HeaderSpan {
+        name: Span { start: 0, end: 0 },
+        value: Span { start: 0, end: 0 },
+    };
+}
+
 /// The protocol versions a server speaks; any other well-formed version is a 505.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {

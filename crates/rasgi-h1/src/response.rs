@@ -106,6 +106,24 @@ where
     )
 }
 
+/// Write the status line alone, `HTTP/1.1 <status> <reason>\r\n`, for callers that write the
+/// fields themselves (after checking each with [`validate_header`]) and the final CRLF.
+pub fn write_status_line<B: BufMut>(out: &mut B, status: u16) -> Result<(), EncodeError> {
+    if !(100..=999).contains(&status) {
+        return Err(EncodeError::InvalidStatus(status));
+    }
+    if status == 200 {
+        out.put_slice(b"HTTP/1.1 200 OK\r\n");
+        return Ok(());
+    }
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(&status_digits(status));
+    out.put_slice(b" ");
+    out.put_slice(reason_phrase(status).as_bytes());
+    out.put_slice(b"\r\n");
+    Ok(())
+}
+
 /// Validate every field, then write the `first` pieces, the fields (`name: value\r\n` each) and
 /// the final CRLF; a refusal writes nothing.
 fn write_fields<'a, B, I>(out: &mut B, first: &[&[u8]], fields: I) -> Result<(), EncodeError>
@@ -244,6 +262,22 @@ mod tests {
         );
         write_response_head(&mut out, 599, none).unwrap();
         assert_eq!(out, b"HTTP/1.1 599 \r\n\r\n");
+    }
+
+    #[test]
+    fn status_line_alone_matches_the_whole_head() {
+        let none: [(&[u8], &[u8]); 0] = [];
+        for status in [200, 204, 404, 599] {
+            let (mut alone, mut whole) = (Vec::new(), Vec::new());
+            write_status_line(&mut alone, status).unwrap();
+            alone.extend_from_slice(b"\r\n");
+            write_response_head(&mut whole, status, none).unwrap();
+            assert_eq!(alone, whole, "{status}");
+        }
+        assert_eq!(
+            write_status_line(&mut Vec::new(), 1000),
+            Err(EncodeError::InvalidStatus(1000))
+        );
     }
 
     #[test]

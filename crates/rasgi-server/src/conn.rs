@@ -85,6 +85,8 @@ where
     let mut written_batches: Vec<Batch> = Vec::new();
     let mut first = true;
     let mut shutdown = ctx.shutdown.listener();
+    let mut stop = std::pin::pin!(shutdown.fired());
+    let mut timer = std::pin::pin!(tokio::time::sleep(config.header_read_timeout));
 
     loop {
         // 1. The next head.
@@ -99,7 +101,8 @@ where
                 &config.limits,
                 idle_timeout,
                 config.header_read_timeout,
-                shutdown.fired(),
+                timer.as_mut(),
+                stop.as_mut(),
             )
             .await;
         let head = match head {
@@ -113,8 +116,7 @@ where
                     head: false,
                     keep_alive: false,
                 });
-                w.error_response(error.status(), status_text(error.status()))
-                    .await;
+                w.error_response(error.status(), status_text(error.status()));
                 break;
             }
         };
@@ -138,7 +140,7 @@ where
         };
         if let Some(status) = refusal {
             let mut w = write.lock().await;
-            w.error_response(status, status_text(status)).await;
+            w.error_response(status, status_text(status));
             log_access(&peers, &method, &path, &w, started);
             break;
         }
@@ -168,15 +170,15 @@ where
         let complete = matches!(w.response, Response::Complete);
         match (&outcome, w.aborted) {
             (_, Some(status)) if w.nothing_written() => {
-                w.error_response(status, status_text(status)).await;
+                w.error_response(status, status_text(status));
             }
             (Err(error), None) if w.nothing_written() => {
                 tracing::error!(%method, %path, %error, "app failed before its response started");
-                w.error_response(500, "Internal Server Error").await;
+                w.error_response(500, "Internal Server Error");
             }
             (Ok(()), None) if w.nothing_written() => {
                 tracing::error!(%method, %path, "app returned without sending a response");
-                w.error_response(500, "Internal Server Error").await;
+                w.error_response(500, "Internal Server Error");
             }
             (Err(error), _) if !complete => {
                 tracing::error!(%method, %path, %error, "app failed after its response started; closing");
@@ -229,6 +231,9 @@ where
         if !more_waiting || w.buffered() >= config.write_buffer_flush_bytes {
             let flushed = w.flush().await.is_ok();
             submit_written(&ctx.executor, &mut written_batches, flushed);
+        }
+        if !more_waiting {
+            w.release_buffer();
         }
         if !keep_alive {
             break;

@@ -12,6 +12,7 @@
 //! | the cached `date` header | [`date`] |
 //! | the shutdown signal | [`shutdown`] |
 
+mod buffers;
 pub mod config;
 mod conn;
 pub mod date;

@@ -8,6 +8,8 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -20,18 +22,26 @@ use rasgi_protocol::{
     BackgroundTasks, ByteStr, Event, Extensions, Headers, HttpScope, Receive, Scheme, State,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
+use crate::buffers;
 use crate::write::{Response, WriteSide};
 
 /// Bytes reserved before a read between requests: one typical request head (a browser's is
-/// under 1 KiB). Small, because an idle keep-alive connection keeps it; larger heads grow it.
-const READ_CHUNK: usize = 2 * 1024;
+/// under 1 KiB); larger heads grow it.
+const READ_CHUNK: usize = buffers::SMALL;
 /// Bytes reserved before a read while a body streams in: fewer, larger reads for uploads.
 const BODY_READ_CHUNK: usize = 64 * 1024;
 
 /// The most header fields the parser has slots for; [`Limits::max_headers`] may lower it.
 const MAX_HEADER_SLOTS: usize = 128;
+
+thread_local! {
+    /// The parser's field slots, one set per thread: zeroing 4 KiB of slots on the stack for
+    /// every request cost more than parsing a small head.
+    static HEADER_SLOTS: std::cell::RefCell<[HeaderSpan; MAX_HEADER_SLOTS]> =
+        const { std::cell::RefCell::new([HeaderSpan::EMPTY; MAX_HEADER_SLOTS]) };
+}
 
 /// The reading half of a connection and the body of the request in flight.
 pub(crate) struct ReadSide<R> {
@@ -70,6 +80,13 @@ pub(crate) enum BodyError {
     ClientGone,
 }
 
+/// How a wait for bytes between requests ended.
+enum Wait {
+    Read(io::Result<usize>),
+    TimedOut,
+    Stopped,
+}
+
 /// Why no request head came.
 pub(crate) enum HeadError {
     /// The client sent something the parser refuses.
@@ -92,67 +109,102 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
 
     /// Read more bytes into the buffer; `Ok(0)` at end of stream.
     pub async fn fill(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await
+    }
+
+    /// One read attempt. Between requests, with nothing buffered, a read that would wait hands
+    /// the buffer back to the thread's pool: an idle connection holds no buffer.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let want = if self.body.is_some() {
             BODY_READ_CHUNK
         } else {
             READ_CHUNK
         };
+        if self.buf.capacity() == 0 {
+            self.buf = buffers::take();
+        }
         if self.buf.capacity() - self.buf.len() < want / 2 {
             self.buf.reserve(want);
         }
-        let result = self.io.read_buf(&mut self.buf).await;
+        let Poll::Ready(result) = std::pin::pin!(self.io.read_buf(&mut self.buf)).poll(cx) else {
+            if self.buf.is_empty() && self.body.is_none() {
+                buffers::give(std::mem::take(&mut self.buf));
+            }
+            return Poll::Pending;
+        };
         if !matches!(result, Ok(n) if n > 0) {
             self.eof = true;
         }
-        result
+        Poll::Ready(result)
     }
 
     /// Wait for the next request head. `Ok(None)` means the connection should close quietly:
     /// the client left, stayed idle past `idle_timeout`, or `stop` resolved while idle.
+    ///
+    /// `timer` is the connection's one timer, reset here only when a read has to wait (a head
+    /// already in the socket costs no timer work); `stop` is polled only while idle.
     pub async fn next_head(
         &mut self,
         limits: &Limits,
         idle_timeout: Duration,
         header_timeout: Duration,
-        stop: impl Future<Output = ()>,
+        mut timer: Pin<&mut Sleep>,
+        mut stop: Pin<&mut impl Future<Output = ()>>,
     ) -> Result<Option<RequestHead>, HeadError> {
-        let mut stop = std::pin::pin!(stop);
-        let mut deadline: Option<Instant> = None;
+        // Once a byte of the head has arrived, the whole head must follow by this deadline.
+        let mut head_deadline: Option<Instant> = None;
+        let mut idle_deadline: Option<Instant> = None;
         loop {
             if !self.buf.is_empty() {
                 if let Some(head) = self.parse(limits).map_err(HeadError::Invalid)? {
                     return Ok(Some(head));
                 }
+                head_deadline.get_or_insert_with(|| Instant::now() + header_timeout);
             }
             if self.eof {
                 return Ok(None);
             }
             let idle = self.buf.is_empty();
-            let wait_until = match deadline {
-                Some(at) => at,
-                None if idle => Instant::now() + idle_timeout,
-                None => *deadline.insert(Instant::now() + header_timeout),
-            };
-            tokio::select! {
-                read = tokio::time::timeout_at(wait_until, self.fill()) => match read {
-                    Ok(Ok(n)) if n > 0 => {
-                        if deadline.is_none() {
-                            deadline = Some(Instant::now() + header_timeout);
-                        }
-                    }
-                    Ok(_) => return Ok(None),
-                    Err(_) if idle => return Ok(None),
-                    Err(_) => return Err(HeadError::Timeout),
-                },
-                () = &mut stop, if idle => return Ok(None),
+            let waited = std::future::poll_fn(|cx| {
+                if let Poll::Ready(read) = self.poll_fill(cx) {
+                    return Poll::Ready(Wait::Read(read));
+                }
+                let deadline = match head_deadline {
+                    Some(at) => at,
+                    None => *idle_deadline.get_or_insert_with(|| Instant::now() + idle_timeout),
+                };
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Wait::TimedOut);
+                }
+                if idle && stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Wait::Stopped);
+                }
+                Poll::Pending
+            })
+            .await;
+            match waited {
+                Wait::Read(Ok(n)) if n > 0 => {}
+                Wait::Read(_) | Wait::Stopped => return Ok(None),
+                Wait::TimedOut if idle => return Ok(None),
+                Wait::TimedOut => return Err(HeadError::Timeout),
             }
         }
     }
 
     /// Parse a head from the buffer and turn it into owned, zero-copy parts.
     fn parse(&mut self, limits: &Limits) -> Result<Option<RequestHead>, H1Error> {
-        let mut slots = [HeaderSpan::default(); MAX_HEADER_SLOTS];
-        let head = match parse_request_head(&mut self.buf, &mut slots, limits)? {
+        HEADER_SLOTS.with_borrow_mut(|slots| self.parse_with(limits, slots))
+    }
+
+    fn parse_with(
+        &mut self,
+        limits: &Limits,
+        slots: &mut [HeaderSpan; MAX_HEADER_SLOTS],
+    ) -> Result<Option<RequestHead>, H1Error> {
+        let head = match parse_request_head(&mut self.buf, slots, limits)? {
             rasgi_h1::Status::Partial => return Ok(None),
             rasgi_h1::Status::Complete(head) => head,
         };

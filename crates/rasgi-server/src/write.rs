@@ -8,17 +8,17 @@
 
 use std::io::IoSlice;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::lock::Mutex;
 use rasgi_h1::response::validate_header;
 use rasgi_h1::{
-    parse_content_length, write_chunk_size, write_last_chunk, write_response_head, LengthEncoder,
-    Version,
+    parse_content_length, write_chunk_size, write_last_chunk, write_response_head,
+    write_status_line, LengthEncoder, Version,
 };
 use rasgi_protocol::{Headers, Message, SendError, Sender};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::{date, Shutdown};
+use crate::{buffers, date, Shutdown};
 
 /// Bodies at least this large are written straight from the app's buffer instead of being
 /// copied into the write buffer (one copy saved per byte, one extra syscall at most).
@@ -140,6 +140,9 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
 
     /// Get ready to answer a new request.
     pub fn begin(&mut self, facts: RequestFacts) {
+        if self.buf.capacity() == 0 {
+            self.buf = buffers::take();
+        }
         self.response = Response::Idle;
         self.facts = facts;
         self.keep_alive = facts.keep_alive;
@@ -161,17 +164,31 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         self.buf.len()
     }
 
-    /// Write out the buffer.
+    /// Write out the buffer. Cancel-safe: what was written is taken off the buffer as it goes.
     pub async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            let result = self.io.write_all(&self.buf).await;
-            self.buf.clear();
-            if let Err(error) = result {
-                self.gone = true;
-                return Err(error);
+        while !self.buf.is_empty() {
+            match self.io.write(&self.buf).await {
+                Ok(0) => return Err(self.failed(std::io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.buf.advance(n),
+                Err(error) => return Err(self.failed(error)),
             }
         }
         self.io.flush().await
+    }
+
+    /// A write failed: the client is gone, and what was queued for it is dropped.
+    fn failed(&mut self, error: std::io::Error) -> std::io::Error {
+        self.gone = true;
+        self.buf.clear();
+        error
+    }
+
+    /// Hand the write buffer back to the thread's pool while the connection waits for its next
+    /// request (an idle connection holds no buffer).
+    pub fn release_buffer(&mut self) {
+        if self.buf.is_empty() {
+            buffers::give(std::mem::take(&mut self.buf));
+        }
     }
 
     /// Shut the write direction down (sends FIN after the buffered bytes).
@@ -190,34 +207,32 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         self.flush().await.map_err(|_| SendError::Disconnected)
     }
 
-    /// A complete plain-text response from the server itself (errors, limits), after which
-    /// the connection closes.
-    pub async fn error_response(&mut self, status: u16, text: &'static str) {
+    /// A complete plain-text response from the server itself (errors, limits), queued; the
+    /// connection closes after it.
+    pub fn error_response(&mut self, status: u16, text: &'static str) {
         self.response = Response::Idle;
         self.aborted = None;
         self.keep_alive = false;
         let headers = Headers::with_capacity(1).with("content-type", "text/plain; charset=utf-8");
-        let start = Message::start(status, headers);
-        if self.handle(start).await.is_ok() {
-            let _ = self
-                .handle(Message::body(Bytes::from_static(text.as_bytes())))
-                .await;
+        if self.handle(Message::start(status, headers)).is_ok() {
+            let _ = self.handle(Message::body(Bytes::from_static(text.as_bytes())));
         }
     }
 
-    /// One `send`: the whole state machine.
-    pub async fn handle(&mut self, message: Message) -> Result<(), SendError> {
+    /// One `send`, the whole state machine: the message is checked and its bytes queued;
+    /// the caller then does the writing the returned [`Output`] asks for.
+    pub fn handle(&mut self, message: Message) -> Result<Output, SendError> {
         if self.gone || self.aborted.is_some() {
             return Err(SendError::Disconnected);
         }
         match message {
-            Message::Informational { status, headers } => self.informational(status, headers).await,
+            Message::Informational { status, headers } => self.informational(status, headers),
             Message::Start {
                 status,
                 headers,
                 trailers,
             } => self.start(status, headers, trailers),
-            Message::Body { body, more_body } => self.body(body, more_body).await,
+            Message::Body { body, more_body } => self.body(body, more_body),
             Message::Trailers { headers } => self.trailers(headers),
             Message::StartupComplete
             | Message::StartupFailed(_)
@@ -226,7 +241,28 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         }
     }
 
-    async fn informational(&mut self, status: u16, headers: Headers) -> Result<(), SendError> {
+    /// Do the writing `output` asks for.
+    pub async fn write_out(&mut self, output: Output) -> Result<(), SendError> {
+        match output {
+            Output::Queued => Ok(()),
+            Output::Flush => self.flush().await.map_err(|_| SendError::Disconnected),
+            Output::Direct { body, suffix, then } => {
+                if self.write_gathered(&body, suffix).await.is_err() {
+                    self.failed(std::io::ErrorKind::BrokenPipe.into());
+                    return Err(SendError::Disconnected);
+                }
+                self.buf.clear();
+                let streaming = matches!(then, Response::Streaming(_));
+                self.response = then;
+                if streaming {
+                    return self.flush().await.map_err(|_| SendError::Disconnected);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn informational(&mut self, status: u16, headers: Headers) -> Result<Output, SendError> {
         if !matches!(self.response, Response::Idle) {
             return Err(SendError::OutOfOrder(
                 "informational response after the start",
@@ -237,14 +273,14 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         }
         if self.facts.version == Version::Http10 {
             // HTTP/1.0 clients do not expect 1xx responses (RFC 9110 §15.2).
-            return Ok(());
+            return Ok(Output::Queued);
         }
         let fields = headers.iter().map(|(n, v)| (&n[..], &v[..]));
         write_response_head(&mut self.buf, status, fields).map_err(|_| SendError::InvalidHeader)?;
-        self.flush().await.map_err(|_| SendError::Disconnected)
+        Ok(Output::Flush)
     }
 
-    fn start(&mut self, status: u16, headers: Headers, trailers: bool) -> Result<(), SendError> {
+    fn start(&mut self, status: u16, headers: Headers, trailers: bool) -> Result<Output, SendError> {
         if !matches!(self.response, Response::Idle) {
             return Err(SendError::OutOfOrder("response already started"));
         }
@@ -277,10 +313,10 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             content_length,
             close,
         });
-        Ok(())
+        Ok(Output::Queued)
     }
 
-    async fn body(&mut self, body: Bytes, more_body: bool) -> Result<(), SendError> {
+    fn body(&mut self, body: Bytes, more_body: bool) -> Result<Output, SendError> {
         let response = std::mem::replace(&mut self.response, Response::Broken);
         let framing = match response {
             Response::Started(start) => self.write_head(start, &body, more_body),
@@ -294,7 +330,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
                 return Err(SendError::OutOfOrder("body after the final body"));
             }
         };
-        self.write_body(framing, body, more_body).await
+        self.write_body(framing, body, more_body)
     }
 
     /// Decide the framing and write the head (RFC 9112 §6.3 from the sender's side).
@@ -322,92 +358,110 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             Framing::CloseDelimited
         };
 
-        let mut length_digits = [0u8; 20];
-        let length_field = match known_length {
-            Some(length) if start.content_length.is_none() && !bodiless_status => {
-                Some((&b"content-length"[..], decimal(length, &mut length_digits)))
-            }
-            _ => None,
-        };
-        let chunked_field = matches!(framing, Framing::Chunked)
-            .then_some((&b"transfer-encoding"[..], &b"chunked"[..]));
-        let connection_field = match (self.facts.version, self.keep_alive) {
-            (Version::Http11, false) if !start.close => Some((&b"connection"[..], &b"close"[..])),
-            (Version::Http10, true) => Some((&b"connection"[..], &b"keep-alive"[..])),
-            _ => None,
-        };
-        let date = date::now();
-        let date_field = self.date_header.then_some((&b"date"[..], &date[..]));
-        let server_field = self
-            .server_header
-            .then_some((&b"server"[..], &b"rasgi"[..]));
+        // Every field was validated in `start`, and the status too; the fields the server adds
+        // are constants. Written piece by piece into room reserved once.
         let strip_length = status == 204 || status < 200;
-        let app_fields = start.headers.iter().filter_map(|(name, value)| {
-            let transfer_encoding = name.eq_ignore_ascii_case(b"transfer-encoding");
-            let length = strip_length && name.eq_ignore_ascii_case(b"content-length");
-            (!transfer_encoding && !length).then_some((&name[..], &value[..]))
-        });
-        let fields = date_field
-            .into_iter()
-            .chain(server_field)
-            .chain(app_fields)
-            .chain(length_field)
-            .chain(chunked_field)
-            .chain(connection_field);
-        // Every field was validated in `start`; the status too.
-        let written = write_response_head(&mut self.buf, status, fields);
-        debug_assert!(written.is_ok());
+        let app_bytes: usize = start
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 4)
+            .sum();
+        let buf = &mut self.buf;
+        buf.reserve(app_bytes + 160);
+        let _ = write_status_line(buf, status);
+        if self.date_header {
+            put_field(buf, b"date", &date::now());
+        }
+        if self.server_header {
+            put_field(buf, b"server", b"rasgi");
+        }
+        for (name, value) in start.headers.iter() {
+            let framing_field = name.eq_ignore_ascii_case(b"transfer-encoding")
+                || (strip_length && name.eq_ignore_ascii_case(b"content-length"));
+            if !framing_field {
+                put_field(buf, name, value);
+            }
+        }
+        match known_length {
+            Some(length) if start.content_length.is_none() && !bodiless_status => {
+                let mut digits = [0u8; 20];
+                put_field(buf, b"content-length", decimal(length, &mut digits));
+            }
+            _ => {}
+        }
+        if matches!(framing, Framing::Chunked) {
+            put_field(buf, b"transfer-encoding", b"chunked");
+        }
+        match (self.facts.version, self.keep_alive) {
+            (Version::Http11, false) if !start.close => put_field(buf, b"connection", b"close"),
+            (Version::Http10, true) => put_field(buf, b"connection", b"keep-alive"),
+            _ => {}
+        }
+        buf.extend_from_slice(b"\r\n");
         self.status = status;
         framing
     }
 
-    async fn write_body(
+    /// Frame one body message. The response stays `Broken` if the body contradicts its length
+    /// (the connection then closes), and while a large body is being written directly.
+    fn write_body(
         &mut self,
         mut framing: Framing,
         body: Bytes,
         more_body: bool,
-    ) -> Result<(), SendError> {
+    ) -> Result<Output, SendError> {
         let len = body.len();
+        let mut suffix: &'static [u8] = b"";
+        let mut send_body = len > 0;
         match &mut framing {
-            Framing::Empty => {}
+            Framing::Empty => send_body = false,
             Framing::Length(encoder) => {
                 if encoder.write(len).is_err() {
                     return Err(SendError::BodyTooLong);
                 }
-                self.push(body, b"").await?;
                 if !more_body && encoder.finish().is_err() {
                     return Err(SendError::BodyTooShort);
                 }
             }
-            Framing::Chunked => {
-                if len > 0 {
-                    write_chunk_size(&mut self.buf, len);
-                    self.push(body, b"\r\n").await?;
-                }
+            Framing::Chunked if len > 0 => {
+                write_chunk_size(&mut self.buf, len);
+                suffix = b"\r\n";
             }
-            Framing::CloseDelimited => self.push(body, b"").await?,
+            Framing::Chunked | Framing::CloseDelimited => {}
         }
         if !matches!(framing, Framing::Empty) {
             self.body_bytes += len as u64;
         }
-        if more_body {
-            self.response = Response::Streaming(framing);
-            // A streamed chunk goes out now: server-sent events and long polls must not wait.
-            return self.flush().await.map_err(|_| SendError::Disconnected);
-        }
         let chunked = matches!(framing, Framing::Chunked);
-        self.response = if self.trailers_announced {
+        let then = if more_body {
+            Response::Streaming(framing)
+        } else if self.trailers_announced {
             Response::AwaitingTrailers { chunked }
         } else {
             if chunked {
-                self.buf.extend_from_slice(b"0\r\n\r\n");
+                // The last chunk follows the data.
+                suffix = if send_body { b"\r\n0\r\n\r\n" } else { b"0\r\n\r\n" };
             }
             Response::Complete
         };
-        Ok(())
+        if send_body && len >= DIRECT_WRITE_BYTES {
+            // `Broken` until the write completes: a write cut short closes the connection.
+            return Ok(Output::Direct { body, suffix, then });
+        }
+        if send_body {
+            self.buf.extend_from_slice(&body);
+        }
+        self.buf.extend_from_slice(suffix);
+        self.response = then;
+        // A streamed chunk goes out now: server-sent events and long polls must not wait.
+        Ok(if more_body {
+            Output::Flush
+        } else {
+            Output::Queued
+        })
     }
 
-    fn trailers(&mut self, headers: Headers) -> Result<(), SendError> {
+    fn trailers(&mut self, headers: Headers) -> Result<Output, SendError> {
         let Response::AwaitingTrailers { chunked } = self.response else {
             return Err(SendError::OutOfOrder(
                 "trailers not announced or not after the final body",
@@ -421,24 +475,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             write_last_chunk(&mut self.buf, fields).map_err(|_| SendError::InvalidHeader)?;
         }
         self.response = Response::Complete;
-        Ok(())
-    }
-
-    /// Queue body bytes and their framing `suffix`: small bodies are copied into the write
-    /// buffer; a large one goes out at once, with the buffer before it and the suffix after it,
-    /// in one vectored write and without being copied.
-    async fn push(&mut self, body: Bytes, suffix: &'static [u8]) -> Result<(), SendError> {
-        if body.len() < DIRECT_WRITE_BYTES {
-            self.buf.extend_from_slice(&body);
-            self.buf.extend_from_slice(suffix);
-            return Ok(());
-        }
-        let result = self.write_gathered(&body, suffix).await;
-        self.buf.clear();
-        result.map_err(|_| {
-            self.gone = true;
-            SendError::Disconnected
-        })
+        Ok(Output::Queued)
     }
 
     /// Write the buffer, then `body`, then `suffix`, with as few `writev` calls as the kernel
@@ -472,8 +509,34 @@ pub(crate) struct ResponseSender<'a, W> {
 
 impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        self.write.lock().await.handle(message).await
+        let mut write = self.write.lock().await;
+        let output = write.handle(message)?;
+        write.write_out(output).await
     }
+}
+
+/// What a `send` leaves to be written once its bytes are queued.
+pub(crate) enum Output {
+    /// Nothing now: the bytes wait in the buffer for the end of the response (or of a
+    /// pipelined batch).
+    Queued,
+    /// Write the buffer out now (a streamed chunk, an informational response).
+    Flush,
+    /// Write the buffer, then `body` straight from the app's buffer, then `suffix`; the
+    /// response moves to `then` once written.
+    Direct {
+        body: Bytes,
+        suffix: &'static [u8],
+        then: Response,
+    },
+}
+
+/// One header field, `name: value\r\n`, already validated.
+fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
+    buf.extend_from_slice(name);
+    buf.extend_from_slice(b": ");
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
 }
 
 /// `n` in decimal, written into the end of `digits`.
