@@ -59,12 +59,7 @@ impl Metrics {
 struct Count<'a>(&'a RequestCounts);
 
 impl ResponseHook for Count<'_> {
-    async fn on_start(
-        &mut self,
-        start: &mut ResponseStart,
-        _: &Bytes,
-        _: bool,
-    ) -> Result<(), SendError> {
+    fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         self.0.record(start.status);
         Ok(())
     }

@@ -7,7 +7,7 @@
 
 use bytes::BufMut;
 
-use crate::class::{is_token, FIELD_VALUE};
+use crate::class::{is_token, skip_field_value};
 
 /// Why a response part was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -76,7 +76,7 @@ pub fn validate_header(name: &[u8], value: &[u8]) -> Result<(), EncodeError> {
     if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
         return Err(EncodeError::InvalidHeaderName);
     }
-    if !value.iter().all(|&b| FIELD_VALUE[b as usize]) {
+    if skip_field_value(value, 0) != value.len() {
         return Err(EncodeError::InvalidHeaderValue);
     }
     Ok(())

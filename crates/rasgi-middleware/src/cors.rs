@@ -238,12 +238,7 @@ struct SimpleResponse {
 }
 
 impl ResponseHook for SimpleResponse {
-    async fn on_start(
-        &mut self,
-        start: &mut ResponseStart,
-        _: &Bytes,
-        _: bool,
-    ) -> Result<(), SendError> {
+    fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         let headers = &mut start.headers;
         headers.set("access-control-allow-origin", self.allow_origin.clone());
         if self.credentials {

@@ -31,12 +31,7 @@ impl CustomHeaders {
 struct AddFields<'a>(&'a Headers);
 
 impl ResponseHook for AddFields<'_> {
-    async fn on_start(
-        &mut self,
-        start: &mut ResponseStart,
-        _: &Bytes,
-        _: bool,
-    ) -> Result<(), SendError> {
+    fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         for (name, value) in self.0.iter() {
             start.headers.append(name.clone(), value.clone());
         }

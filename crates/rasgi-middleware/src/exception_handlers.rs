@@ -5,6 +5,7 @@
 
 use std::error::Error;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
@@ -57,15 +58,15 @@ impl Middleware for ExceptionHandlers {
         format!("ExceptionHandlers({})", names.join(", "))
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         let answer =
             |error: &AppError| self.handlers.iter().find_map(|(_, handler)| handler(error));
-        call_answering_errors(inner, scope, receive, send, answer).await
+        call_answering_errors(inner, scope, receive, send, answer, false)
     }
 }

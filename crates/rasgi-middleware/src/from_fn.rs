@@ -18,9 +18,11 @@ use std::future::Future;
 
 use bytes::Bytes;
 use futures::channel::oneshot;
-use rasgi_protocol::{App, AppError, Headers, HttpScope, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{
+    App, AppError, Headers, HttpScope, Message, Receive, Scope, SendError, Sender,
+};
 
-use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
+use crate::{HookedSender, Middleware, ResponseStart};
 
 /// A response as middleware sees it: a start, and either a body of its own or the inner app's
 /// body, still to stream.
@@ -101,35 +103,58 @@ struct Relay {
     closure_start: Option<oneshot::Receiver<Option<ResponseStart>>>,
 }
 
-impl ResponseHook for Relay {
-    async fn on_start(
-        &mut self,
-        start: &mut ResponseStart,
-        _: &Bytes,
-        _: bool,
-    ) -> Result<(), SendError> {
+impl Relay {
+    /// Give the inner app's start to the closure; resolves with the start to send instead.
+    async fn exchange(&mut self, start: ResponseStart) -> Result<ResponseStart, SendError> {
         let (Some(to_closure), Some(from_closure)) = (self.start.take(), self.closure_start.take())
         else {
             return Err(SendError::OutOfOrder("response already started"));
         };
-        let original = std::mem::replace(
-            start,
-            ResponseStart {
-                status: 500,
-                headers: Headers::new(),
-                trailers: false,
-            },
-        );
         to_closure
-            .send(original)
+            .send(start)
             .map_err(|_| SendError::Disconnected)?;
         match from_closure.await {
-            Ok(Some(changed)) => {
-                *start = changed;
-                Ok(())
-            }
+            Ok(Some(changed)) => Ok(changed),
             // The closure answered on its own or failed: the inner app's response is not sent.
             _ => Err(SendError::Disconnected),
+        }
+    }
+}
+
+/// The inner app's sender under `from_fn`: the one wrapper whose work on the start has to
+/// wait (for the closure), so it is async where [`HookedSender`]'s hooks are not. Below it, a
+/// plain [`HookedSender`] still holds the start until the first body.
+struct RelaySender<S> {
+    inner: HookedSender<S, ()>,
+    relay: Option<Relay>,
+}
+
+impl<S: Sender> Sender for RelaySender<S> {
+    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        match (message, self.relay.as_mut()) {
+            (
+                Message::Start {
+                    status,
+                    headers,
+                    trailers,
+                },
+                Some(relay),
+            ) => {
+                let start = ResponseStart {
+                    status,
+                    headers,
+                    trailers,
+                };
+                let changed = relay.exchange(start).await?;
+                self.inner
+                    .send(Message::Start {
+                        status: changed.status,
+                        headers: changed.headers,
+                        trailers: changed.trailers,
+                    })
+                    .await
+            }
+            (message, _) => self.inner.send(message).await,
         }
     }
 }
@@ -151,20 +176,22 @@ where
         send: S,
     ) -> Result<(), AppError> {
         let Scope::Http(http) = scope else {
-            return inner
-                .call(scope, receive, &mut HookedSender::new(send, None::<Relay>))
-                .await;
+            let mut send = RelaySender {
+                inner: HookedSender::new(send, ()),
+                relay: None,
+            };
+            return inner.call(scope, receive, &mut send).await;
         };
         let (scope_tx, scope_rx) = oneshot::channel();
         let (start_tx, start_rx) = oneshot::channel();
         let (closure_tx, closure_rx) = oneshot::channel();
-        let mut send = HookedSender::new(
-            send,
-            Some(Relay {
+        let mut send = RelaySender {
+            inner: HookedSender::new(send, ()),
+            relay: Some(Relay {
                 start: Some(start_tx),
                 closure_start: Some(closure_rx),
             }),
-        );
+        };
         let closure = async {
             let result = (self.f)(
                 http,
@@ -191,7 +218,7 @@ where
             };
             let result = inner.call(Scope::Http(scope), receive, &mut send).await;
             // If the app ended without a start, `Next::run` must not wait for one.
-            if let Some(relay) = send.hook_mut() {
+            if let Some(relay) = send.relay.as_mut() {
                 relay.start = None;
             }
             result
@@ -201,7 +228,7 @@ where
             Ok(response) if response.is_streamed() => app_result,
             Ok(response) => {
                 let (status, headers, body) = response.into_parts();
-                send.replace_response(status, headers, body).await?;
+                send.inner.replace_response(status, headers, body).await?;
                 Ok(())
             }
             Err(error) => Err(app_result.err().unwrap_or(error)),

@@ -109,7 +109,7 @@ struct Compress<'a> {
 }
 
 impl ResponseHook for Compress<'_> {
-    async fn on_start(
+    fn on_start(
         &mut self,
         start: &mut ResponseStart,
         first: &Bytes,

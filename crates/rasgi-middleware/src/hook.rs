@@ -4,10 +4,16 @@
 //! *start*, until the first body message arrives, so that the hook sees the start together with
 //! the first piece of body (enough for gzip to tell a small whole body from a stream). Every body
 //! message then goes straight through the hook and on to the inner sender, one for one.
+//!
+//! Hooks are synchronous, and the wrapper's `send` is a plain function: it runs the hook, then
+//! returns the inner sender's future for what is left to send (the start and first body go on
+//! together, with [`Sender::send_pair`]). A stack of nine wrappers is nine function calls on
+//! the way down and one future at the bottom, not nine nested futures.
 
-use std::future::Future;
+use std::future::{ready, Future};
 
 use bytes::Bytes;
+use futures::future::Either;
 use rasgi_protocol::{AppError, Headers, Message, Receive, Scope, SendError, Sender};
 
 /// A response start on its way out, open to rewriting.
@@ -24,15 +30,16 @@ pub struct ResponseStart {
 /// What a middleware does to the response on its way out. The hook is created per request and
 /// holds that request's state; the middleware struct holds configuration only.
 pub trait ResponseHook: Send {
-    /// The start is about to be sent, with the first body message in hand.
+    /// The start is about to be sent, with the first body message in hand. An error refuses
+    /// the response: the app's `send` fails with it and nothing is sent.
     fn on_start(
         &mut self,
         start: &mut ResponseStart,
         first_body: &Bytes,
         more_body: bool,
-    ) -> impl Future<Output = Result<(), SendError>> + Send {
+    ) -> Result<(), SendError> {
         let _ = (start, first_body, more_body);
-        async { Ok(()) }
+        Ok(())
     }
 
     /// A body message is about to be sent; return what to send instead.
@@ -51,14 +58,14 @@ impl ResponseHook for () {}
 /// non-HTTP pass-through included. Two paths with two sender types would instantiate the whole
 /// inner stack twice per layer: 2^n copies for n layers.
 impl<H: ResponseHook> ResponseHook for Option<H> {
-    async fn on_start(
+    fn on_start(
         &mut self,
         start: &mut ResponseStart,
         first_body: &Bytes,
         more_body: bool,
     ) -> Result<(), SendError> {
         match self {
-            Some(hook) => hook.on_start(start, first_body, more_body).await,
+            Some(hook) => hook.on_start(start, first_body, more_body),
             None => Ok(()),
         }
     }
@@ -123,40 +130,111 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
     }
 }
 
-impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
-    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+/// What a [`HookedSender`] passes on for one message.
+enum Forward {
+    /// Nothing yet (a start held back).
+    Nothing,
+    One(Message),
+    /// The held start and its first body.
+    Two(Message, Message),
+}
+
+impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
+    /// Run the hook over `message`; returns what goes on to the inner sender.
+    fn accept(&mut self, message: Message) -> Result<Forward, SendError> {
         match message {
             Message::Start {
                 status,
                 headers,
                 trailers,
             } => {
-                if self.pending.is_some() || self.start_sent {
-                    return Err(SendError::OutOfOrder("response already started"));
-                }
-                self.pending = Some(ResponseStart {
+                self.hold(ResponseStart {
                     status,
                     headers,
                     trailers,
-                });
-                Ok(())
+                })?;
+                Ok(Forward::Nothing)
             }
             Message::Body { body, more_body } => {
-                if let Some(mut start) = self.pending.take() {
-                    self.hook.on_start(&mut start, &body, more_body).await?;
-                    self.start_sent = true;
-                    self.inner
-                        .send(Message::Start {
-                            status: start.status,
-                            headers: start.headers,
-                            trailers: start.trailers,
-                        })
-                        .await?;
-                }
+                let Some(mut start) = self.pending.take() else {
+                    let body = self.hook.on_body(body, more_body);
+                    return Ok(Forward::One(Message::Body { body, more_body }));
+                };
+                self.hook.on_start(&mut start, &body, more_body)?;
+                self.start_sent = true;
                 let body = self.hook.on_body(body, more_body);
-                self.inner.send(Message::Body { body, more_body }).await
+                Ok(Forward::Two(
+                    Message::Start {
+                        status: start.status,
+                        headers: start.headers,
+                        trailers: start.trailers,
+                    },
+                    Message::Body { body, more_body },
+                ))
             }
-            other => self.inner.send(other).await,
+            other => Ok(Forward::One(other)),
+        }
+    }
+
+    /// Keep the start until the first body arrives.
+    fn hold(&mut self, start: ResponseStart) -> Result<(), SendError> {
+        if self.pending.is_some() || self.start_sent {
+            return Err(SendError::OutOfOrder("response already started"));
+        }
+        self.pending = Some(start);
+        Ok(())
+    }
+
+    /// The inner sender's future for what `accept` left to send.
+    fn forward(
+        &mut self,
+        forward: Result<Forward, SendError>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        match forward {
+            Ok(Forward::One(message)) => Either::Left(self.inner.send(message)),
+            Ok(Forward::Two(first, second)) => {
+                Either::Right(Either::Left(self.inner.send_pair(first, second)))
+            }
+            Ok(Forward::Nothing) => Either::Right(Either::Right(ready(Ok(())))),
+            Err(error) => Either::Right(Either::Right(ready(Err(error)))),
+        }
+    }
+}
+
+impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
+        let forward = self.accept(message);
+        self.forward(forward)
+    }
+
+    fn send_pair(
+        &mut self,
+        first: Message,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        // The pair a wrapper below this one receives is a start and its first body: the start
+        // is held, and the body sends both on. Any other pair goes one message at a time.
+        match first {
+            Message::Start {
+                status,
+                headers,
+                trailers,
+            } => {
+                let start = ResponseStart {
+                    status,
+                    headers,
+                    trailers,
+                };
+                let forward = self.hold(start).and_then(|()| self.accept(second));
+                Either::Left(self.forward(forward))
+            }
+            // Only a caller of `send_pair` itself sends other pairs; boxed, so that this rare
+            // path does not grow every wrapper's future by a layer.
+            first => Either::Right(Box::pin(async move {
+                self.send(first).await?;
+                self.send(second).await
+            })
+                as futures::future::BoxFuture<'_, Result<(), SendError>>),
         }
     }
 }

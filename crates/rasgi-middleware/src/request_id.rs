@@ -48,30 +48,45 @@ pub fn well_formed(id: &str) -> bool {
 
 /// A new id: 32 hex digits, unique within the process and unpredictable across processes.
 pub fn generate() -> Bytes {
-    static SEED: OnceLock<RandomState> = OnceLock::new();
+    static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = SEED.get_or_init(RandomState::new);
+    let &(k1, k2) = KEYS.get_or_init(|| {
+        let seed = RandomState::new();
+        let key = |n: u64| {
+            let mut hasher = seed.build_hasher();
+            hasher.write_u64(n);
+            hasher.finish()
+        };
+        (key(1), key(2))
+    });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut high = seed.build_hasher();
-    high.write_u64(n);
-    let mut low = seed.build_hasher();
-    low.write_u64(!n);
-    rasgi_protocol::headers::format_value(format_args!(
-        "{:016x}{:016x}",
-        high.finish(),
-        low.finish()
-    ))
+    // `mix` is a bijection, so distinct counters give distinct ids; the keys, drawn once per
+    // process, make them unguessable from one another.
+    let mut id = [0u8; 32];
+    hex(&mut id[..16], mix(n ^ k1));
+    hex(&mut id[16..], mix(n.wrapping_add(k2)));
+    rasgi_protocol::headers::arena_value(&id)
+}
+
+/// SplitMix64's finaliser: a bijection on `u64` that scatters every input bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `n` as 16 lowercase hex digits.
+fn hex(out: &mut [u8], n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = DIGITS[(n >> (60 - 4 * i) & 0xf) as usize];
+    }
 }
 
 struct Echo(Bytes);
 
 impl ResponseHook for Echo {
-    async fn on_start(
-        &mut self,
-        start: &mut ResponseStart,
-        _: &Bytes,
-        _: bool,
-    ) -> Result<(), SendError> {
+    fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         start.headers.set("x-request-id", self.0.clone());
         Ok(())
     }
@@ -119,6 +134,14 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
         assert!(well_formed(std::str::from_utf8(&a).unwrap()));
+        assert!(a.iter().all(|b| b"0123456789abcdef".contains(b)));
+    }
+
+    #[test]
+    fn hex_is_big_endian_lowercase() {
+        let mut out = [0u8; 16];
+        hex(&mut out, 0x0123_4567_89ab_cdef);
+        assert_eq!(&out, b"0123456789abcdef");
     }
 
     #[test]

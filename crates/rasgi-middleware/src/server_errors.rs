@@ -3,6 +3,7 @@
 //! can be taken back, so the error goes on to the server, which closes the connection.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use rasgi_protocol::{App, AppError, Headers, Receive, Scope, Sender};
@@ -46,13 +47,13 @@ impl Middleware for ServerErrors {
         "ServerErrors(500)".into()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
+    fn call<A: App, R: Receive, S: Sender>(
         &self,
         inner: &A,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         let answer = |error: &AppError| {
             tracing::error!(%error, "app failed; answering 500");
             Some(match &self.handler {
@@ -64,23 +65,22 @@ impl Middleware for ServerErrors {
                 ),
             })
         };
-        let result = call_answering_errors(inner, scope, receive, send, answer).await;
-        if let Err(error) = &result {
-            tracing::error!(%error, "app failed after its response started (or outside HTTP)");
-        }
-        result
+        // The middleware's future is `call_answering_errors`'s own: no wrapper future.
+        call_answering_errors(inner, scope, receive, send, answer, true)
     }
 }
 
 /// Call `inner`; if it fails before its response start went out, send the response `answer`
 /// makes of the error instead (or pass the error on when `answer` has none). An error after the
-/// start, or in a non-HTTP scope, is passed on untouched: nothing can be taken back.
+/// start, or in a non-HTTP scope, is passed on untouched: nothing can be taken back (and is
+/// logged when `log_unanswered`).
 pub(crate) async fn call_answering_errors<A, R, S>(
     inner: &A,
     scope: Scope,
     receive: R,
     send: S,
     answer: impl Fn(&AppError) -> Option<Response>,
+    log_unanswered: bool,
 ) -> Result<(), AppError>
 where
     A: App,
@@ -95,6 +95,9 @@ where
         return Ok(());
     };
     if send.start_sent() || !http {
+        if log_unanswered {
+            tracing::error!(%error, "app failed after its response started (or outside HTTP)");
+        }
         return Err(error);
     }
     let Some(response) = answer(&error) else {

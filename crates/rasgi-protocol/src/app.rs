@@ -27,6 +27,21 @@ pub trait Receive: Send {
 pub trait Sender: Send {
     /// Send one message; refused when it is out of order or the client has gone.
     fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// Send two messages in order: what a wrapper that held the response start back until its
+    /// first body passes on. Wrappers forward pairs as pairs, so a stack of them hands the
+    /// response down without a future of its own per layer; the default sends one, then the
+    /// other.
+    fn send_pair(
+        &mut self,
+        first: Message,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        async move {
+            self.send(first).await?;
+            self.send(second).await
+        }
+    }
 }
 
 impl<R: Receive + ?Sized> Receive for &mut R {
@@ -38,6 +53,14 @@ impl<R: Receive + ?Sized> Receive for &mut R {
 impl<S: Sender + ?Sized> Sender for &mut S {
     fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
         (**self).send(message)
+    }
+
+    fn send_pair(
+        &mut self,
+        first: Message,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        (**self).send_pair(first, second)
     }
 }
 

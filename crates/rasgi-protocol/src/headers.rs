@@ -131,8 +131,21 @@ impl IntoIterator for Headers {
 /// Format a short header value (a timing, an id) into a per-thread arena, so that a value per
 /// request costs no allocation of its own: the arena allocates once per few hundred values.
 pub fn format_value(args: std::fmt::Arguments<'_>) -> Bytes {
-    use std::cell::RefCell;
     use std::fmt::Write;
+    with_arena(|arena| {
+        // Writing into a BytesMut cannot fail.
+        let _ = arena.write_fmt(args);
+    })
+}
+
+/// Copy a short header value already formatted (on the stack, say) into the per-thread arena
+/// [`format_value`] uses: no allocation of its own, and no formatting machinery.
+pub fn arena_value(value: &[u8]) -> Bytes {
+    with_arena(|arena| arena.extend_from_slice(value))
+}
+
+fn with_arena(write: impl FnOnce(&mut bytes::BytesMut)) -> Bytes {
+    use std::cell::RefCell;
 
     use bytes::BytesMut;
 
@@ -141,13 +154,11 @@ pub fn format_value(args: std::fmt::Arguments<'_>) -> Bytes {
     thread_local! {
         static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
     }
-    ARENA.with(|arena| {
-        let mut arena = arena.borrow_mut();
+    ARENA.with_borrow_mut(|arena| {
         if arena.capacity() - arena.len() < 128 {
             *arena = BytesMut::with_capacity(ARENA_CHUNK);
         }
-        // Writing into a BytesMut cannot fail.
-        let _ = arena.write_fmt(args);
+        write(arena);
         arena.split().freeze()
     })
 }

@@ -19,9 +19,7 @@ thread_local! {
 
 /// An empty buffer with room for at least [`SMALL`] bytes.
 pub(crate) fn take() -> BytesMut {
-    let mut buf = POOL
-        .with_borrow_mut(|pool| pool.pop())
-        .unwrap_or_default();
+    let mut buf = POOL.with_borrow_mut(|pool| pool.pop()).unwrap_or_default();
     // A pooled buffer may be a view at the end of its allocation; `reserve` reclaims the
     // front when nothing else shares it, and allocates otherwise.
     buf.reserve(SMALL);

@@ -280,7 +280,12 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         Ok(Output::Flush)
     }
 
-    fn start(&mut self, status: u16, headers: Headers, trailers: bool) -> Result<Output, SendError> {
+    fn start(
+        &mut self,
+        status: u16,
+        headers: Headers,
+        trailers: bool,
+    ) -> Result<Output, SendError> {
         if !matches!(self.response, Response::Idle) {
             return Err(SendError::OutOfOrder("response already started"));
         }
@@ -440,7 +445,11 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         } else {
             if chunked {
                 // The last chunk follows the data.
-                suffix = if send_body { b"\r\n0\r\n\r\n" } else { b"0\r\n\r\n" };
+                suffix = if send_body {
+                    b"\r\n0\r\n\r\n"
+                } else {
+                    b"0\r\n\r\n"
+                };
             }
             Response::Complete
         };
@@ -511,6 +520,14 @@ impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
         let mut write = self.write.lock().await;
         let output = write.handle(message)?;
+        write.write_out(output).await
+    }
+
+    async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
+        let mut write = self.write.lock().await;
+        let output = write.handle(first)?;
+        write.write_out(output).await?;
+        let output = write.handle(second)?;
         write.write_out(output).await
     }
 }
