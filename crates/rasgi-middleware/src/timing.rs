@@ -24,7 +24,8 @@ struct Clock(Instant);
 
 impl ResponseHook for Clock {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
-        let value = seconds_text(self.0.elapsed().as_micros());
+        let micros = u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let value = seconds_text(micros);
         start.headers.append("x-process-time", value);
         Ok(())
     }
@@ -32,8 +33,8 @@ impl ResponseHook for Clock {
 
 /// Microseconds as seconds with six decimals (`0.000123`), formatted by hand: the float
 /// formatter cost more than the rest of the middleware.
-fn seconds_text(micros: u128) -> Bytes {
-    let mut text = [0u8; 48];
+fn seconds_text(micros: u64) -> Bytes {
+    let mut text = [0u8; 24];
     let mut at = text.len();
     let mut n = micros;
     loop {
@@ -52,6 +53,23 @@ fn seconds_text(micros: u128) -> Bytes {
     rasgi_protocol::headers::arena_value(&text[at..])
 }
 
+impl Middleware for Timing {
+    fn describe(&self) -> String {
+        "Timing(x-process-time)".into()
+    }
+
+    fn call<A: App, R: Receive, S: Sender>(
+        &self,
+        inner: &A,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        let clock = matches!(scope, Scope::Http(_)).then(|| Clock(Instant::now()));
+        inner.call(scope, receive, HookedSender::new(send, clock))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::seconds_text;
@@ -67,22 +85,5 @@ mod tests {
         ] {
             assert_eq!(seconds_text(micros), text.as_bytes(), "{micros}");
         }
-    }
-}
-
-impl Middleware for Timing {
-    fn describe(&self) -> String {
-        "Timing(x-process-time)".into()
-    }
-
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let clock = matches!(scope, Scope::Http(_)).then(|| Clock(Instant::now()));
-        inner.call(scope, receive, HookedSender::new(send, clock))
     }
 }
