@@ -23,7 +23,7 @@ use rasgi_h1::Version;
 use rasgi_protocol::{App, BackgroundTasks, ByteStr, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::read::{HeadError, ReadSide, RequestBody, ScopeParts};
+use crate::read::{HeadError, ReadSide, RequestBody, RequestHead, ScopeParts};
 use crate::write::{RequestFacts, Response, ResponseSender, WriteSide};
 use crate::{ServerConfig, Shutdown};
 
@@ -66,7 +66,7 @@ pub struct Peers {
 }
 
 /// Serve requests from `reader`/`writer` until the connection closes.
-pub(crate) async fn drive<R, W, A>(reader: R, writer: W, peers: Peers, ctx: &ConnContext<A>)
+pub(crate) async fn drive<R, W, A>(reader: R, writer: W, peers: &Peers, ctx: &ConnContext<A>)
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -87,6 +87,9 @@ where
     let mut shutdown = ctx.shutdown.listener();
     let mut stop = std::pin::pin!(shutdown.fired());
     let mut timer = std::pin::pin!(tokio::time::sleep(config.header_read_timeout));
+    // The head waiting to be served: one slot for the connection, which `serve_request` empties
+    // before its first await (a head passed by value would stay in its future all along).
+    let mut head: Option<RequestHead> = None;
 
     loop {
         // 1. The next head.
@@ -96,7 +99,7 @@ where
             config.keep_alive_timeout
         };
         first = false;
-        let head = read
+        let refused = match read
             .next_head(
                 &config.limits,
                 idle_timeout,
@@ -104,126 +107,36 @@ where
                 timer.as_mut(),
                 stop.as_mut(),
             )
-            .await;
-        let head = match head {
-            Ok(Some(head)) => head,
-            Ok(None) | Err(HeadError::Timeout) => break,
-            Err(HeadError::Invalid(error)) => {
-                tracing::debug!(%error, "refused a request head");
-                let mut w = write.lock().await;
-                w.begin(RequestFacts {
-                    version: Version::Http11,
-                    head: false,
-                    keep_alive: false,
-                });
-                w.error_response(error.status(), status_text(error.status()));
-                break;
+            .await
+        {
+            Ok(Some(next)) => {
+                head.replace(next);
+                None
             }
+            Ok(None) | Err(HeadError::Timeout) => break,
+            Err(HeadError::Invalid(error)) => Some(error),
         };
-        let started = config.access_log.then(Instant::now);
-        let facts = RequestFacts {
-            version: head.version,
-            head: head.method == "HEAD",
-            keep_alive: head.keep_alive,
-        };
-        let method = head.method.clone();
-        let path = head.path.clone();
-        write.lock().await.begin(facts);
-
-        // 2. Checks the server makes before the app sees the request.
-        let refusal = if head.version == Version::Http11 && head.host_count != 1 {
-            Some(400)
-        } else if matches!(head.body, rasgi_h1::BodyKind::Length(n) if n > config.max_body_bytes) {
-            Some(413)
-        } else {
-            None
-        };
-        if let Some(status) = refusal {
+        if let Some(error) = refused {
+            tracing::debug!(%error, "refused a request head");
             let mut w = write.lock().await;
-            w.error_response(status, status_text(status));
-            log_access(&peers, &method, &path, &w, started);
+            w.begin(RequestFacts {
+                version: Version::Http11,
+                head: false,
+                keep_alive: false,
+            });
+            w.error_response(error.status(), status_text(error.status()));
             break;
         }
-
-        // 3. The app, inline.
-        let parts = ScopeParts {
-            client: peers.client,
-            server: peers.server,
-            state: &ctx.state,
-            root_path: &ctx.root_path,
-            background: &background,
-        };
-        let scope = Scope::Http(head.into_scope(&parts));
-        let outcome = {
-            let receive = RequestBody {
-                read: &mut read,
-                write: &write,
-                max_body_bytes: config.max_body_bytes,
-                finished: false,
-            };
-            let send = ResponseSender { write: &write };
-            ctx.app.call(scope, receive, send).await
-        };
-
-        // 4. Judge how the app behaved.
-        let mut w = write.lock().await;
-        let complete = matches!(w.response, Response::Complete);
-        match (&outcome, w.aborted) {
-            (_, Some(status)) if w.nothing_written() => {
-                w.error_response(status, status_text(status));
-            }
-            (Err(error), None) if w.nothing_written() => {
-                tracing::error!(%method, %path, %error, "app failed before its response started");
-                w.error_response(500, "Internal Server Error");
-            }
-            (Ok(()), None) if w.nothing_written() => {
-                tracing::error!(%method, %path, "app returned without sending a response");
-                w.error_response(500, "Internal Server Error");
-            }
-            (Err(error), _) if !complete => {
-                tracing::error!(%method, %path, %error, "app failed after its response started; closing");
-                w.keep_alive = false;
-            }
-            (Ok(()), _) if !complete => {
-                tracing::error!(%method, %path, "app returned before its final body; closing");
-                w.keep_alive = false;
-            }
-            (Err(error), _) => {
-                tracing::error!(%method, %path, %error, "app failed after its response completed");
-            }
-            (Ok(()), _) => {}
-        }
-        let tasks = background.take();
-        if !tasks.is_empty() {
-            let label = match &w.request_id {
-                Some(id) => format!(
-                    "{method} {path} (request id {})",
-                    String::from_utf8_lossy(id)
-                ),
-                None => format!("{method} {path}"),
-            };
-            let batch = Batch {
-                label: label.into(),
-                tasks,
-            };
-            if complete {
-                written_batches.push(batch);
-            } else {
-                ctx.executor
-                    .drop_batch(batch, "the response did not complete");
-            }
-        }
-        log_access(&peers, &method, &path, &w, started);
-
-        // 5. An unread body: drain it, or close.
-        let mut keep_alive = w.keep_alive && !w.gone && !ctx.shutdown.is_triggered();
-        drop(w);
-        if keep_alive && read.body.is_some() {
-            keep_alive = !read.continue_pending
-                && read
-                    .drain_body(config.drain_limit_bytes, config.header_read_timeout)
-                    .await;
-        }
+        let keep_alive = serve_request(
+            ctx,
+            peers,
+            &mut head,
+            &mut read,
+            &write,
+            &background,
+            &mut written_batches,
+        )
+        .await;
 
         // 6. Write now unless more pipelined requests are already waiting.
         let mut w = write.lock().await;
@@ -249,6 +162,145 @@ where
     if !read.eof && (read.body.is_some() || !read.buf.is_empty()) {
         read.linger(LINGER_BYTES, LINGER_TIME).await;
     }
+}
+
+/// One request, from its head to the end of its response (steps 2 to 5); returns whether the
+/// connection can serve another. Its own function, so that the connection's future holds the
+/// request's state and the app's future in one slot, shared with the wait for the next head.
+async fn serve_request<R, W, A>(
+    ctx: &ConnContext<A>,
+    peers: &Peers,
+    head: &mut Option<RequestHead>,
+    read: &mut ReadSide<R>,
+    write: &Mutex<WriteSide<W>>,
+    background: &BackgroundTasks,
+    written_batches: &mut Vec<Batch>,
+) -> bool
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    A: App,
+{
+    let config = &*ctx.config;
+    // Everything taken from the head, in a block: locals that were borrowed keep their room in
+    // this function's future until they go out of scope, and the head is large.
+    let (scope, facts, method, path, refusal) = {
+        let Some(head) = head.take() else {
+            return false;
+        };
+        let facts = RequestFacts {
+            version: head.version,
+            head: head.method == "HEAD",
+            keep_alive: head.keep_alive,
+        };
+        let method = head.method.clone();
+        let path = head.path.clone();
+
+        // 2. Checks the server makes before the app sees the request.
+        let refusal = if head.version == Version::Http11 && head.host_count != 1 {
+            Some(400)
+        } else if matches!(head.body, rasgi_h1::BodyKind::Length(n) if n > config.max_body_bytes) {
+            Some(413)
+        } else {
+            None
+        };
+        let parts = ScopeParts {
+            client: peers.client,
+            server: peers.server,
+            state: &ctx.state,
+            root_path: &ctx.root_path,
+            background,
+        };
+        let scope = Scope::Http(head.into_scope(&parts));
+        (scope, facts, method, path, refusal)
+    };
+    let started = config.access_log.then(Instant::now);
+    {
+        // Between requests nothing else holds the write side.
+        let mut w = match write.try_lock() {
+            Some(w) => w,
+            None => write.lock().await,
+        };
+        w.begin(facts);
+        if let Some(status) = refusal {
+            w.error_response(status, status_text(status));
+            log_access(peers, &method, &path, &w, started);
+            return false;
+        }
+    }
+
+    // 3. The app, inline.
+    let outcome = {
+        let receive = RequestBody {
+            read: &mut *read,
+            write,
+            max_body_bytes: config.max_body_bytes,
+            finished: false,
+        };
+        let send = ResponseSender { write };
+        ctx.app.call(scope, receive, send).await
+    };
+
+    // 4. Judge how the app behaved.
+    let mut w = write.lock().await;
+    let complete = matches!(w.response, Response::Complete);
+    match (&outcome, w.aborted) {
+        (_, Some(status)) if w.nothing_written() => {
+            w.error_response(status, status_text(status));
+        }
+        (Err(error), None) if w.nothing_written() => {
+            tracing::error!(%method, %path, %error, "app failed before its response started");
+            w.error_response(500, "Internal Server Error");
+        }
+        (Ok(()), None) if w.nothing_written() => {
+            tracing::error!(%method, %path, "app returned without sending a response");
+            w.error_response(500, "Internal Server Error");
+        }
+        (Err(error), _) if !complete => {
+            tracing::error!(%method, %path, %error, "app failed after its response started; closing");
+            w.keep_alive = false;
+        }
+        (Ok(()), _) if !complete => {
+            tracing::error!(%method, %path, "app returned before its final body; closing");
+            w.keep_alive = false;
+        }
+        (Err(error), _) => {
+            tracing::error!(%method, %path, %error, "app failed after its response completed");
+        }
+        (Ok(()), _) => {}
+    }
+    let tasks = background.take();
+    if !tasks.is_empty() {
+        let label = match &w.request_id {
+            Some(id) => format!(
+                "{method} {path} (request id {})",
+                String::from_utf8_lossy(id)
+            ),
+            None => format!("{method} {path}"),
+        };
+        let batch = Batch {
+            label: label.into(),
+            tasks,
+        };
+        if complete {
+            written_batches.push(batch);
+        } else {
+            ctx.executor
+                .drop_batch(batch, "the response did not complete");
+        }
+    }
+    log_access(peers, &method, &path, &w, started);
+
+    // 5. An unread body: drain it, or close.
+    let mut keep_alive = w.keep_alive && !w.gone && !ctx.shutdown.is_triggered();
+    drop(w);
+    if keep_alive && read.body.is_some() {
+        keep_alive = !read.continue_pending
+            && read
+                .drain_body(config.drain_limit_bytes, config.header_read_timeout)
+                .await;
+    }
+    keep_alive
 }
 
 /// Most bytes read and dropped while lingering before a close.

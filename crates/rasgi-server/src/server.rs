@@ -146,6 +146,8 @@ impl<A: App> Server<A> {
         let lifespan = lifespan::startup(Arc::clone(&ctx.app), ctx.state.clone()).await?;
 
         let mut connections = JoinSet::new();
+        // One shared context: a connection holds a pointer to it, not a copy.
+        let shared = Arc::new(ctx.clone());
         while !ctx.shutdown.is_triggered() {
             tokio::select! {
                 accepted = accept(&listener) => match accepted {
@@ -157,8 +159,7 @@ impl<A: App> Server<A> {
                         if full {
                             tokio::spawn(accepted.reject());
                         } else {
-                            let ctx = ctx.clone();
-                            connections.spawn(async move { accepted.serve(&ctx).await });
+                            connections.spawn(accepted.serve(Arc::clone(&shared)));
                         }
                     }
                     Err(error) => {
@@ -206,7 +207,7 @@ impl<A: App> Server<A> {
         IO: AsyncRead + AsyncWrite + Send + Unpin,
     {
         let (reader, writer) = tokio::io::split(io);
-        drive(reader, writer, peers, &self.ctx).await;
+        drive(reader, writer, &peers, &self.ctx).await;
     }
 }
 
@@ -249,15 +250,17 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
 }
 
 impl Accepted {
-    async fn serve<A: App>(self, ctx: &ConnContext<A>) {
-        match self {
-            Accepted::Tcp(mut stream, peers) => {
+    /// Serve the connection. The stream is borrowed where it lies, not moved out, so the
+    /// connection's task holds it once.
+    async fn serve<A: App>(mut self, ctx: Arc<ConnContext<A>>) {
+        match &mut self {
+            Accepted::Tcp(stream, peers) => {
                 let (reader, writer) = stream.split();
-                drive(reader, writer, peers, ctx).await;
+                drive(reader, writer, peers, &ctx).await;
             }
-            Accepted::Unix(mut stream) => {
+            Accepted::Unix(stream) => {
                 let (reader, writer) = stream.split();
-                drive(reader, writer, Peers::default(), ctx).await;
+                drive(reader, writer, &Peers::default(), &ctx).await;
             }
         }
     }

@@ -1,57 +1,86 @@
 //! [`Shutdown`]: a cancellation signal every connection can check or wait on, in the manner of
-//! tokio-util's `CancellationToken` (built on `tokio::sync::watch`, no extra dependency).
+//! tokio-util's `CancellationToken`: a flag, and a `Notify` that wakes every waiter once.
 
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 
 /// A clonable "the server is stopping" signal.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Shutdown {
-    sender: std::sync::Arc<watch::Sender<bool>>,
+    inner: Arc<Inner>,
 }
 
-impl Default for Shutdown {
-    fn default() -> Self {
-        Shutdown::new()
-    }
+#[derive(Debug, Default)]
+struct Inner {
+    fired: AtomicBool,
+    notify: Notify,
 }
 
 impl Shutdown {
     /// A signal that has not fired.
     pub fn new() -> Shutdown {
-        Shutdown {
-            sender: std::sync::Arc::new(watch::Sender::new(false)),
-        }
+        Shutdown::default()
     }
 
     /// Fire the signal (idempotent).
     pub fn trigger(&self) {
-        self.sender.send_replace(true);
+        if !self.inner.fired.swap(true, Ordering::AcqRel) {
+            self.inner.notify.notify_waiters();
+        }
     }
 
     /// Whether the signal has fired.
     pub fn is_triggered(&self) -> bool {
-        *self.sender.borrow()
+        self.inner.fired.load(Ordering::Acquire)
     }
 
-    /// Wait until the signal fires.
+    /// Wait until the signal fires (at once if it already has).
     pub async fn triggered(&self) {
-        self.listener().fired().await;
+        let notified = self.inner.notify.notified();
+        let mut notified = std::pin::pin!(notified);
+        // Registered before the flag is checked, so a trigger in between is not missed.
+        notified.as_mut().enable();
+        if self.is_triggered() {
+            return;
+        }
+        notified.await;
     }
 
     /// A listener to wait on many times (one per connection, not one per wait).
     pub fn listener(&self) -> ShutdownListener {
-        ShutdownListener(self.sender.subscribe())
+        ShutdownListener(self.clone())
     }
 }
 
 /// Waits for a [`Shutdown`] signal; reusable.
 #[derive(Debug)]
-pub struct ShutdownListener(watch::Receiver<bool>);
+pub struct ShutdownListener(Shutdown);
 
 impl ShutdownListener {
     /// Resolves once the signal has fired (at once if it already has).
     pub async fn fired(&mut self) {
-        // A closed channel means the server is gone: treat it as fired.
-        let _ = self.0.wait_for(|&fired| fired).await;
+        self.0.triggered().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiters_before_and_after_the_trigger_both_resolve() {
+        let shutdown = Shutdown::new();
+        let mut listener = shutdown.listener();
+        let waiting = tokio::spawn(async move { listener.fired().await });
+        tokio::task::yield_now().await;
+        assert!(!shutdown.is_triggered());
+        shutdown.trigger();
+        waiting.await.unwrap();
+        assert!(shutdown.is_triggered());
+        // Already fired: resolves at once.
+        shutdown.listener().fired().await;
+        shutdown.trigger();
     }
 }

@@ -6,7 +6,9 @@
 //! instead of chunked framing. Messages out of order, a `send` after the client left, and a body
 //! that contradicts the app's `content-length` are refused here, in one place.
 
-use std::io::IoSlice;
+use std::io::{ErrorKind, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::lock::Mutex;
@@ -112,6 +114,22 @@ pub(crate) struct WriteSide<W> {
     server_header: bool,
     /// Fires when the server stops: responses started after that say `connection: close`.
     shutdown: Shutdown,
+    /// A large body on its way out straight from the app's buffer.
+    direct: Option<DirectWrite>,
+    /// The buffer must go out before the current `send` returns (a streamed chunk, an
+    /// informational response).
+    flush_now: bool,
+}
+
+/// A body written from the app's own buffer, after the write buffer and before `suffix`.
+pub(crate) struct DirectWrite {
+    body: Bytes,
+    suffix: &'static [u8],
+    /// Bytes of buffer, body and suffix written so far.
+    written: usize,
+    /// Where the response goes once the write completes (it is `Broken` until then, so a
+    /// write cut short closes the connection).
+    then: Response,
 }
 
 impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
@@ -135,6 +153,8 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             date_header,
             server_header,
             shutdown,
+            direct: None,
+            flush_now: false,
         }
     }
 
@@ -166,14 +186,18 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
 
     /// Write out the buffer. Cancel-safe: what was written is taken off the buffer as it goes.
     pub async fn flush(&mut self) -> std::io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while !self.buf.is_empty() {
-            match self.io.write(&self.buf).await {
-                Ok(0) => return Err(self.failed(std::io::ErrorKind::WriteZero.into())),
+            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf)) {
+                Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
                 Ok(n) => self.buf.advance(n),
-                Err(error) => return Err(self.failed(error)),
+                Err(error) => return Poll::Ready(Err(self.failed(error))),
             }
         }
-        self.io.flush().await
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     /// A write failed: the client is gone, and what was queued for it is dropped.
@@ -220,8 +244,8 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
     }
 
     /// One `send`, the whole state machine: the message is checked and its bytes queued;
-    /// the caller then does the writing the returned [`Output`] asks for.
-    pub fn handle(&mut self, message: Message) -> Result<Output, SendError> {
+    /// the caller then awaits [`WriteSide::write_out`] for what must go out now.
+    pub fn handle(&mut self, message: Message) -> Result<(), SendError> {
         if self.gone || self.aborted.is_some() {
             return Err(SendError::Disconnected);
         }
@@ -241,28 +265,66 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         }
     }
 
-    /// Do the writing `output` asks for.
-    pub async fn write_out(&mut self, output: Output) -> Result<(), SendError> {
-        match output {
-            Output::Queued => Ok(()),
-            Output::Flush => self.flush().await.map_err(|_| SendError::Disconnected),
-            Output::Direct { body, suffix, then } => {
-                if self.write_gathered(&body, suffix).await.is_err() {
-                    self.failed(std::io::ErrorKind::BrokenPipe.into());
-                    return Err(SendError::Disconnected);
-                }
-                self.buf.clear();
-                let streaming = matches!(then, Response::Streaming(_));
-                self.response = then;
-                if streaming {
-                    return self.flush().await.map_err(|_| SendError::Disconnected);
-                }
-                Ok(())
-            }
+    /// Write what the last `handle` left to go out now: a large body, or the buffer after a
+    /// streamed chunk. Nothing, usually: small responses wait in the buffer.
+    pub async fn write_out(&mut self) -> Result<(), SendError> {
+        if self.direct.is_none() && !self.flush_now {
+            return Ok(());
         }
+        std::future::poll_fn(|cx| self.poll_write_out(cx)).await
     }
 
-    fn informational(&mut self, status: u16, headers: Headers) -> Result<Output, SendError> {
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        if self.direct.is_some() {
+            if ready!(self.poll_direct(cx)).is_err() {
+                self.direct = None;
+                return Poll::Ready(Err(SendError::Disconnected));
+            }
+            self.buf.clear();
+            if let Some(direct) = self.direct.take() {
+                self.flush_now = matches!(direct.then, Response::Streaming(_));
+                self.response = direct.then;
+            }
+        }
+        if self.flush_now {
+            if ready!(self.poll_flush(cx)).is_err() {
+                self.flush_now = false;
+                return Poll::Ready(Err(SendError::Disconnected));
+            }
+            self.flush_now = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Write the buffer, the direct body and its suffix, with as few `writev` calls as the
+    /// kernel allows.
+    fn poll_direct(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let WriteSide {
+            io, buf, direct, ..
+        } = self;
+        let Some(direct) = direct else {
+            return Poll::Ready(Ok(()));
+        };
+        let parts: [&[u8]; 3] = [buf, &direct.body, direct.suffix];
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        while direct.written < total {
+            let mut skip = direct.written;
+            let mut slices = [IoSlice::new(&[]); 3];
+            for (slot, part) in slices.iter_mut().zip(parts) {
+                let start = skip.min(part.len());
+                skip -= start;
+                *slot = IoSlice::new(&part[start..]);
+            }
+            match ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices)) {
+                Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
+                Ok(n) => direct.written += n,
+                Err(error) => return Poll::Ready(Err(self.failed(error))),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn informational(&mut self, status: u16, headers: Headers) -> Result<(), SendError> {
         if !matches!(self.response, Response::Idle) {
             return Err(SendError::OutOfOrder(
                 "informational response after the start",
@@ -273,19 +335,15 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         }
         if self.facts.version == Version::Http10 {
             // HTTP/1.0 clients do not expect 1xx responses (RFC 9110 §15.2).
-            return Ok(Output::Queued);
+            return Ok(());
         }
         let fields = headers.iter().map(|(n, v)| (&n[..], &v[..]));
         write_response_head(&mut self.buf, status, fields).map_err(|_| SendError::InvalidHeader)?;
-        Ok(Output::Flush)
+        self.flush_now = true;
+        Ok(())
     }
 
-    fn start(
-        &mut self,
-        status: u16,
-        headers: Headers,
-        trailers: bool,
-    ) -> Result<Output, SendError> {
+    fn start(&mut self, status: u16, headers: Headers, trailers: bool) -> Result<(), SendError> {
         if !matches!(self.response, Response::Idle) {
             return Err(SendError::OutOfOrder("response already started"));
         }
@@ -318,10 +376,10 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             content_length,
             close,
         });
-        Ok(Output::Queued)
+        Ok(())
     }
 
-    fn body(&mut self, body: Bytes, more_body: bool) -> Result<Output, SendError> {
+    fn body(&mut self, body: Bytes, more_body: bool) -> Result<(), SendError> {
         let response = std::mem::replace(&mut self.response, Response::Broken);
         let framing = match response {
             Response::Started(start) => self.write_head(start, &body, more_body),
@@ -414,7 +472,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         mut framing: Framing,
         body: Bytes,
         more_body: bool,
-    ) -> Result<Output, SendError> {
+    ) -> Result<(), SendError> {
         let len = body.len();
         let mut suffix: &'static [u8] = b"";
         let mut send_body = len > 0;
@@ -455,7 +513,13 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         };
         if send_body && len >= DIRECT_WRITE_BYTES {
             // `Broken` until the write completes: a write cut short closes the connection.
-            return Ok(Output::Direct { body, suffix, then });
+            self.direct = Some(DirectWrite {
+                body,
+                suffix,
+                written: 0,
+                then,
+            });
+            return Ok(());
         }
         if send_body {
             self.buf.extend_from_slice(&body);
@@ -463,14 +527,11 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         self.buf.extend_from_slice(suffix);
         self.response = then;
         // A streamed chunk goes out now: server-sent events and long polls must not wait.
-        Ok(if more_body {
-            Output::Flush
-        } else {
-            Output::Queued
-        })
+        self.flush_now = more_body;
+        Ok(())
     }
 
-    fn trailers(&mut self, headers: Headers) -> Result<Output, SendError> {
+    fn trailers(&mut self, headers: Headers) -> Result<(), SendError> {
         let Response::AwaitingTrailers { chunked } = self.response else {
             return Err(SendError::OutOfOrder(
                 "trailers not announced or not after the final body",
@@ -484,29 +545,6 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             write_last_chunk(&mut self.buf, fields).map_err(|_| SendError::InvalidHeader)?;
         }
         self.response = Response::Complete;
-        Ok(Output::Queued)
-    }
-
-    /// Write the buffer, then `body`, then `suffix`, with as few `writev` calls as the kernel
-    /// allows.
-    async fn write_gathered(&mut self, body: &[u8], suffix: &[u8]) -> std::io::Result<()> {
-        let parts: [&[u8]; 3] = [&self.buf, body, suffix];
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let mut written = 0;
-        while written < total {
-            let mut skip = written;
-            let mut slices = [IoSlice::new(&[]); 3];
-            for (slot, part) in slices.iter_mut().zip(parts) {
-                let start = skip.min(part.len());
-                skip -= start;
-                *slot = IoSlice::new(&part[start..]);
-            }
-            let n = self.io.write_vectored(&slices).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            written += n;
-        }
         Ok(())
     }
 }
@@ -519,33 +557,17 @@ pub(crate) struct ResponseSender<'a, W> {
 impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
         let mut write = self.write.lock().await;
-        let output = write.handle(message)?;
-        write.write_out(output).await
+        write.handle(message)?;
+        write.write_out().await
     }
 
     async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
         let mut write = self.write.lock().await;
-        let output = write.handle(first)?;
-        write.write_out(output).await?;
-        let output = write.handle(second)?;
-        write.write_out(output).await
+        write.handle(first)?;
+        write.write_out().await?;
+        write.handle(second)?;
+        write.write_out().await
     }
-}
-
-/// What a `send` leaves to be written once its bytes are queued.
-pub(crate) enum Output {
-    /// Nothing now: the bytes wait in the buffer for the end of the response (or of a
-    /// pipelined batch).
-    Queued,
-    /// Write the buffer out now (a streamed chunk, an informational response).
-    Flush,
-    /// Write the buffer, then `body` straight from the app's buffer, then `suffix`; the
-    /// response moves to `then` once written.
-    Direct {
-        body: Bytes,
-        suffix: &'static [u8],
-        then: Response,
-    },
 }
 
 /// One header field, `name: value\r\n`, already validated.
