@@ -26,8 +26,10 @@ impl ByteStr {
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        // The constructors admit UTF-8 only; `from_utf8_lossy`-style repair happens before.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: the bytes are UTF-8. The field is private and every constructor admits UTF-8
+        // only: `from_static` and `From<String>` take `str`s, `from_utf8` checks, `Default` is
+        // empty; `Bytes` is immutable. Checking again here cost a UTF-8 scan per comparison.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The underlying bytes.

@@ -24,7 +24,7 @@ use rasgi_protocol::{App, BackgroundTasks, ByteStr, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::read::{HeadError, ReadSide, RequestBody, RequestHead, ScopeParts};
-use crate::write::{RequestFacts, Response, ResponseSender, WriteSide};
+use crate::write::{lock, RequestFacts, Response, ResponseSender, WriteSide};
 use crate::{ServerConfig, Shutdown};
 
 /// What every connection of a server shares.
@@ -118,7 +118,7 @@ where
         };
         if let Some(error) = refused {
             tracing::debug!(%error, "refused a request head");
-            let mut w = write.lock().await;
+            let mut w = lock(&write).await;
             w.begin(RequestFacts {
                 version: Version::Http11,
                 head: false,
@@ -139,7 +139,7 @@ where
         .await;
 
         // 6. Write now unless more pipelined requests are already waiting.
-        let mut w = write.lock().await;
+        let mut w = lock(&write).await;
         let more_waiting = !read.buf.is_empty() && keep_alive;
         if !more_waiting || w.buffered() >= config.write_buffer_flush_bytes {
             let flushed = w.flush().await.is_ok();
@@ -152,7 +152,7 @@ where
             break;
         }
     }
-    let mut w = write.lock().await;
+    let mut w = lock(&write).await;
     w.close().await;
     submit_written(&ctx.executor, &mut written_batches, !w.gone);
     drop(w);
@@ -217,10 +217,7 @@ where
     let started = config.access_log.then(Instant::now);
     {
         // Between requests nothing else holds the write side.
-        let mut w = match write.try_lock() {
-            Some(w) => w,
-            None => write.lock().await,
-        };
+        let mut w = lock(write).await;
         w.begin(facts);
         if let Some(status) = refusal {
             w.error_response(status, status_text(status));
@@ -242,7 +239,7 @@ where
     };
 
     // 4. Judge how the app behaved.
-    let mut w = write.lock().await;
+    let mut w = lock(write).await;
     let complete = matches!(w.response, Response::Complete);
     match (&outcome, w.aborted) {
         (_, Some(status)) if w.nothing_written() => {

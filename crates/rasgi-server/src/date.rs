@@ -6,19 +6,34 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub const DATE_LEN: usize = 29;
 
+/// Length of the whole header line, `date: <IMF-fixdate>\r\n`.
+pub const LINE_LEN: usize = DATE_LEN + 8;
+
 thread_local! {
-    static CACHE: RefCell<(u64, [u8; DATE_LEN])> = const { RefCell::new((u64::MAX, [0; DATE_LEN])) };
+    static CACHE: RefCell<(u64, [u8; LINE_LEN])> = const { RefCell::new((u64::MAX, [0; LINE_LEN])) };
 }
 
 /// The current date as an IMF-fixdate, from a per-thread cache refreshed every second.
 pub fn now() -> [u8; DATE_LEN] {
+    let line = line();
+    let mut date = [0; DATE_LEN];
+    date.copy_from_slice(&line[6..6 + DATE_LEN]);
+    date
+}
+
+/// The whole `date` header line, `date: <IMF-fixdate>\r\n`, from the same cache: the server
+/// writes it into every response head with one copy.
+pub fn line() -> [u8; LINE_LEN] {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
+    CACHE.with_borrow_mut(|cache| {
         if cache.0 != secs {
-            *cache = (secs, format_imf_fixdate(secs));
+            let mut line = [0; LINE_LEN];
+            line[..6].copy_from_slice(b"date: ");
+            line[6..6 + DATE_LEN].copy_from_slice(&format_imf_fixdate(secs));
+            line[6 + DATE_LEN..].copy_from_slice(b"\r\n");
+            *cache = (secs, line);
         }
         cache.1
     })
@@ -69,6 +84,14 @@ fn civil_from_days(days: i64) -> (i64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_holds_the_date() {
+        let line = line();
+        assert!(line.starts_with(b"date: "));
+        assert!(line.ends_with(b" GMT\r\n"));
+        assert_eq!(line.len(), "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n".len());
+    }
 
     #[test]
     fn formats_known_instants() {

@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 
 use crate::buffers;
-use crate::write::{Response, WriteSide};
+use crate::write::{lock, Response, WriteSide};
 
 /// Bytes reserved before a read between requests: one typical request head (a browser's is
 /// under 1 KiB); larger heads grow it.
@@ -388,13 +388,13 @@ where
     async fn next_event(&mut self) -> Event {
         if self.read.continue_pending {
             self.read.continue_pending = false;
-            let mut write = self.write.lock().await;
+            let mut write = lock(self.write).await;
             if write.write_continue().await.is_err() {
                 return Event::Disconnect;
             }
         }
         {
-            let write = self.write.lock().await;
+            let write = lock(self.write).await;
             if write.gone || write.aborted.is_some() || matches!(write.response, Response::Complete)
             {
                 return Event::Disconnect;
@@ -416,7 +416,7 @@ where
                 }
             }
             Err(BodyError::ClientGone) => {
-                self.write.lock().await.gone = true;
+                lock(self.write).await.gone = true;
                 Event::Disconnect
             }
             Err(BodyError::Invalid(error)) => self.abort(error.status()).await,
@@ -427,7 +427,7 @@ where
     /// `status` if the response has not started.
     async fn abort(&mut self, status: u16) -> Event {
         self.read.body = None;
-        let mut write = self.write.lock().await;
+        let mut write = lock(self.write).await;
         write.aborted = Some(status);
         write.keep_alive = false;
         Event::Disconnect
@@ -444,7 +444,7 @@ where
         if !self.read.eof {
             std::future::pending::<()>().await;
         }
-        self.write.lock().await.gone = true;
+        lock(self.write).await.gone = true;
         Event::Disconnect
     }
 }

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use futures::lock::Mutex;
+use futures::lock::{Mutex, MutexGuard};
 use rasgi_h1::response::validate_header;
 use rasgi_h1::{
     parse_content_length, write_chunk_size, write_last_chunk, write_response_head,
@@ -433,7 +433,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         buf.reserve(app_bytes + 160);
         let _ = write_status_line(buf, status);
         if self.date_header {
-            put_field(buf, b"date", &date::now());
+            buf.extend_from_slice(&date::line());
         }
         if self.server_header {
             put_field(buf, b"server", b"rasgi");
@@ -556,17 +556,26 @@ pub(crate) struct ResponseSender<'a, W> {
 
 impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let mut write = self.write.lock().await;
+        let mut write = lock(self.write).await;
         write.handle(message)?;
         write.write_out().await
     }
 
     async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
-        let mut write = self.write.lock().await;
+        let mut write = lock(self.write).await;
         write.handle(first)?;
         write.write_out().await?;
         write.handle(second)?;
         write.write_out().await
+    }
+}
+
+/// The write side, taken at once when it is free (nearly always: one request is served at a time
+/// and only that request's `send` and `receive` contend for it), else waited for.
+pub(crate) async fn lock<W>(write: &Mutex<WriteSide<W>>) -> MutexGuard<'_, WriteSide<W>> {
+    match write.try_lock() {
+        Some(guard) => guard,
+        None => write.lock().await,
     }
 }
 
