@@ -1,7 +1,8 @@
-//! The allocation budget, counted, not timed: a counting global allocator watches the server
-//! answer N requests on one keep-alive connection, for the bare hello app and for the demo's
-//! full middleware stack. The client is a blocking std socket with fixed buffers on its own
-//! thread, so it allocates nothing while the count runs.
+//! The allocation and memory budgets, counted, not timed: a counting global allocator watches
+//! the server answer N requests on one keep-alive connection, for the bare hello app and for the
+//! demo's full middleware stack, and weighs the heap an idle keep-alive connection keeps. The
+//! client is blocking std sockets with fixed buffers on their own thread, so it allocates
+//! nothing while the count runs.
 
 #![recursion_limit = "256"]
 
@@ -9,9 +10,10 @@ mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rasgi::demo::{DemoConfig, RequestCounts};
 use rasgi::protocol::{send_response, App, AppError, Bytes, Headers, Receive, Scope, Sender};
@@ -20,21 +22,28 @@ use rasgi::server::{Listener, Server};
 struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated and not yet freed.
+static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+/// The counts are process-wide: one measurement at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
         // SAFETY: `ptr` came from `alloc` above, which is the system allocator's.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         // SAFETY: as for `dealloc`.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -70,14 +79,14 @@ impl App for Hello {
 const WARM_UP: u64 = 200;
 const MEASURED: u64 = 2000;
 
-/// Allocations per request while serving `app`.
-fn allocations_per_request<A: App>(app: A) -> f64 {
+/// Serve `app` on a current-thread runtime of its own thread; returns its address.
+fn start_server<A: App>(app: A) -> SocketAddr {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let server_thread = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         runtime.block_on(async move {
             let listener = Listener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -91,31 +100,37 @@ fn allocations_per_request<A: App>(app: A) -> f64 {
             }
         });
     });
-    let addr = addr_rx.recv().unwrap();
-    let mut stream = TcpStream::connect(addr).unwrap();
+    addr_rx.recv().unwrap()
+}
+
+/// One request and its whole response on `stream`, with no allocation on this side.
+fn exchange(stream: &mut TcpStream) {
     let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let mut buf = [0u8; 4096];
-    // One response, to learn its length (everything but the date and ids is fixed).
-    let mut exchange = |stream: &mut TcpStream| {
-        stream.write_all(request).unwrap();
-        let mut got = 0;
-        loop {
-            got += stream.read(&mut buf[got..]).unwrap();
-            if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = std::str::from_utf8(&buf[..end]).unwrap();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length: "))
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                while got < end + 4 + length {
-                    got += stream.read(&mut buf[got..]).unwrap();
-                }
-                return;
+    stream.write_all(request).unwrap();
+    let mut got = 0;
+    loop {
+        got += stream.read(&mut buf[got..]).unwrap();
+        if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).unwrap();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            while got < end + 4 + length {
+                got += stream.read(&mut buf[got..]).unwrap();
             }
+            return;
         }
-    };
+    }
+}
+
+/// Allocations per request while serving `app`.
+fn allocations_per_request<A: App>(app: A) -> f64 {
+    let addr = start_server(app);
+    let mut stream = TcpStream::connect(addr).unwrap();
     for _ in 0..WARM_UP {
         exchange(&mut stream);
     }
@@ -124,13 +139,40 @@ fn allocations_per_request<A: App>(app: A) -> f64 {
         exchange(&mut stream);
     }
     let after = ALLOCATIONS.load(Ordering::Relaxed);
-    drop(stream);
-    drop(server_thread);
     (after - before) as f64 / MEASURED as f64
+}
+
+/// Connections opened for the idle measurement.
+const IDLE_CONNECTIONS: usize = 256;
+
+/// Heap bytes the server keeps per idle keep-alive connection (one request served on each).
+fn idle_bytes_per_connection<A: App>(app: A) -> f64 {
+    let addr = start_server(app);
+    // Warm the server's thread up (its pools, date cache and arena) on a connection that also
+    // serves as a barrier: the server runs on one thread, so once it has answered a request
+    // on this connection, it has finished with everything that happened before.
+    let mut barrier = TcpStream::connect(addr).unwrap();
+    for _ in 0..WARM_UP {
+        exchange(&mut barrier);
+    }
+    let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    for _ in 0..IDLE_CONNECTIONS {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        exchange(&mut stream);
+        idle.push(stream);
+    }
+    exchange(&mut barrier);
+    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    drop(idle);
+    (after - before) as f64 / IDLE_CONNECTIONS as f64
 }
 
 #[test]
 fn allocations_per_request_stay_within_budget() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let bare = allocations_per_request(Hello);
     let config = DemoConfig::default();
     let stacked = rasgi::demo::stack(&config, Arc::new(RequestCounts::default()), Hello).unwrap();
@@ -150,3 +192,30 @@ fn allocations_per_request_stay_within_budget() {
 const BARE_BUDGET: f64 = 2.0;
 /// Through the demo's nine middleware (see docs/benchmarks.md for what each one costs).
 const FULL_STACK_BUDGET: f64 = 4.0;
+
+#[test]
+fn an_idle_keep_alive_connection_keeps_under_four_kilobytes() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let bare = idle_bytes_per_connection(Hello);
+    let config = DemoConfig::default();
+    let stacked = rasgi::demo::stack(&config, Arc::new(RequestCounts::default()), Hello).unwrap();
+    let full = idle_bytes_per_connection(stacked);
+    println!("heap bytes per idle keep-alive connection: bare hello {bare:.0}, full demo stack {full:.0}");
+    assert!(
+        bare <= IDLE_BUDGET_BYTES,
+        "bare hello: {bare:.0} bytes per idle connection"
+    );
+    // The stack's own per-request state (nine middleware) is part of the connection's task.
+    assert!(
+        full <= IDLE_STACK_BUDGET_BYTES,
+        "full stack: {full:.0} bytes per idle connection"
+    );
+}
+
+/// An idle connection holds its task (the connection's future) and its socket's registration;
+/// its read and write buffers go back to the thread's pool while it waits.
+const IDLE_BUDGET_BYTES: f64 = 4000.0;
+/// The same through the demo's stack, whose middleware make the request's future larger.
+const IDLE_STACK_BUDGET_BYTES: f64 = 6500.0;
