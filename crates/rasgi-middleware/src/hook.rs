@@ -271,3 +271,137 @@ pub(crate) async fn respond<S: Sender>(
     rasgi_protocol::send_response(&mut send, status, headers, body).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what reaches the bottom of a stack of wrappers, and how.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<&'static str>,
+        messages: Vec<Message>,
+    }
+
+    impl Sender for Recorder {
+        async fn send(&mut self, message: Message) -> Result<(), SendError> {
+            self.calls.push("send");
+            self.messages.push(message);
+            Ok(())
+        }
+
+        async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
+            self.calls.push("pair");
+            self.messages.extend([first, second]);
+            Ok(())
+        }
+    }
+
+    /// Adds a header naming itself, and counts the bodies it sees.
+    struct Tag(&'static str, usize);
+
+    impl ResponseHook for Tag {
+        fn on_start(
+            &mut self,
+            start: &mut ResponseStart,
+            _: &Bytes,
+            _: bool,
+        ) -> Result<(), SendError> {
+            if self.0 == "refuse" {
+                return Err(SendError::InvalidHeader);
+            }
+            start.headers.append("x-tag", self.0);
+            Ok(())
+        }
+
+        fn on_body(&mut self, body: Bytes, _: bool) -> Bytes {
+            self.1 += 1;
+            body
+        }
+    }
+
+    fn tags(message: &Message) -> Vec<String> {
+        match message {
+            Message::Start { headers, .. } => headers
+                .get_all("x-tag")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_start_and_its_first_body_reach_the_bottom_as_one_pair() {
+        let mut bottom = Recorder::default();
+        {
+            let inner = HookedSender::new(&mut bottom, Tag("inner", 0));
+            let mut outer = HookedSender::new(inner, Tag("outer", 0));
+            outer
+                .send(Message::start(200, Headers::new()))
+                .await
+                .unwrap();
+            outer.send(Message::chunk(Bytes::from("a"))).await.unwrap();
+            outer.send(Message::body(Bytes::from("b"))).await.unwrap();
+        }
+        assert_eq!(bottom.calls, ["pair", "send"]);
+        assert_eq!(tags(&bottom.messages[0]), ["outer", "inner"]);
+        assert!(
+            matches!(&bottom.messages[1], Message::Body { body, more_body: true } if body == "a")
+        );
+        assert!(
+            matches!(&bottom.messages[2], Message::Body { body, more_body: false } if body == "b")
+        );
+    }
+
+    #[tokio::test]
+    async fn any_other_pair_arrives_in_order() {
+        let mut bottom = Recorder::default();
+        {
+            let mut send = HookedSender::new(&mut bottom, Tag("only", 0));
+            send.send(Message::start(200, Headers::new()))
+                .await
+                .unwrap();
+            // Two bodies: the held start goes first, with the first of them.
+            send.send_pair(
+                Message::chunk(Bytes::from("a")),
+                Message::body(Bytes::from("b")),
+            )
+            .await
+            .unwrap();
+            assert_eq!(send.hook().1, 2);
+        }
+        assert_eq!(bottom.calls, ["pair", "send"]);
+        assert_eq!(tags(&bottom.messages[0]), ["only"]);
+        assert!(matches!(&bottom.messages[2], Message::Body { body, .. } if body == "b"));
+    }
+
+    #[tokio::test]
+    async fn a_hook_that_refuses_the_start_sends_nothing() {
+        let mut bottom = Recorder::default();
+        {
+            let mut send = HookedSender::new(&mut bottom, Tag("refuse", 0));
+            send.send(Message::start(200, Headers::new()))
+                .await
+                .unwrap();
+            let refused = send.send(Message::body(Bytes::from("x"))).await;
+            assert_eq!(refused, Err(SendError::InvalidHeader));
+            assert!(!send.start_sent());
+        }
+        assert!(bottom.messages.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_second_start_is_out_of_order() {
+        let mut send = HookedSender::new(Recorder::default(), ());
+        send.send(Message::start(200, Headers::new()))
+            .await
+            .unwrap();
+        let again = send
+            .send_pair(
+                Message::start(200, Headers::new()),
+                Message::body(Bytes::new()),
+            )
+            .await;
+        assert!(matches!(again, Err(SendError::OutOfOrder(_))));
+    }
+}
