@@ -33,6 +33,10 @@ const READ_CHUNK: usize = buffers::SMALL;
 /// Bytes reserved before a read while a body streams in: fewer, larger reads for uploads.
 const BODY_READ_CHUNK: usize = 64 * 1024;
 
+/// How far behind its deadline a connection's timer may run before it is moved (see
+/// `next_head`).
+const TIMER_SLACK: Duration = Duration::from_secs(1);
+
 /// The most header fields the parser has slots for; [`Limits::max_headers`] may lower it.
 const MAX_HEADER_SLOTS: usize = 128;
 
@@ -173,11 +177,21 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
                     Some(at) => at,
                     None => *idle_deadline.get_or_insert_with(|| Instant::now() + idle_timeout),
                 };
-                if timer.deadline() != deadline {
+                // Moving a timer costs more than the rest of a small request's wait, so it moves
+                // later only when it is `TIMER_SLACK` or more behind: it may fire early, then it
+                // is set to the real deadline and waits again. It never fires late.
+                let armed = timer.deadline();
+                if armed > deadline || armed + TIMER_SLACK < deadline {
                     timer.as_mut().reset(deadline);
                 }
                 if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Wait::TimedOut);
+                    if Instant::now() >= deadline {
+                        return Poll::Ready(Wait::TimedOut);
+                    }
+                    timer.as_mut().reset(deadline);
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Wait::TimedOut);
+                    }
                 }
                 if idle && stop.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Wait::Stopped);
