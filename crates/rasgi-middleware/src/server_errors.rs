@@ -74,36 +74,41 @@ impl Middleware for ServerErrors {
 /// makes of the error instead (or pass the error on when `answer` has none). An error after the
 /// start, or in a non-HTTP scope, is passed on untouched: nothing can be taken back (and is
 /// logged when `log_unanswered`).
-pub(crate) async fn call_answering_errors<A, R, S>(
-    inner: &A,
+pub(crate) fn call_answering_errors<'i, A, R, S, F>(
+    inner: &'i A,
     scope: Scope,
     receive: R,
     send: S,
-    answer: impl Fn(&AppError) -> Option<Response>,
+    answer: F,
     log_unanswered: bool,
-) -> Result<(), AppError>
+) -> impl Future<Output = Result<(), AppError>> + Send + use<'i, A, R, S, F>
 where
     A: App,
     R: Receive,
     S: Sender,
+    F: Fn(&AppError) -> Option<Response> + Send,
 {
+    // A plain function returning an `async` block, not an `async fn`: an `async fn` keeps a
+    // copy of each argument beside the one it works with, and the sender and scope are large.
     // Non-HTTP scopes take the same path (one sender type): no response start ever reaches
     // the wrapper there.
     let http = matches!(scope, Scope::Http(_));
     let mut send = HookedSender::new(send, ());
-    let Err(error) = inner.call(scope, receive, &mut send).await else {
-        return Ok(());
-    };
-    if send.start_sent() || !http {
-        if log_unanswered {
-            tracing::error!(%error, "app failed after its response started (or outside HTTP)");
+    async move {
+        let Err(error) = inner.call(scope, receive, &mut send).await else {
+            return Ok(());
+        };
+        if send.start_sent() || !http {
+            if log_unanswered {
+                tracing::error!(%error, "app failed after its response started (or outside HTTP)");
+            }
+            return Err(error);
         }
-        return Err(error);
+        let Some(response) = answer(&error) else {
+            return Err(error);
+        };
+        let (status, headers, body) = response.into_parts();
+        send.replace_response(status, headers, body).await?;
+        Ok(())
     }
-    let Some(response) = answer(&error) else {
-        return Err(error);
-    };
-    let (status, headers, body) = response.into_parts();
-    send.replace_response(status, headers, body).await?;
-    Ok(())
 }
