@@ -279,6 +279,34 @@ async fn idle_keep_alive_connections_close_at_the_keep_alive_timeout() {
 }
 
 #[tokio::test]
+async fn each_request_restarts_the_keep_alive_timeout() {
+    // The connection's timer is moved lazily (it may fire early and re-arm); a connection that
+    // keeps making requests inside the timeout must never be closed, and an idle one must not
+    // be closed before the timeout has run.
+    let timeout = Duration::from_millis(400);
+    let config = ServerConfig {
+        keep_alive_timeout: timeout,
+        ..test_config()
+    };
+    let server = TestServer::with_config(Probe::default(), config).await;
+    let mut client = server.connect().await;
+    for _ in 0..12 {
+        assert_eq!(client.get("/").await.status, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(client.get("/").await.status, 200);
+    let idle_since = std::time::Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(5), client.closed()).await;
+    assert_eq!(closed, Ok(true));
+    assert!(
+        idle_since.elapsed() >= timeout - Duration::from_millis(20),
+        "closed after {:?}",
+        idle_since.elapsed()
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn connections_over_the_limit_get_503() {
     let config = ServerConfig {
         limit_concurrency: Some(2),
