@@ -11,14 +11,12 @@
 //!   Accept-Encoding` is added to every response that could have been compressed.
 
 use std::future::Future;
-use std::io::Write;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
 
 use crate::cors::add_vary;
+use crate::deflate::GzipStream;
 use crate::{ConfigError, HookedSender, Middleware, ResponseHook, ResponseStart};
 
 /// Default for [`GZip::minimum_size`]: 500 bytes, Starlette's; smaller bodies gain little and
@@ -103,7 +101,7 @@ struct Compress<'a> {
     config: &'a GZip,
     accepts: bool,
     head: bool,
-    encoder: Option<GzEncoder<Vec<u8>>>,
+    encoder: Option<GzipStream>,
     /// A whole body compressed in `on_start`, handed out by `on_body`.
     ready: Option<Bytes>,
 }
@@ -135,13 +133,13 @@ impl ResponseHook for Compress<'_> {
         }
         headers.set("content-encoding", "gzip");
         headers.remove("content-length");
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::new(self.config.level));
+        let encoder = GzipStream::new(self.config.level);
         if more_body {
             self.encoder = Some(encoder);
         } else {
-            // Writing into a Vec cannot fail.
-            let _ = encoder.write_all(first);
-            let whole = Bytes::from(encoder.finish().unwrap_or_default());
+            let mut whole = Vec::new();
+            encoder.finish(first, &mut whole);
+            let whole = Bytes::from(whole);
             headers.set("content-length", whole.len().to_string());
             self.ready = Some(whole);
         }
@@ -155,16 +153,15 @@ impl ResponseHook for Compress<'_> {
         let Some(encoder) = self.encoder.as_mut() else {
             return body;
         };
-        // Writing into a Vec cannot fail.
-        let _ = encoder.write_all(&body);
+        let mut out = Vec::new();
         if more_body {
-            let _ = encoder.flush();
-            return Bytes::from(std::mem::take(encoder.get_mut()));
+            encoder.write(&body, &mut out, true);
+            return Bytes::from(out);
         }
-        match self.encoder.take() {
-            Some(encoder) => Bytes::from(encoder.finish().unwrap_or_default()),
-            None => body,
+        if let Some(encoder) = self.encoder.take() {
+            encoder.finish(&body, &mut out);
         }
+        Bytes::from(out)
     }
 }
 

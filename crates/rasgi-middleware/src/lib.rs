@@ -22,6 +22,7 @@
 
 pub mod cors;
 pub mod custom_headers;
+mod deflate;
 pub mod exception_handlers;
 pub mod from_fn;
 pub mod gzip;
