@@ -9,6 +9,8 @@
 use std::io::{ErrorKind, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+#[cfg(test)]
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::lock::{Mutex, MutexGuard};
@@ -186,6 +188,14 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
 
     /// Write out the buffer. Cancel-safe: what was written is taken off the buffer as it goes.
     pub async fn flush(&mut self) -> std::io::Result<()> {
+        if self.direct.take().is_some() {
+            // A large body's write was abandoned midway (its `send` was dropped while the
+            // socket was full): part of the buffer may be on the wire already, and writing it
+            // again would put bytes in the body that the app never sent. The response stays
+            // cut short, nothing more of it goes out, and the connection closes.
+            self.buf.clear();
+            self.keep_alive = false;
+        }
         std::future::poll_fn(|cx| self.poll_flush(cx)).await
     }
 
@@ -597,5 +607,49 @@ fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
         if n == 0 {
             return &digits[at..];
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_abandoned_direct_write_is_not_written_again() {
+        let (client, server) = tokio::io::duplex(4096);
+        let mut write = WriteSide::new(server, false, false, Shutdown::new());
+        write.begin(RequestFacts {
+            version: Version::Http11,
+            head: false,
+            keep_alive: true,
+        });
+        let body = Bytes::from(vec![b'x'; 64 * 1024]);
+        write.handle(Message::start(200, Headers::new())).unwrap();
+        write.handle(Message::body(body)).unwrap();
+        // The pipe holds 4 KiB and nobody reads yet: the write stops midway, and the `send`
+        // awaiting it is dropped.
+        let abandoned = tokio::time::timeout(Duration::from_millis(50), write.write_out()).await;
+        assert!(abandoned.is_err());
+        let reader = tokio::spawn(async move {
+            let mut client = client;
+            let mut seen = Vec::new();
+            let _ = client.read_to_end(&mut seen).await;
+            seen
+        });
+        write.close().await;
+        drop(write);
+        let seen = reader.await.unwrap();
+        let heads = seen.windows(8).filter(|w| w == b"HTTP/1.1").count();
+        assert_eq!(
+            heads, 1,
+            "the head went out again after the abandoned write"
+        );
+        assert!(
+            seen.len() <= 4096,
+            "more of the body went out: {} bytes",
+            seen.len()
+        );
     }
 }
