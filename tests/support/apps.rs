@@ -151,6 +151,22 @@ impl App for Probe {
                 send.send(Message::body("end")).await?;
                 self.log.push("gated: finished");
             }
+            "/gated-stream" => {
+                // Streams a chunk per permit until a send is refused (at most 20).
+                send.send(Message::start(200, plain())).await?;
+                for i in 0..20 {
+                    let permit = self.gate.acquire().await?;
+                    permit.forget();
+                    if let Err(SendError::Disconnected) =
+                        send.send(Message::chunk(format!("part{i} "))).await
+                    {
+                        self.log.push("gated-stream: client gone");
+                        return Ok(());
+                    }
+                }
+                send.send(Message::body("end")).await?;
+                self.log.push("gated-stream: finished");
+            }
             "/head-info" => send_response(&mut send, 200, plain(), "twelve bytes").await?,
             "/state" => {
                 let greeting = scope

@@ -14,7 +14,9 @@
 //! 6. Responses to pipelined requests already in the buffer are gathered and written together;
 //!    background tasks are handed to the executor once their response has been written.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use futures::lock::Mutex;
@@ -235,7 +237,21 @@ where
             finished: false,
         };
         let send = ResponseSender { write };
-        ctx.app.call(scope, receive, send).await
+        let mut call = std::pin::pin!(ctx.app.call(scope, receive, send));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(outcome) = call.as_mut().poll(cx) {
+                return Poll::Ready(outcome);
+            }
+            // The app waits: what it has streamed goes out now rather than wait with it.
+            // (If a `send` holds the write side, it is writing already.)
+            if let Some(mut w) = write.try_lock() {
+                if w.unflushed {
+                    let _ = w.poll_flush(cx);
+                }
+            }
+            Poll::Pending
+        })
+        .await
     };
 
     // 4. Judge how the app behaved.

@@ -6,6 +6,7 @@
 //! instead of chunked framing. Messages out of order, a `send` after the client left, and a body
 //! that contradicts the app's `content-length` are refused here, in one place.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -24,9 +25,15 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::{buffers, date, Shutdown};
 
-/// Bodies at least this large are written straight from the app's buffer instead of being
-/// copied into the write buffer (one copy saved per byte, one extra syscall at most).
+/// Bodies at least this large are queued as the app's own buffers instead of being copied into
+/// the write buffer (one copy saved per byte).
 const DIRECT_WRITE_BYTES: usize = 16 * 1024;
+/// Streamed bytes the app has sent back to back are written once they reach this much (they
+/// also go out as soon as the app waits): few writes for a fast stream, flat memory for a
+/// long one.
+const STREAM_GATHER_BYTES: usize = 256 * 1024;
+/// Most pieces in one vectored write.
+const MAX_SLICES: usize = 64;
 
 /// Where the current response is.
 #[derive(Debug)]
@@ -116,22 +123,18 @@ pub(crate) struct WriteSide<W> {
     server_header: bool,
     /// Fires when the server stops: responses started after that say `connection: close`.
     shutdown: Shutdown,
-    /// A large body on its way out straight from the app's buffer.
-    direct: Option<DirectWrite>,
-    /// The buffer must go out before the current `send` returns (a streamed chunk, an
-    /// informational response).
+    /// Large bodies, kept as the app's own buffers (not copied), to go out before `buf`; a
+    /// response's head or framing queued before one of them is frozen into the queue with it.
+    queue: VecDeque<Bytes>,
+    /// Bytes in `queue`.
+    queued: usize,
+    /// Write everything out before the current `send` returns (an informational response, or
+    /// streamed bytes past `STREAM_GATHER_BYTES`).
     flush_now: bool,
-}
-
-/// A body written from the app's own buffer, after the write buffer and before `suffix`.
-pub(crate) struct DirectWrite {
-    body: Bytes,
-    suffix: &'static [u8],
-    /// Bytes of buffer, body and suffix written so far.
-    written: usize,
-    /// Where the response goes once the write completes (it is `Broken` until then, so a
-    /// write cut short closes the connection).
-    then: Response,
+    /// A streamed chunk waits in the buffers: it goes out as soon as the app waits for
+    /// anything (see `serve_request`), so a server-sent event is never held back, while chunks
+    /// the app sends back to back leave together.
+    pub unflushed: bool,
 }
 
 impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
@@ -155,8 +158,10 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             date_header,
             server_header,
             shutdown,
-            direct: None,
+            queue: VecDeque::new(),
+            queued: 0,
             flush_now: false,
+            unflushed: false,
         }
     }
 
@@ -183,44 +188,73 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
 
     /// Bytes waiting in the write buffer.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.queued + self.buf.len()
     }
 
-    /// Write out the buffer. Cancel-safe: what was written is taken off the buffer as it goes.
+    /// Write out everything queued. Cancel-safe: what was written is taken off the queue and
+    /// the buffer as it goes, so a write cut short resumes where it stopped.
     pub async fn flush(&mut self) -> std::io::Result<()> {
-        if self.direct.take().is_some() {
-            // A large body's write was abandoned midway (its `send` was dropped while the
-            // socket was full): part of the buffer may be on the wire already, and writing it
-            // again would put bytes in the body that the app never sent. The response stays
-            // cut short, nothing more of it goes out, and the connection closes.
-            self.buf.clear();
-            self.keep_alive = false;
-        }
         std::future::poll_fn(|cx| self.poll_flush(cx)).await
     }
 
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        while !self.buf.is_empty() {
-            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf)) {
+    /// The queue, then the buffer, with as few (vectored) writes as the kernel allows.
+    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.queued > 0 || !self.buf.is_empty() {
+            let written = if self.queue.is_empty() {
+                ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf))
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let mut used = 0;
+                for part in self.queue.iter().map(|b| &b[..]).chain([&self.buf[..]]) {
+                    if used == MAX_SLICES {
+                        break;
+                    }
+                    slices[used] = IoSlice::new(part);
+                    used += 1;
+                }
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..used]))
+            };
+            match written {
                 Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
-                Ok(n) => self.buf.advance(n),
+                Ok(n) => self.consume(n),
                 Err(error) => return Poll::Ready(Err(self.failed(error))),
             }
         }
+        self.unflushed = false;
         Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Take `n` written bytes off the front of the queue, then of the buffer.
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                self.buf.advance(n);
+                return;
+            };
+            let taken = n.min(front.len());
+            front.advance(taken);
+            self.queued -= taken;
+            n -= taken;
+            if front.is_empty() {
+                self.queue.pop_front();
+            }
+        }
     }
 
     /// A write failed: the client is gone, and what was queued for it is dropped.
     fn failed(&mut self, error: std::io::Error) -> std::io::Error {
         self.gone = true;
         self.buf.clear();
+        self.queue.clear();
+        self.queued = 0;
+        self.unflushed = false;
         error
     }
 
     /// Hand the write buffer back to the thread's pool while the connection waits for its next
     /// request (an idle connection holds no buffer).
     pub fn release_buffer(&mut self) {
-        if self.buf.is_empty() {
+        if self.buf.is_empty() && self.queue.is_empty() {
             buffers::give(std::mem::take(&mut self.buf));
         }
     }
@@ -275,63 +309,15 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         }
     }
 
-    /// Write what the last `handle` left to go out now: a large body, or the buffer after a
-    /// streamed chunk. Nothing, usually: small responses wait in the buffer.
+    /// Write what the last `handle` left to go out now. Nothing, usually: responses wait in
+    /// the buffers for the end of the request (or of a pipelined batch), and streamed chunks
+    /// until the app waits.
     pub async fn write_out(&mut self) -> Result<(), SendError> {
-        if self.direct.is_none() && !self.flush_now {
+        if !self.flush_now {
             return Ok(());
         }
-        std::future::poll_fn(|cx| self.poll_write_out(cx)).await
-    }
-
-    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
-        if self.direct.is_some() {
-            if ready!(self.poll_direct(cx)).is_err() {
-                self.direct = None;
-                return Poll::Ready(Err(SendError::Disconnected));
-            }
-            self.buf.clear();
-            if let Some(direct) = self.direct.take() {
-                self.flush_now = matches!(direct.then, Response::Streaming(_));
-                self.response = direct.then;
-            }
-        }
-        if self.flush_now {
-            if ready!(self.poll_flush(cx)).is_err() {
-                self.flush_now = false;
-                return Poll::Ready(Err(SendError::Disconnected));
-            }
-            self.flush_now = false;
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// Write the buffer, the direct body and its suffix, with as few `writev` calls as the
-    /// kernel allows.
-    fn poll_direct(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let WriteSide {
-            io, buf, direct, ..
-        } = self;
-        let Some(direct) = direct else {
-            return Poll::Ready(Ok(()));
-        };
-        let parts: [&[u8]; 3] = [buf, &direct.body, direct.suffix];
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        while direct.written < total {
-            let mut skip = direct.written;
-            let mut slices = [IoSlice::new(&[]); 3];
-            for (slot, part) in slices.iter_mut().zip(parts) {
-                let start = skip.min(part.len());
-                skip -= start;
-                *slot = IoSlice::new(&part[start..]);
-            }
-            match ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices)) {
-                Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
-                Ok(n) => direct.written += n,
-                Err(error) => return Poll::Ready(Err(self.failed(error))),
-            }
-        }
-        Poll::Ready(Ok(()))
+        self.flush_now = false;
+        self.flush().await.map_err(|_| SendError::Disconnected)
     }
 
     fn informational(&mut self, status: u16, headers: Headers) -> Result<(), SendError> {
@@ -476,7 +462,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
     }
 
     /// Frame one body message. The response stays `Broken` if the body contradicts its length
-    /// (the connection then closes), and while a large body is being written directly.
+    /// (the connection then closes).
     fn write_body(
         &mut self,
         mut framing: Framing,
@@ -522,22 +508,23 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             Response::Complete
         };
         if send_body && len >= DIRECT_WRITE_BYTES {
-            // `Broken` until the write completes: a write cut short closes the connection.
-            self.direct = Some(DirectWrite {
-                body,
-                suffix,
-                written: 0,
-                then,
-            });
-            return Ok(());
-        }
-        if send_body {
+            // Queued as it is, not copied: what was buffered before it goes first.
+            if !self.buf.is_empty() {
+                let before = self.buf.split().freeze();
+                self.queued += before.len();
+                self.queue.push_back(before);
+            }
+            self.queued += len;
+            self.queue.push_back(body);
+        } else if send_body {
             self.buf.extend_from_slice(&body);
         }
         self.buf.extend_from_slice(suffix);
         self.response = then;
-        // A streamed chunk goes out now: server-sent events and long polls must not wait.
-        self.flush_now = more_body;
+        if more_body {
+            self.unflushed = true;
+            self.flush_now = self.buffered() >= STREAM_GATHER_BYTES;
+        }
         Ok(())
     }
 
@@ -617,7 +604,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn an_abandoned_direct_write_is_not_written_again() {
+    async fn a_write_cut_short_resumes_where_it_stopped() {
         let (client, server) = tokio::io::duplex(4096);
         let mut write = WriteSide::new(server, false, false, Shutdown::new());
         write.begin(RequestFacts {
@@ -628,10 +615,10 @@ mod tests {
         let body = Bytes::from(vec![b'x'; 64 * 1024]);
         write.handle(Message::start(200, Headers::new())).unwrap();
         write.handle(Message::body(body)).unwrap();
-        // The pipe holds 4 KiB and nobody reads yet: the write stops midway, and the `send`
+        // The pipe holds 4 KiB and nobody reads yet: the write stops midway, and the future
         // awaiting it is dropped.
-        let abandoned = tokio::time::timeout(Duration::from_millis(50), write.write_out()).await;
-        assert!(abandoned.is_err());
+        let cut = tokio::time::timeout(Duration::from_millis(50), write.flush()).await;
+        assert!(cut.is_err());
         let reader = tokio::spawn(async move {
             let mut client = client;
             let mut seen = Vec::new();
@@ -641,15 +628,41 @@ mod tests {
         write.close().await;
         drop(write);
         let seen = reader.await.unwrap();
-        let heads = seen.windows(8).filter(|w| w == b"HTTP/1.1").count();
-        assert_eq!(
-            heads, 1,
-            "the head went out again after the abandoned write"
-        );
-        assert!(
-            seen.len() <= 4096,
-            "more of the body went out: {} bytes",
-            seen.len()
-        );
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 65536\r\n\r\n";
+        assert!(seen.starts_with(head));
+        assert_eq!(seen.windows(8).filter(|w| w == b"HTTP/1.1").count(), 1);
+        assert_eq!(seen.len(), head.len() + 64 * 1024);
+        assert!(seen[head.len()..].iter().all(|&b| b == b'x'));
+    }
+
+    #[tokio::test]
+    async fn chunks_sent_back_to_back_leave_in_one_write() {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let mut write = WriteSide::new(server, false, false, Shutdown::new());
+        write.begin(RequestFacts {
+            version: Version::Http11,
+            head: false,
+            keep_alive: true,
+        });
+        write.handle(Message::start(200, Headers::new())).unwrap();
+        for _ in 0..3 {
+            write
+                .handle(Message::chunk(Bytes::from(vec![b'x'; 32 * 1024])))
+                .unwrap();
+            // Under the gathering size: nothing to write now, but marked for the app's wait.
+            assert!(!write.flush_now);
+            assert!(write.unflushed);
+        }
+        write.flush().await.unwrap();
+        assert!(!write.unflushed);
+        let mut seen = vec![0u8; 200 * 1024];
+        let n = client.read(&mut seen).await.unwrap();
+        // Head, three framed chunks: all there after one flush.
+        assert_eq!(n, write_len_of_three_chunks());
+    }
+
+    fn write_len_of_three_chunks() -> usize {
+        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".len();
+        head + 3 * ("8000\r\n".len() + 32 * 1024 + 2)
     }
 }
