@@ -89,9 +89,6 @@ where
     let mut shutdown = ctx.shutdown.listener();
     let mut stop = std::pin::pin!(shutdown.fired());
     let mut timer = std::pin::pin!(tokio::time::sleep(config.header_read_timeout));
-    // The head waiting to be served: one slot for the connection, which `serve_request` empties
-    // before its first await (a head passed by value would stay in its future all along).
-    let mut head: Option<RequestHead> = None;
 
     loop {
         // 1. The next head.
@@ -101,7 +98,9 @@ where
             config.keep_alive_timeout
         };
         first = false;
-        let refused = match read
+        // The head is handed to `serve_request` in a slot it empties before its first await (a
+        // head passed by value would stay in its future all along).
+        let (mut head, refused) = match read
             .next_head(
                 &config.limits,
                 idle_timeout,
@@ -111,12 +110,9 @@ where
             )
             .await
         {
-            Ok(Some(next)) => {
-                head.replace(next);
-                None
-            }
+            Ok(Some(next)) => (Some(next), None),
             Ok(None) | Err(HeadError::Timeout) => break,
-            Err(HeadError::Invalid(error)) => Some(error),
+            Err(HeadError::Invalid(error)) => (None, Some(error)),
         };
         if let Some(error) = refused {
             tracing::debug!(%error, "refused a request head");

@@ -145,8 +145,9 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     /// Wait for the next request head. `Ok(None)` means the connection should close quietly:
     /// the client left, stayed idle past `idle_timeout`, or `stop` resolved while idle.
     ///
-    /// `timer` is the connection's one timer, reset here only when a read has to wait (a head
-    /// already in the socket costs no timer work); `stop` is polled only while idle.
+    /// `timer` is the connection's one timer, looked at only when a read has to wait (a head
+    /// already in the socket costs no timer work) and moved lazily; `stop` is polled only while
+    /// idle.
     pub async fn next_head(
         &mut self,
         limits: &Limits,

@@ -27,7 +27,7 @@ use crate::{buffers, date, Shutdown};
 
 /// Bodies at least this large are queued as the app's own buffers instead of being copied into
 /// the write buffer (one copy saved per byte).
-const DIRECT_WRITE_BYTES: usize = 16 * 1024;
+const QUEUE_AS_IS_BYTES: usize = 16 * 1024;
 /// Streamed bytes the app has sent back to back are written once they reach this much (they
 /// also go out as soon as the app waits): few writes for a fast stream, flat memory for a
 /// long one.
@@ -125,9 +125,8 @@ pub(crate) struct WriteSide<W> {
     shutdown: Shutdown,
     /// Large bodies, kept as the app's own buffers (not copied), to go out before `buf`; a
     /// response's head or framing queued before one of them is frozen into the queue with it.
+    /// Never holds an empty piece.
     queue: VecDeque<Bytes>,
-    /// Bytes in `queue`.
-    queued: usize,
     /// Write everything out before the current `send` returns (an informational response, or
     /// streamed bytes past `STREAM_GATHER_BYTES`).
     flush_now: bool,
@@ -159,7 +158,6 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             server_header,
             shutdown,
             queue: VecDeque::new(),
-            queued: 0,
             flush_now: false,
             unflushed: false,
         }
@@ -186,9 +184,9 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         matches!(self.response, Response::Idle | Response::Started(_))
     }
 
-    /// Bytes waiting in the write buffer.
+    /// Bytes waiting to be written (the queue and the buffer).
     pub fn buffered(&self) -> usize {
-        self.queued + self.buf.len()
+        self.queue.iter().map(Bytes::len).sum::<usize>() + self.buf.len()
     }
 
     /// Write out everything queued. Cancel-safe: what was written is taken off the queue and
@@ -199,7 +197,7 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
 
     /// The queue, then the buffer, with as few (vectored) writes as the kernel allows.
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        while self.queued > 0 || !self.buf.is_empty() {
+        while !self.queue.is_empty() || !self.buf.is_empty() {
             let written = if self.queue.is_empty() {
                 ready!(Pin::new(&mut self.io).poll_write(cx, &self.buf))
             } else {
@@ -233,7 +231,6 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             };
             let taken = n.min(front.len());
             front.advance(taken);
-            self.queued -= taken;
             n -= taken;
             if front.is_empty() {
                 self.queue.pop_front();
@@ -246,7 +243,6 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
         self.gone = true;
         self.buf.clear();
         self.queue.clear();
-        self.queued = 0;
         self.unflushed = false;
         error
     }
@@ -507,14 +503,11 @@ impl<W: AsyncWrite + Unpin + Send> WriteSide<W> {
             }
             Response::Complete
         };
-        if send_body && len >= DIRECT_WRITE_BYTES {
+        if send_body && len >= QUEUE_AS_IS_BYTES {
             // Queued as it is, not copied: what was buffered before it goes first.
             if !self.buf.is_empty() {
-                let before = self.buf.split().freeze();
-                self.queued += before.len();
-                self.queue.push_back(before);
+                self.queue.push_back(self.buf.split().freeze());
             }
-            self.queued += len;
             self.queue.push_back(body);
         } else if send_body {
             self.buf.extend_from_slice(&body);
@@ -636,7 +629,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn chunks_sent_back_to_back_leave_in_one_write() {
+    async fn chunks_sent_back_to_back_wait_for_one_flush() {
         let (mut client, server) = tokio::io::duplex(1 << 20);
         let mut write = WriteSide::new(server, false, false, Shutdown::new());
         write.begin(RequestFacts {
@@ -657,7 +650,7 @@ mod tests {
         assert!(!write.unflushed);
         let mut seen = vec![0u8; 200 * 1024];
         let n = client.read(&mut seen).await.unwrap();
-        // Head, three framed chunks: all there after one flush.
+        // Head, three framed chunks: none written before the flush, all there after it.
         assert_eq!(n, write_len_of_three_chunks());
     }
 
