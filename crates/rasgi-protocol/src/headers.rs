@@ -168,6 +168,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arena_values_are_separate_and_survive_the_arena_moving_on() {
+        let first = format_value(format_args!("{:.3}", 1.5));
+        let second = arena_value(b"abc");
+        // Enough values to make the arena take a new chunk.
+        let many: Vec<Bytes> = (0..2000)
+            .map(|i| format_value(format_args!("{i:08}")))
+            .collect();
+        assert_eq!(first, "1.500");
+        assert_eq!(second, "abc");
+        assert_eq!(many[1999], "00001999");
+    }
+
+    #[test]
     fn lookups_ignore_case_and_keep_duplicates_in_order() {
         let headers = Headers::new()
             .with("set-cookie", "a=1")
