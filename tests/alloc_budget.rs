@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use rasgi::demo::{DemoConfig, RequestCounts};
 use rasgi::protocol::{send_response, App, AppError, Bytes, Headers, Receive, Scope, Sender};
-use rasgi::server::{Listener, Server};
+use rasgi::server::{Listener, Server, Shutdown};
 
 struct Counting;
 
@@ -79,28 +79,40 @@ impl App for Hello {
 const WARM_UP: u64 = 200;
 const MEASURED: u64 = 2000;
 
-/// Serve `app` on a current-thread runtime of its own thread; returns its address.
-fn start_server<A: App>(app: A) -> SocketAddr {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        runtime.block_on(async move {
-            let listener = Listener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let server = Server::with_config(app, support::test_config());
-            let stop = server.shutdown_signal();
-            let serving = server.serve(listener);
-            tokio::pin!(serving);
-            tokio::select! {
-                _ = &mut serving => {}
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => stop.trigger(),
-            }
+/// A server on a current-thread runtime of its own thread.
+struct Running {
+    addr: SocketAddr,
+    stop: Shutdown,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Serve `app`.
+    fn start<A: App>(app: A) -> Running {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = Listener::bind("127.0.0.1:0").await.unwrap();
+                let server = Server::with_config(app, support::test_config());
+                tx.send((listener.local_addr().unwrap(), server.shutdown_signal()))
+                    .unwrap();
+                let _ = server.serve(listener).await;
+            });
         });
-    });
-    addr_rx.recv().unwrap()
+        let (addr, stop) = rx.recv().unwrap();
+        Running { addr, stop, thread }
+    }
+
+    /// Shut the server down and wait until its thread has ended, so that nothing it does
+    /// (closing connections, freeing them) lands in the next measurement's counts.
+    fn finish(self) {
+        self.stop.trigger();
+        self.thread.join().unwrap();
+    }
 }
 
 /// One request and its whole response on `stream`, with no allocation on this side.
@@ -129,8 +141,8 @@ fn exchange(stream: &mut TcpStream) {
 
 /// Allocations per request while serving `app`.
 fn allocations_per_request<A: App>(app: A) -> f64 {
-    let addr = start_server(app);
-    let mut stream = TcpStream::connect(addr).unwrap();
+    let server = Running::start(app);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
     for _ in 0..WARM_UP {
         exchange(&mut stream);
     }
@@ -139,6 +151,8 @@ fn allocations_per_request<A: App>(app: A) -> f64 {
         exchange(&mut stream);
     }
     let after = ALLOCATIONS.load(Ordering::Relaxed);
+    drop(stream);
+    server.finish();
     (after - before) as f64 / MEASURED as f64
 }
 
@@ -147,7 +161,8 @@ const IDLE_CONNECTIONS: usize = 256;
 
 /// Heap bytes the server keeps per idle keep-alive connection (one request served on each).
 fn idle_bytes_per_connection<A: App>(app: A) -> f64 {
-    let addr = start_server(app);
+    let server = Running::start(app);
+    let addr = server.addr;
     // Warm the server's thread up (its pools, date cache and arena) on a connection that also
     // serves as a barrier: the server runs on one thread, so once it has answered a request
     // on this connection, it has finished with everything that happened before.
@@ -164,7 +179,8 @@ fn idle_bytes_per_connection<A: App>(app: A) -> f64 {
     }
     exchange(&mut barrier);
     let after = LIVE_BYTES.load(Ordering::Relaxed);
-    drop(idle);
+    drop((idle, barrier));
+    server.finish();
     (after - before) as f64 / IDLE_CONNECTIONS as f64
 }
 
