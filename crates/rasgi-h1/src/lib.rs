@@ -13,15 +13,20 @@
 //! | the request-head parser and body framing | [`request`] |
 //! | body decoders (`Content-Length`, chunked) | [`body`] |
 //! | response head and body encoders | [`response`] |
+//! | a server connection's state machine: every transition of an exchange | [`conn`] |
+//! | the bytes a connection owes its client | `output.rs` |
 
 pub mod body;
 pub mod class;
+pub mod conn;
 pub mod error;
 pub mod limits;
+mod output;
 pub mod request;
 pub mod response;
 
 pub use body::{Decoded, Decoder};
+pub use conn::ServerConn;
 pub use error::H1Error;
 pub use limits::Limits;
 pub use request::{

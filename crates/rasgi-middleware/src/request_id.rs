@@ -115,6 +115,7 @@ impl Middleware for RequestId {
                     None => generate(),
                 };
                 http.extensions.insert(RequestIdValue(id.clone()));
+                http.background.set_request_id(id.clone());
                 (Scope::Http(http), Some(Echo(id)))
             }
             other => (other, None),

@@ -10,6 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 
 use crate::AppError;
@@ -45,7 +46,16 @@ impl fmt::Debug for Task {
 
 /// The shared, ordered list of one request's background tasks.
 #[derive(Clone, Default)]
-pub struct BackgroundTasks(Arc<Mutex<Vec<Task>>>);
+pub struct BackgroundTasks(Arc<Mutex<List>>);
+
+/// What the handles share.
+#[derive(Default)]
+struct List {
+    /// The tasks, in the order they were added.
+    tasks: Vec<Task>,
+    /// The request id that names these tasks in logs, if a middleware gave one.
+    request_id: Option<Bytes>,
+}
 
 impl BackgroundTasks {
     /// An empty list.
@@ -76,18 +86,31 @@ impl BackgroundTasks {
     }
 
     fn push(&self, task: Task) {
-        self.lock().push(task);
+        self.lock().tasks.push(task);
     }
 
-    /// Take every task added so far, leaving the list empty (the server does this once the
-    /// response is written).
+    /// Name this request's tasks in logs by its request id (the `RequestId` middleware does
+    /// this), so the server needs no knowledge of where the id came from.
+    pub fn set_request_id(&self, id: Bytes) {
+        self.lock().request_id = Some(id);
+    }
+
+    /// The request id given by [`BackgroundTasks::set_request_id`], if any.
+    pub fn request_id(&self) -> Option<Bytes> {
+        self.lock().request_id.clone()
+    }
+
+    /// Take every task added so far and the request id, leaving the list empty (the server does
+    /// this once the response is written).
     pub fn take(&self) -> Vec<Task> {
-        std::mem::take(&mut *self.lock())
+        let mut list = self.lock();
+        list.request_id = None;
+        std::mem::take(&mut list.tasks)
     }
 
     /// How many tasks are waiting.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().tasks.len()
     }
 
     /// Whether no task is waiting.
@@ -95,7 +118,7 @@ impl BackgroundTasks {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Task>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, List> {
         // A panic while holding this lock can only come from `Vec::push` running out of memory;
         // the list itself is still consistent, so keep using it.
         self.0
@@ -126,5 +149,14 @@ mod tests {
         let names: Vec<_> = taken.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, vec!["first", "second"]);
         assert!(from_middleware.is_empty());
+    }
+
+    #[test]
+    fn the_request_id_names_one_batch_only() {
+        let tasks = BackgroundTasks::new();
+        tasks.set_request_id(Bytes::from_static(b"abc"));
+        assert_eq!(tasks.request_id().as_deref(), Some(&b"abc"[..]));
+        tasks.take();
+        assert_eq!(tasks.request_id(), None);
     }
 }

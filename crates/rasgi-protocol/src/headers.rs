@@ -25,6 +25,21 @@ impl Headers {
         Headers(Vec::with_capacity(n.max(FIRST_CAPACITY)))
     }
 
+    /// A list made of `fields` as they are (the server's parsed request fields).
+    pub fn from_fields(fields: Vec<(Bytes, Bytes)>) -> Headers {
+        Headers(fields)
+    }
+
+    /// The fields, in order.
+    pub fn as_fields(&self) -> &[(Bytes, Bytes)] {
+        &self.0
+    }
+
+    /// The fields, in order, as a vector (no copy).
+    pub fn into_fields(self) -> Vec<(Bytes, Bytes)> {
+        self.0
+    }
+
     /// Append a field (duplicates are kept).
     pub fn append(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
         if self.0.capacity() == 0 {

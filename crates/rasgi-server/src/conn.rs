@@ -1,32 +1,37 @@
-//! The connection driver: a plain async loop that reads a request head, calls the app inline
-//! with `receive` and `send` bound to this connection, finishes the response, and goes on to
-//! the next request.
+//! The connection driver: a plain async loop around the state machine
+//! ([`rasgi_h1::ServerConn`]). It reads bytes and hands them over, runs the app inline with
+//! `receive` and `send` bound to this connection, writes what the machine queued, keeps the
+//! time, and goes on as the machine says. It makes no protocol decision of its own.
 //!
-//! The rules, in the order one request meets them:
+//! One connection, in order:
 //! 1. The head is read under the keep-alive timeout (idle) or the header-read timeout (once a
-//!    byte has arrived); a refused head is answered with its status, then the connection closes.
-//! 2. HTTP/1.1 needs exactly one `Host` (400); a declared body over the limit is 413.
-//! 3. The app runs inline on this task: no task spawned, no channel per request.
-//! 4. App misbehaviour is judged here, once: an error or a return before anything was written
-//!    gets a 500 and a close; an error after the response started, or a response left
-//!    incomplete, closes the connection.
-//! 5. An unread body is drained up to a limit, or the connection closes.
-//! 6. Responses to pipelined requests already in the buffer are gathered and written together;
-//!    background tasks are handed to the executor once their response has been written.
+//!    byte has arrived); a head the machine refuses is answered by it, then the connection
+//!    closes.
+//! 2. The app runs inline on this task: no task spawned, no channel per request.
+//! 3. The machine judges how the app behaved ([`AppOutcome`]); this file logs the verdict and
+//!    hands the request's background tasks over, or counts them dropped.
+//! 4. The machine says what comes next ([`Next`]): the next request, draining an unread body
+//!    first (within the header-read timeout), or a close. No protocol is served after a 101
+//!    yet: such a connection closes once the 101 is written.
+//! 5. Responses to pipelined requests already in the buffer are gathered and written together;
+//!    background tasks go to the executor once their response has been written.
+//! 6. A lingering close, when the client may still be sending.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
+use bytes::BytesMut;
 use futures::lock::Mutex;
 use rasgi_background::{Batch, Executor};
-use rasgi_h1::Version;
-use rasgi_protocol::{App, BackgroundTasks, ByteStr, Scope, State};
+use rasgi_h1::conn::{AppOutcome, Next, Request, Settings};
+use rasgi_h1::ServerConn;
+use rasgi_protocol::{App, AppError, BackgroundTasks, ByteStr, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::read::{HeadError, ReadSide, RequestBody, RequestHead, ScopeParts};
-use crate::write::{lock, RequestFacts, Response, ResponseSender, WriteSide};
+use crate::read::{http_scope, HeadError, ReadSide, RequestBody, ScopeParts};
+use crate::wire::{lock, put_date, ResponseSender, Wire};
 use crate::{ServerConfig, Shutdown};
 
 /// What every connection of a server shares.
@@ -76,18 +81,12 @@ where
 {
     let config = &*ctx.config;
     let mut read = ReadSide::new(reader);
-    let write = Mutex::new(WriteSide::new(
-        writer,
-        config.date_header,
-        config.server_header,
-        ctx.shutdown.clone(),
-    ));
+    let wire = Mutex::new(Wire::new(writer, settings(config)));
     // One list per connection, reused: requests on a connection are served one at a time.
     let background = BackgroundTasks::new();
     let mut written_batches: Vec<Batch> = Vec::new();
     let mut first = true;
-    let mut shutdown = ctx.shutdown.listener();
-    let mut stop = std::pin::pin!(shutdown.fired());
+    let mut stop = std::pin::pin!(ctx.shutdown.triggered());
     let mut timer = std::pin::pin!(tokio::time::sleep(config.header_read_timeout));
 
     loop {
@@ -98,11 +97,11 @@ where
             config.keep_alive_timeout
         };
         first = false;
-        // The head is handed to `serve_request` in a slot it empties before its first await (a
-        // head passed by value would stay in its future all along).
-        let (mut head, refused) = match read
+        // The request is handed to `serve_request` in a slot it empties before its first await
+        // (a request passed by value would stay in its future all along).
+        let mut request = match read
             .next_head(
-                &config.limits,
+                &wire,
                 idle_timeout,
                 config.header_read_timeout,
                 timer.as_mut(),
@@ -110,138 +109,121 @@ where
             )
             .await
         {
-            Ok(Some(next)) => (Some(next), None),
+            Ok(Some(request)) => Some(request),
             Ok(None) | Err(HeadError::Timeout) => break,
-            Err(HeadError::Invalid(error)) => (None, Some(error)),
+            Err(HeadError::Refused(status)) => {
+                tracing::debug!(status, "refused a request head");
+                break;
+            }
         };
-        if let Some(error) = refused {
-            tracing::debug!(%error, "refused a request head");
-            let mut w = lock(&write).await;
-            w.begin(RequestFacts {
-                version: Version::Http11,
-                head: false,
-                keep_alive: false,
-            });
-            w.error_response(error.status(), status_text(error.status()));
-            break;
-        }
-        let keep_alive = serve_request(
+        let next = serve_request(
             ctx,
             peers,
-            &mut head,
+            &mut request,
             &mut read,
-            &write,
+            &wire,
             &background,
             &mut written_batches,
         )
         .await;
 
         // 6. Write now unless more pipelined requests are already waiting.
-        let mut w = lock(&write).await;
-        let more_waiting = !read.buf.is_empty() && keep_alive;
-        if !more_waiting || w.buffered() >= config.write_buffer_flush_bytes {
+        let mut w = lock(&wire).await;
+        let more_waiting = next == Next::KeepAlive && read.has_buffered();
+        if !more_waiting || w.state().output_len() >= config.write_buffer_flush_bytes {
             let flushed = w.flush().await.is_ok();
             submit_written(&ctx.executor, &mut written_batches, flushed);
         }
         if !more_waiting {
             w.release_buffer();
         }
-        if !keep_alive {
+        if next != Next::KeepAlive {
             break;
         }
     }
-    let mut w = lock(&write).await;
+    let mut w = lock(&wire).await;
     w.close().await;
-    submit_written(&ctx.executor, &mut written_batches, !w.gone);
+    let written = !w.state().client_gone();
+    submit_written(&ctx.executor, &mut written_batches, written);
+    let unread = w.state().reading_body();
     drop(w);
     // 7. Closing while the client may still be sending (an unread body, pipelined requests):
     // read and drop a little, so the kernel does not answer with a reset that destroys the
     // response before the client has read it (a lingering close, as nginx does).
-    if !read.eof && (read.body.is_some() || !read.buf.is_empty()) {
+    if !read.is_eof() && (unread || read.has_buffered()) {
         read.linger(LINGER_BYTES, LINGER_TIME).await;
     }
 }
 
-/// One request, from its head to the end of its response (steps 2 to 5); returns whether the
-/// connection can serve another. Its own function, so that the connection's future holds the
+/// The state machine's settings, from the server's.
+fn settings(config: &ServerConfig) -> Settings {
+    Settings {
+        limits: config.limits,
+        max_body_bytes: config.max_body_bytes,
+        drain_limit_bytes: config.drain_limit_bytes,
+        server_header: config.server_header,
+        date_line: config.date_header.then_some(put_date as fn(&mut BytesMut)),
+    }
+}
+
+/// One request, from its head to the end of its response (steps 2 to 5); returns what the
+/// connection does next. Its own function, so that the connection's future holds the
 /// request's state and the app's future in one slot, shared with the wait for the next head.
 async fn serve_request<R, W, A>(
     ctx: &ConnContext<A>,
     peers: &Peers,
-    head: &mut Option<RequestHead>,
+    request: &mut Option<Request>,
     read: &mut ReadSide<R>,
-    write: &Mutex<WriteSide<W>>,
+    wire: &Mutex<Wire<W>>,
     background: &BackgroundTasks,
     written_batches: &mut Vec<Batch>,
-) -> bool
+) -> Next
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
     A: App,
 {
     let config = &*ctx.config;
-    // Everything taken from the head, in a block: locals that were borrowed keep their room in
-    // this function's future until they go out of scope, and the head is large.
-    let (scope, facts, method, path, refusal) = {
-        let Some(head) = head.take() else {
-            return false;
-        };
-        let facts = RequestFacts {
-            version: head.version,
-            head: head.method == "HEAD",
-            keep_alive: head.keep_alive,
-        };
-        let method = head.method.clone();
-        let path = head.path.clone();
-
-        // 2. Checks the server makes before the app sees the request.
-        let refusal = if head.version == Version::Http11 && head.host_count != 1 {
-            Some(400)
-        } else if matches!(head.body, rasgi_h1::BodyKind::Length(n) if n > config.max_body_bytes) {
-            Some(413)
-        } else {
-            None
+    // Everything taken from the request, in a block: locals that were borrowed keep their room
+    // in this function's future until they go out of scope, and the request is large.
+    let (scope, method, path) = {
+        let Some(request) = request.take() else {
+            return Next::Close;
         };
         let parts = ScopeParts {
             client: peers.client,
             server: peers.server,
             state: &ctx.state,
             root_path: &ctx.root_path,
-            background,
+            background: background.clone(),
         };
-        let scope = Scope::Http(head.into_scope(&parts));
-        (scope, facts, method, path, refusal)
+        let scope = http_scope(request, parts);
+        let (method, path) = (scope.method.clone(), scope.path.clone());
+        (Scope::Http(scope), method, path)
     };
     let started = config.access_log.then(Instant::now);
-    {
-        // Between requests nothing else holds the write side.
-        let mut w = lock(write).await;
-        w.begin(facts);
-        if let Some(status) = refusal {
-            w.error_response(status, status_text(status));
-            log_access(peers, &method, &path, &w, started);
-            return false;
-        }
-    }
+    // Between requests nothing else holds the wire.
+    lock(wire).await.take_buffer();
 
     // 3. The app, inline.
-    let outcome = {
+    let result = {
         let receive = RequestBody {
             read: &mut *read,
-            write,
-            max_body_bytes: config.max_body_bytes,
-            finished: false,
+            wire,
         };
-        let send = ResponseSender { write };
+        let send = ResponseSender {
+            wire,
+            shutdown: &ctx.shutdown,
+        };
         let mut call = std::pin::pin!(ctx.app.call(scope, receive, send));
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(outcome) = call.as_mut().poll(cx) {
-                return Poll::Ready(outcome);
+            if let Poll::Ready(result) = call.as_mut().poll(cx) {
+                return Poll::Ready(result);
             }
             // The app waits: what it has streamed goes out now rather than wait with it.
-            // (If a `send` holds the write side, it is writing already.)
-            if let Some(mut w) = write.try_lock() {
-                if w.unflushed {
+            // (If a `send` holds the wire, it is writing already.)
+            if let Some(mut w) = wire.try_lock() {
+                if w.state().has_streamed_output() {
                     let _ = w.poll_flush(cx);
                 }
             }
@@ -250,40 +232,17 @@ where
         .await
     };
 
-    // 4. Judge how the app behaved.
-    let mut w = lock(write).await;
-    let complete = matches!(w.response, Response::Complete);
-    match (&outcome, w.aborted) {
-        (_, Some(status)) if w.nothing_written() => {
-            w.error_response(status, status_text(status));
-        }
-        (Err(error), None) if w.nothing_written() => {
-            tracing::error!(%method, %path, %error, "app failed before its response started");
-            w.error_response(500, "Internal Server Error");
-        }
-        (Ok(()), None) if w.nothing_written() => {
-            tracing::error!(%method, %path, "app returned without sending a response");
-            w.error_response(500, "Internal Server Error");
-        }
-        (Err(error), _) if !complete => {
-            tracing::error!(%method, %path, %error, "app failed after its response started; closing");
-            w.keep_alive = false;
-        }
-        (Ok(()), _) if !complete => {
-            tracing::error!(%method, %path, "app returned before its final body; closing");
-            w.keep_alive = false;
-        }
-        (Err(error), _) => {
-            tracing::error!(%method, %path, %error, "app failed after its response completed");
-        }
-        (Ok(()), _) => {}
-    }
+    // 4. The state machine judges how the app behaved; the server logs it.
+    let mut w = lock(wire).await;
+    let outcome = w.conn().app_returned(result.is_err());
+    log_outcome(outcome, &method, &path, result.err());
+    let request_id = background.request_id();
     let tasks = background.take();
     if !tasks.is_empty() {
-        let label = match &w.request_id {
+        let label = match request_id {
             Some(id) => format!(
                 "{method} {path} (request id {})",
-                String::from_utf8_lossy(id)
+                String::from_utf8_lossy(&id)
             ),
             None => format!("{method} {path}"),
         };
@@ -291,25 +250,52 @@ where
             label: label.into(),
             tasks,
         };
-        if complete {
+        if outcome.response_complete() {
             written_batches.push(batch);
         } else {
             ctx.executor
                 .drop_batch(batch, "the response did not complete");
         }
     }
-    log_access(peers, &method, &path, &w, started);
+    log_access(peers, &method, &path, w.state(), started);
 
-    // 5. An unread body: drain it, or close.
-    let mut keep_alive = w.keep_alive && !w.gone && !ctx.shutdown.is_triggered();
-    drop(w);
-    if keep_alive && read.body.is_some() {
-        keep_alive = !read.continue_pending
-            && read
-                .drain_body(config.drain_limit_bytes, config.header_read_timeout)
-                .await;
+    // 5. What next; an unread body is drained, or the connection closes.
+    if ctx.shutdown.is_triggered() {
+        w.conn().stop();
     }
-    keep_alive
+    let next = w.conn().finish();
+    drop(w);
+    if next == Next::Drain {
+        return if read.drain_body(wire, config.header_read_timeout).await {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        };
+    }
+    next
+}
+
+/// One log line for an app that misbehaved (nothing for one that did not).
+fn log_outcome(outcome: AppOutcome, method: &ByteStr, path: &ByteStr, error: Option<AppError>) {
+    let error = error.map(|e| e.to_string()).unwrap_or_default();
+    match outcome {
+        AppOutcome::Complete | AppOutcome::Upgraded | AppOutcome::BodyRefused(_) => {}
+        AppOutcome::FailedBeforeStart => {
+            tracing::error!(%method, %path, %error, "app failed before its response started");
+        }
+        AppOutcome::NoResponse => {
+            tracing::error!(%method, %path, "app returned without sending a response");
+        }
+        AppOutcome::FailedAfterStart => {
+            tracing::error!(%method, %path, %error, "app failed after its response started; closing");
+        }
+        AppOutcome::ReturnedEarly => {
+            tracing::error!(%method, %path, "app returned before its final body; closing");
+        }
+        AppOutcome::FailedAfterComplete => {
+            tracing::error!(%method, %path, %error, "app failed after its response completed");
+        }
+    }
 }
 
 /// Most bytes read and dropped while lingering before a close.
@@ -329,11 +315,11 @@ fn submit_written(executor: &Executor, batches: &mut Vec<Batch>, written: bool) 
     }
 }
 
-fn log_access<W>(
+fn log_access(
     peers: &Peers,
     method: &ByteStr,
     path: &ByteStr,
-    write: &WriteSide<W>,
+    conn: &ServerConn,
     started: Option<Instant>,
 ) {
     let Some(started) = started else {
@@ -345,16 +331,8 @@ fn log_access<W>(
     tracing::info!(
         target: "rasgi::access",
         "{client} \"{method} {path}\" {} {}B {:.3}ms",
-        write.status,
-        write.body_bytes,
+        conn.status(),
+        conn.body_bytes(),
         started.elapsed().as_secs_f64() * 1000.0
     );
-}
-
-/// The body of the server's own error responses.
-pub(crate) fn status_text(status: u16) -> &'static str {
-    match rasgi_h1::reason_phrase(status) {
-        "" => "Error",
-        reason => reason,
-    }
 }

@@ -13,14 +13,6 @@ thread_local! {
     static CACHE: RefCell<(u64, [u8; LINE_LEN])> = const { RefCell::new((u64::MAX, [0; LINE_LEN])) };
 }
 
-/// The current date as an IMF-fixdate, from a per-thread cache refreshed every second.
-pub fn now() -> [u8; DATE_LEN] {
-    let line = line();
-    let mut date = [0; DATE_LEN];
-    date.copy_from_slice(&line[6..6 + DATE_LEN]);
-    date
-}
-
 /// The whole `date` header line, `date: <IMF-fixdate>\r\n`, from the same cache: the server
 /// writes it into every response head with one copy.
 pub fn line() -> [u8; LINE_LEN] {

@@ -5,9 +5,9 @@
 //! | --- | --- |
 //! | settings, limits and timeouts | [`config`] |
 //! | the accept loop, connection limit and graceful shutdown | [`server`] |
-//! | one connection's request loop | `conn.rs` |
-//! | request heads and `receive` | `read.rs` |
-//! | the response state machine behind `send` | `write.rs` |
+//! | one connection's driver: I/O around the state machine ([`rasgi_h1::ServerConn`]) | `conn.rs` |
+//! | the read half: bytes in, heads and `receive` | `read.rs` |
+//! | the state machine and the write half behind `send` | `wire.rs` |
 //! | lifespan startup and shutdown | `lifespan.rs` |
 //! | the cached `date` header | [`date`] |
 //! | the shutdown signal | [`shutdown`] |
@@ -20,35 +20,28 @@ mod lifespan;
 mod read;
 pub mod server;
 pub mod shutdown;
-mod write;
+mod wire;
 
 pub use config::ServerConfig;
 pub use conn::Peers;
 pub use server::{serve, serve_connection, Listener, Server, ServerError};
 pub use shutdown::Shutdown;
 
-/// Resolves on SIGINT or SIGTERM (on Unix; Ctrl-C elsewhere).
+/// Resolves on SIGINT or SIGTERM (the server is Unix-only: it serves Unix sockets too).
 pub async fn signals() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut interrupt), Ok(mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

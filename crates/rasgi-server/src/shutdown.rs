@@ -47,22 +47,6 @@ impl Shutdown {
         }
         notified.await;
     }
-
-    /// A listener to wait on many times (one per connection, not one per wait).
-    pub fn listener(&self) -> ShutdownListener {
-        ShutdownListener(self.clone())
-    }
-}
-
-/// Waits for a [`Shutdown`] signal; reusable.
-#[derive(Debug)]
-pub struct ShutdownListener(Shutdown);
-
-impl ShutdownListener {
-    /// Resolves once the signal has fired (at once if it already has).
-    pub async fn fired(&mut self) {
-        self.0.triggered().await;
-    }
 }
 
 #[cfg(test)]
@@ -72,15 +56,15 @@ mod tests {
     #[tokio::test]
     async fn waiters_before_and_after_the_trigger_both_resolve() {
         let shutdown = Shutdown::new();
-        let mut listener = shutdown.listener();
-        let waiting = tokio::spawn(async move { listener.fired().await });
+        let waiter = shutdown.clone();
+        let waiting = tokio::spawn(async move { waiter.triggered().await });
         tokio::task::yield_now().await;
         assert!(!shutdown.is_triggered());
         shutdown.trigger();
         waiting.await.unwrap();
         assert!(shutdown.is_triggered());
         // Already fired: resolves at once.
-        shutdown.listener().fired().await;
+        shutdown.triggered().await;
         shutdown.trigger();
     }
 }

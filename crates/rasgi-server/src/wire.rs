@@ -1,0 +1,189 @@
+//! [`Wire`]: a connection's protocol state ([`ServerConn`]) and its write half, behind the one
+//! lock that the app's `send` and `receive` and the driver share.
+//!
+//! The rule this module keeps: it decides nothing about HTTP. Messages go to the state machine
+//! as they are; what the machine queues is written out when it says so (or when the driver or
+//! the app's wait asks), with as few vectored writes as the kernel allows, and a write cut short
+//! resumes where it stopped.
+
+use std::io::{ErrorKind, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::BytesMut;
+use futures::lock::{Mutex, MutexGuard};
+use rasgi_h1::conn::{Flush, SendRefused, Settings};
+use rasgi_h1::ServerConn;
+use rasgi_protocol::{Message, SendError, Sender};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::{buffers, date};
+
+/// Most pieces in one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// The protocol state and the transport's write half.
+pub(crate) struct Wire<W> {
+    /// The transport's write half.
+    io: W,
+    /// Every protocol decision of the connection.
+    conn: ServerConn,
+}
+
+impl<W: AsyncWrite + Unpin + Send> Wire<W> {
+    pub(crate) fn new(io: W, settings: Settings) -> Wire<W> {
+        Wire {
+            io,
+            conn: ServerConn::new(settings),
+        }
+    }
+
+    /// The state machine.
+    pub(crate) fn conn(&mut self) -> &mut ServerConn {
+        &mut self.conn
+    }
+
+    /// The state machine, to read.
+    pub(crate) fn state(&self) -> &ServerConn {
+        &self.conn
+    }
+
+    /// One app message, through the state machine; written out now if it says so.
+    pub(crate) async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        let flush = match message {
+            Message::Informational { status, headers } => {
+                self.conn.send_informational(status, headers.as_fields())
+            }
+            Message::Start {
+                status,
+                headers,
+                trailers,
+            } => self
+                .conn
+                .send_start(status, headers.into_fields(), trailers),
+            Message::Body { body, more_body } => self.conn.send_body(body, more_body),
+            Message::Trailers { headers } => self.conn.send_trailers(headers.as_fields()),
+            Message::StartupComplete
+            | Message::StartupFailed(_)
+            | Message::ShutdownComplete
+            | Message::ShutdownFailed(_) => return Err(SendError::WrongScope),
+        }
+        .map_err(send_error)?;
+        if flush == Flush::Now {
+            self.flush().await.map_err(|_| SendError::Disconnected)?;
+        }
+        Ok(())
+    }
+
+    /// Write out everything queued. Cancel-safe: what was written is taken off the output as it
+    /// goes.
+    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// The output, in as few (vectored) writes as the kernel allows.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.conn.has_output() {
+            let written = {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let used = self.conn.output_slices(&mut slices);
+                let io = Pin::new(&mut self.io);
+                if used == 1 {
+                    ready!(io.poll_write(cx, &slices[0]))
+                } else {
+                    ready!(io.poll_write_vectored(cx, &slices[..used]))
+                }
+            };
+            match written {
+                Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
+                Ok(n) => self.conn.wrote(n),
+                Err(error) => return Poll::Ready(Err(self.failed(error))),
+            }
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn failed(&mut self, error: std::io::Error) -> std::io::Error {
+        self.conn.write_failed();
+        error
+    }
+
+    /// Make sure the output has a buffer from the pool before a response is written.
+    pub(crate) fn take_buffer(&mut self) {
+        if !self.conn.has_output_buffer() {
+            self.conn.give_output_buffer(buffers::take());
+        }
+    }
+
+    /// Hand the output buffer back to the thread's pool while the connection waits for its
+    /// next request (an idle connection holds no buffer).
+    pub(crate) fn release_buffer(&mut self) {
+        if let Some(buf) = self.conn.take_output_buffer() {
+            buffers::give(buf);
+        }
+    }
+
+    /// Write what is queued, then shut the write direction down (FIN after the bytes).
+    pub(crate) async fn close(&mut self) {
+        if self.flush().await.is_ok() {
+            let _ = self.io.shutdown().await;
+        }
+    }
+}
+
+/// The `date` line for the state machine's heads, from the per-thread cache.
+pub(crate) fn put_date(buf: &mut BytesMut) {
+    buf.extend_from_slice(&date::line());
+}
+
+/// The protocol's name for a refusal.
+fn send_error(refused: SendRefused) -> SendError {
+    match refused {
+        SendRefused::Disconnected => SendError::Disconnected,
+        SendRefused::OutOfOrder(what) => SendError::OutOfOrder(what),
+        SendRefused::InvalidStatus(status) => SendError::InvalidStatus(status),
+        SendRefused::InvalidHeader => SendError::InvalidHeader,
+        SendRefused::InvalidContentLength => SendError::InvalidContentLength,
+        SendRefused::BodyTooLong => SendError::BodyTooLong,
+        SendRefused::BodyTooShort => SendError::BodyTooShort,
+    }
+}
+
+/// The app's `send`: a handle on the connection's wire.
+pub(crate) struct ResponseSender<'a, W> {
+    pub(crate) wire: &'a Mutex<Wire<W>>,
+    /// Fires when the server stops: a response whose head is still to be written then says
+    /// `connection: close`.
+    pub(crate) shutdown: &'a crate::Shutdown,
+}
+
+impl<W: AsyncWrite + Unpin + Send> ResponseSender<'_, W> {
+    async fn locked(&self) -> MutexGuard<'_, Wire<W>> {
+        let mut wire = lock(self.wire).await;
+        if self.shutdown.is_triggered() {
+            wire.conn.stop();
+        }
+        wire
+    }
+}
+
+impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
+    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.locked().await.send(message).await
+    }
+
+    async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
+        let mut wire = self.locked().await;
+        wire.send(first).await?;
+        wire.send(second).await
+    }
+}
+
+/// The wire, taken at once when it is free (nearly always: one request is served at a time and
+/// only that request's `send` and `receive` contend for it), else waited for.
+pub(crate) async fn lock<W>(wire: &Mutex<Wire<W>>) -> MutexGuard<'_, Wire<W>> {
+    match wire.try_lock() {
+        Some(guard) => guard,
+        None => wire.lock().await,
+    }
+}
