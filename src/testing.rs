@@ -1,19 +1,32 @@
-//! [`TestClient`]: drive an [`App`] in memory, without sockets, as Starlette's TestClient does.
+//! [`TestClient`]: drive an [`App`] in memory, without sockets, as Starlette's TestClient does,
+//! through the server's own connection state machine ([`rasgi::h1::ServerConn`]).
 //!
-//! The app runs on its own task; the client feeds the request body as `Event::Request`
-//! messages and reads the response messages as they are sent, so a streaming response can be
-//! read chunk by chunk while the app is still producing it. Background tasks run on the
-//! client's executor once the final body has been sent, exactly as the server hands them over.
+//! The request is written as HTTP/1.1 bytes and read by the machine, so the scope, the body's
+//! framing, `100 Continue` and the `Disconnect` timing are the server's. Every message the app
+//! sends goes through the machine first: what it refuses on a socket it refuses here, with the
+//! same error, and what it answers itself (a 500 for an app that failed before its response, a
+//! 413 for a body over the limit) is what the client reads. The client sees the messages the
+//! machine accepted, as they are sent, so a streaming response can be read chunk by chunk while
+//! the app is still producing it. Background tasks run on the client's executor once the final
+//! body has been sent, exactly as the server hands them over.
+//!
+//! [`rasgi::h1::ServerConn`]: crate::h1::ServerConn
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rasgi_background::{Batch, Counters, Executor};
+use rasgi_h1::conn::{
+    answer_text, AppOutcome, HeadEvent, Receive as Step, Settings, ANSWER_CONTENT_TYPE,
+};
+use rasgi_h1::{Limits, ServerConn};
 use rasgi_protocol::{
-    App, AppError, BackgroundTasks, Event, Headers, HttpScope, Message, Receive, Scheme, Scope,
+    App, AppError, BackgroundTasks, ByteStr, Event, Headers, Message, Receive, Scheme, Scope,
     SendError, Sender, State,
 };
+use rasgi_server::asgi::{http_scope, send_message, ScopeParts};
+use rasgi_server::config::{DEFAULT_DRAIN_LIMIT_BYTES, DEFAULT_MAX_BODY_BYTES};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -41,15 +54,14 @@ impl<A: App> TestClient<A> {
 
     /// A request for `method` and `target` (`/path?query`).
     pub fn request(&self, method: &str, target: &str) -> RequestBuilder<'_, A> {
-        let mut scope = HttpScope::new(method, target);
-        scope.headers.append("host", "testserver");
-        scope.client = Some(SocketAddr::from(([127, 0, 0, 1], 50000)));
-        scope.server = Some(SocketAddr::from(([127, 0, 0, 1], 80)));
-        scope.state = self.state.clone();
         RequestBuilder {
             client: self,
-            scope,
+            method: method.to_string(),
+            target: target.to_string(),
+            headers: vec![("host".to_string(), "testserver".to_string())],
             chunks: Vec::new(),
+            client_addr: SocketAddr::from(([127, 0, 0, 1], 50000)),
+            https: false,
         }
     }
 
@@ -85,20 +97,22 @@ impl<A: App> TestClient<A> {
 /// A request being built.
 pub struct RequestBuilder<'c, A> {
     client: &'c TestClient<A>,
-    scope: HttpScope,
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
     chunks: Vec<Bytes>,
+    client_addr: SocketAddr,
+    https: bool,
 }
 
 impl<A: App> RequestBuilder<'_, A> {
     /// Add a request header (`host` replaces the default `testserver`).
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if name.eq_ignore_ascii_case("host") {
-            self.scope.headers.set("host", value.to_string());
-        } else {
-            self.scope
-                .headers
-                .append(name.to_ascii_lowercase(), value.to_string());
+        let name = name.to_ascii_lowercase();
+        if name == "host" {
+            self.headers.retain(|(n, _)| n != "host");
         }
+        self.headers.push((name, value.to_string()));
         self
     }
 
@@ -108,7 +122,7 @@ impl<A: App> RequestBuilder<'_, A> {
         self
     }
 
-    /// The request body, sent as several `Event::Request` messages.
+    /// The request body, sent as several `Event::Request` messages (chunked on the wire).
     pub fn chunks<I: IntoIterator<Item = B>, B: Into<Bytes>>(mut self, chunks: I) -> Self {
         self.chunks = chunks.into_iter().map(Into::into).collect();
         self
@@ -116,14 +130,54 @@ impl<A: App> RequestBuilder<'_, A> {
 
     /// The client's address as the scope reports it.
     pub fn client_addr(mut self, addr: SocketAddr) -> Self {
-        self.scope.client = Some(addr);
+        self.client_addr = addr;
         self
     }
 
     /// `https` instead of `http`.
     pub fn https(mut self) -> Self {
-        self.scope.scheme = Scheme::Https;
+        self.https = true;
         self
+    }
+
+    /// The request as HTTP/1.1 bytes: one body is framed by `content-length`, several by
+    /// chunks (one per piece, so the app receives them as they were given).
+    fn wire_bytes(&self) -> BytesMut {
+        let mut bytes = BytesMut::new();
+        let line = format!("{} {} HTTP/1.1\r\n", self.method, self.target);
+        bytes.extend_from_slice(line.as_bytes());
+        for (name, value) in &self.headers {
+            bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        let framed_by_caller = self
+            .headers
+            .iter()
+            .any(|(n, _)| n == "content-length" || n == "transfer-encoding");
+        match &self.chunks[..] {
+            [] => bytes.extend_from_slice(b"\r\n"),
+            [body] if !framed_by_caller => {
+                bytes.extend_from_slice(
+                    format!("content-length: {}\r\n\r\n", body.len()).as_bytes(),
+                );
+                bytes.extend_from_slice(body);
+            }
+            _ if framed_by_caller => {
+                bytes.extend_from_slice(b"\r\n");
+                for chunk in &self.chunks {
+                    bytes.extend_from_slice(chunk);
+                }
+            }
+            chunks => {
+                bytes.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+                for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+                    bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    bytes.extend_from_slice(chunk);
+                    bytes.extend_from_slice(b"\r\n");
+                }
+                bytes.extend_from_slice(b"0\r\n\r\n");
+            }
+        }
+        bytes
     }
 
     /// Send the request and read the whole response.
@@ -145,58 +199,89 @@ impl<A: App> RequestBuilder<'_, A> {
     /// Send the request and return as soon as the response start arrives; read the body with
     /// [`StreamingResponse::chunk`].
     pub async fn stream(self) -> StreamingResponse {
-        let (messages_tx, mut messages) = mpsc::unbounded_channel();
+        let (messages_tx, messages) = mpsc::unbounded_channel();
+        let mut input = self.wire_bytes();
+        let mut conn = ServerConn::new(settings());
+        let request = match conn.read_head(&mut input) {
+            HeadEvent::Request(request) => request,
+            HeadEvent::Refused(status) => {
+                answer(&messages_tx, status);
+                return StreamingResponse::read(messages, None).await;
+            }
+            HeadEvent::NeedMore | HeadEvent::Closed => {
+                answer(&messages_tx, 400);
+                return StreamingResponse::read(messages, None).await;
+            }
+        };
         let background = BackgroundTasks::new();
-        let mut scope = self.scope;
-        scope.background = background.clone();
+        let root_path = ByteStr::default();
+        let mut scope = http_scope(
+            request,
+            ScopeParts {
+                client: Some(self.client_addr),
+                server: Some(SocketAddr::from(([127, 0, 0, 1], 80))),
+                state: &self.client.state,
+                root_path: &root_path,
+                background: background.clone(),
+            },
+        );
+        if self.https {
+            scope.scheme = Scheme::Https;
+        }
         let label = format!("{} {}", scope.method, scope.path);
         let app = Arc::clone(&self.client.app);
         let executor = self.client.executor.clone();
-        let chunks = self.chunks;
+        let exchange = Arc::new(Mutex::new(Exchange { conn, input }));
         let task = tokio::spawn(async move {
-            let receive = BodyFeed {
-                chunks: chunks.into_iter().collect(),
-                done: false,
+            let receive = Feed {
+                exchange: Arc::clone(&exchange),
+                client: messages_tx.clone(),
             };
             let mut send = Collect {
-                messages: messages_tx,
-                complete: false,
+                exchange: Arc::clone(&exchange),
+                messages: messages_tx.clone(),
             };
             let result = app.call(Scope::Http(scope), receive, &mut send).await;
+            let outcome = lock(&exchange).conn.app_returned(result.is_err());
+            match outcome {
+                AppOutcome::BodyRefused(status) => answer(&messages_tx, status),
+                AppOutcome::FailedBeforeStart | AppOutcome::NoResponse => {
+                    answer(&messages_tx, 500);
+                }
+                _ => {}
+            }
             let batch = Batch {
                 label: label.into(),
                 tasks: background.take(),
             };
-            if send.complete {
+            if outcome.response_complete() {
                 executor.submit(batch);
             } else {
                 executor.drop_batch(batch, "the response did not complete");
             }
             result
         });
-        let mut status = 0;
-        let mut headers = Headers::new();
-        // Informational responses (103) are skipped; the start is what a client acts on.
-        while let Some(message) = messages.recv().await {
-            if let Message::Start {
-                status: s,
-                headers: h,
-                ..
-            } = message
-            {
-                status = s;
-                headers = h;
-                break;
-            }
-        }
-        StreamingResponse {
-            status,
-            headers,
-            messages,
-            task: Some(task),
-            ended: false,
-        }
+        StreamingResponse::read(messages, Some(task)).await
     }
+}
+
+/// The state machine's settings: the server's defaults, without `date` and `server` (the
+/// client reads messages, not bytes).
+fn settings() -> Settings {
+    Settings {
+        limits: Limits::default(),
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        drain_limit_bytes: DEFAULT_DRAIN_LIMIT_BYTES,
+        server_header: false,
+        date_line: None,
+    }
+}
+
+/// The server's own answer with `status`, as the messages the client reads.
+fn answer(messages: &mpsc::UnboundedSender<Message>, status: u16) {
+    let headers = Headers::new().with("content-type", ANSWER_CONTENT_TYPE);
+    let _ = messages.send(Message::start(status, headers));
+    let _ = messages.send(Message::body(answer_text(status)));
 }
 
 /// A complete response.
@@ -236,6 +321,35 @@ pub struct StreamingResponse {
 }
 
 impl StreamingResponse {
+    /// Wait for the response start (informational responses such as 103 are skipped: the start
+    /// is what a client acts on).
+    async fn read(
+        mut messages: mpsc::UnboundedReceiver<Message>,
+        task: Option<JoinHandle<Result<(), AppError>>>,
+    ) -> StreamingResponse {
+        let mut status = 0;
+        let mut headers = Headers::new();
+        while let Some(message) = messages.recv().await {
+            if let Message::Start {
+                status: s,
+                headers: h,
+                ..
+            } = message
+            {
+                status = s;
+                headers = h;
+                break;
+            }
+        }
+        StreamingResponse {
+            status,
+            headers,
+            messages,
+            task,
+            ended: false,
+        }
+    }
+
     /// The next body message's bytes; `None` after the final one (or if the app stopped).
     pub async fn chunk(&mut self) -> Option<Bytes> {
         if self.ended {
@@ -265,43 +379,98 @@ impl StreamingResponse {
     }
 }
 
-/// Feeds the request body, then `Disconnect`.
-struct BodyFeed {
-    chunks: std::collections::VecDeque<Bytes>,
-    done: bool,
+/// The state machine and the request bytes it reads, shared by the app's `receive` and
+/// `send` (on one task; the lock is never held across an await).
+struct Exchange {
+    conn: ServerConn,
+    input: BytesMut,
 }
 
-impl Receive for BodyFeed {
+fn lock(exchange: &Mutex<Exchange>) -> MutexGuard<'_, Exchange> {
+    exchange
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The app's `receive`: the request body as the state machine decodes it, then `Disconnect`
+/// when the machine says so.
+struct Feed {
+    exchange: Arc<Mutex<Exchange>>,
+    /// The client's end of the response: it "leaves" when the response is dropped.
+    client: mpsc::UnboundedSender<Message>,
+}
+
+impl Receive for Feed {
     async fn receive(&mut self) -> Event {
-        if self.done {
-            return Event::Disconnect;
+        loop {
+            let step = {
+                let mut exchange = lock(&self.exchange);
+                let Exchange { conn, input } = &mut *exchange;
+                conn.receive(input)
+            };
+            match step {
+                Step::Body { data, more } => {
+                    return Event::Request {
+                        body: data,
+                        more_body: more,
+                    }
+                }
+                Step::Disconnect => return Event::Disconnect,
+                // The whole request was there from the start: nothing more will come.
+                Step::NeedMore => lock(&self.exchange).conn.read_closed(),
+                Step::WriteContinue => discard_output(&mut lock(&self.exchange).conn),
+                Step::WaitForDisconnect => {
+                    self.client.closed().await;
+                    lock(&self.exchange).conn.read_closed();
+                }
+            }
         }
-        let body = self.chunks.pop_front().unwrap_or_default();
-        let more_body = !self.chunks.is_empty();
-        self.done = !more_body;
-        Event::Request { body, more_body }
     }
 }
 
-/// Forwards the response messages to the client, keeping the order rules of a server.
+/// The app's `send`: each message goes through the state machine, and on to the client only if
+/// the machine took it (with the body the framing let through: none for HEAD, 204, 304).
 struct Collect {
+    exchange: Arc<Mutex<Exchange>>,
     messages: mpsc::UnboundedSender<Message>,
-    complete: bool,
 }
 
 impl Sender for Collect {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        if self.complete {
-            return Err(SendError::OutOfOrder("body after the final body"));
+        let forwarded = {
+            let mut exchange = lock(&self.exchange);
+            let conn = &mut exchange.conn;
+            let sent_before = conn.body_bytes();
+            let forwarded = match &message {
+                Message::Body { more_body, .. } => Message::Body {
+                    body: Bytes::new(),
+                    more_body: *more_body,
+                },
+                other => other.clone(),
+            };
+            let body = match &message {
+                Message::Body { body, .. } => body.clone(),
+                _ => Bytes::new(),
+            };
+            send_message(conn, message)?;
+            discard_output(conn);
+            match forwarded {
+                Message::Body { more_body, .. } if conn.body_bytes() > sent_before => {
+                    Message::Body { body, more_body }
+                }
+                other => other,
+            }
+        };
+        if self.messages.send(forwarded).is_err() {
+            lock(&self.exchange).conn.write_failed();
+            return Err(SendError::Disconnected);
         }
-        if let Message::Body {
-            more_body: false, ..
-        } = &message
-        {
-            self.complete = true;
-        }
-        self.messages
-            .send(message)
-            .map_err(|_| SendError::Disconnected)
+        Ok(())
     }
+}
+
+/// The bytes the machine queued have nowhere to go: the client reads messages.
+fn discard_output(conn: &mut ServerConn) {
+    let queued = conn.output_len();
+    conn.wrote(queued);
 }

@@ -1046,13 +1046,10 @@ impl ServerConn {
         if self.client_gone {
             return;
         }
-        let text = match crate::reason_phrase(status) {
-            "" => "Error",
-            reason => reason,
-        };
+        let text = answer_text(status);
         let fields = vec![(
             Bytes::from_static(b"content-type"),
-            Bytes::from_static(b"text/plain; charset=utf-8"),
+            Bytes::from_static(ANSWER_CONTENT_TYPE.as_bytes()),
         )];
         let start = PendingStart {
             status,
@@ -1123,6 +1120,17 @@ impl ServerConn {
     /// Record why the connection closes (the first reason stays).
     fn close_for(&mut self, reason: CloseReason) {
         self.close.get_or_insert(reason);
+    }
+}
+
+/// The `content-type` of the server's own answers (errors, limits).
+pub const ANSWER_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// The body of the server's own answer with `status`: its reason phrase.
+pub fn answer_text(status: u16) -> &'static str {
+    match crate::reason_phrase(status) {
+        "" => "Error",
+        reason => reason,
     }
 }
 

@@ -30,7 +30,8 @@ use rasgi_h1::ServerConn;
 use rasgi_protocol::{App, AppError, BackgroundTasks, ByteStr, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::read::{http_scope, HeadError, ReadSide, RequestBody, ScopeParts};
+use crate::asgi::{http_scope, ScopeParts};
+use crate::read::{HeadError, ReadSide, RequestBody};
 use crate::wire::{lock, put_date, ResponseSender, Wire};
 use crate::{ServerConfig, Shutdown};
 

@@ -8,10 +8,12 @@
 //! | one connection's driver: I/O around the state machine ([`rasgi_h1::ServerConn`]) | `conn.rs` |
 //! | the read half: bytes in, heads and `receive` | `read.rs` |
 //! | the state machine and the write half behind `send` | `wire.rs` |
+//! | where ASGI meets the state machine: scopes, messages | [`asgi`] |
 //! | lifespan startup and shutdown | `lifespan.rs` |
 //! | the cached `date` header | [`date`] |
 //! | the shutdown signal | [`shutdown`] |
 
+pub mod asgi;
 mod buffers;
 pub mod config;
 mod conn;

@@ -10,13 +10,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures::lock::Mutex;
 use rasgi_h1::conn::{Drain, HeadEvent, Receive as Step, Request};
-use rasgi_protocol::scope::percent_decode;
-use rasgi_protocol::{
-    BackgroundTasks, ByteStr, Event, Extensions, Headers, HttpScope, Receive, Scheme, State,
-};
+use rasgi_protocol::{Event, Receive};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 
@@ -222,44 +219,6 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
         })
         .await;
     }
-}
-
-/// Everything the driver knows about the connection that a scope needs.
-pub(crate) struct ScopeParts<'a> {
-    pub(crate) client: Option<std::net::SocketAddr>,
-    pub(crate) server: Option<std::net::SocketAddr>,
-    pub(crate) state: &'a State,
-    pub(crate) root_path: &'a ByteStr,
-    pub(crate) background: BackgroundTasks,
-}
-
-/// The ASGI scope for a request the state machine accepted.
-pub(crate) fn http_scope(request: Request, parts: ScopeParts<'_>) -> HttpScope {
-    let path = if request.path.contains(&b'%') {
-        ByteStr::from(percent_decode(&request.path))
-    } else {
-        ascii(request.path.clone())
-    };
-    HttpScope {
-        http_version: request.version.as_str(),
-        method: ascii(request.method),
-        scheme: Scheme::Http,
-        path,
-        raw_path: request.path,
-        query_string: request.query,
-        root_path: parts.root_path.clone(),
-        headers: Headers::from_fields(request.headers),
-        client: parts.client,
-        server: parts.server,
-        state: parts.state.clone(),
-        extensions: Extensions::new(),
-        background: parts.background,
-    }
-}
-
-/// Text the parser has already restricted to visible ASCII.
-fn ascii(bytes: Bytes) -> ByteStr {
-    ByteStr::from_utf8(bytes).unwrap_or_default()
 }
 
 /// The app's `receive`: the request body as the state machine decodes it, then `Disconnect`.

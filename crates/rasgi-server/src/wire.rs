@@ -12,11 +12,12 @@ use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
 use futures::lock::{Mutex, MutexGuard};
-use rasgi_h1::conn::{Flush, SendRefused, Settings};
+use rasgi_h1::conn::{Flush, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::{Message, SendError, Sender};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::asgi::send_message;
 use crate::{buffers, date};
 
 /// Most pieces in one vectored write.
@@ -50,26 +51,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
 
     /// One app message, through the state machine; written out now if it says so.
     pub(crate) async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let flush = match message {
-            Message::Informational { status, headers } => {
-                self.conn.send_informational(status, headers.as_fields())
-            }
-            Message::Start {
-                status,
-                headers,
-                trailers,
-            } => self
-                .conn
-                .send_start(status, headers.into_fields(), trailers),
-            Message::Body { body, more_body } => self.conn.send_body(body, more_body),
-            Message::Trailers { headers } => self.conn.send_trailers(headers.as_fields()),
-            Message::StartupComplete
-            | Message::StartupFailed(_)
-            | Message::ShutdownComplete
-            | Message::ShutdownFailed(_) => return Err(SendError::WrongScope),
-        }
-        .map_err(send_error)?;
-        if flush == Flush::Now {
+        if send_message(&mut self.conn, message)? == Flush::Now {
             self.flush().await.map_err(|_| SendError::Disconnected)?;
         }
         Ok(())
@@ -134,19 +116,6 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
 /// The `date` line for the state machine's heads, from the per-thread cache.
 pub(crate) fn put_date(buf: &mut BytesMut) {
     buf.extend_from_slice(&date::line());
-}
-
-/// The protocol's name for a refusal.
-fn send_error(refused: SendRefused) -> SendError {
-    match refused {
-        SendRefused::Disconnected => SendError::Disconnected,
-        SendRefused::OutOfOrder(what) => SendError::OutOfOrder(what),
-        SendRefused::InvalidStatus(status) => SendError::InvalidStatus(status),
-        SendRefused::InvalidHeader => SendError::InvalidHeader,
-        SendRefused::InvalidContentLength => SendError::InvalidContentLength,
-        SendRefused::BodyTooLong => SendError::BodyTooLong,
-        SendRefused::BodyTooShort => SendError::BodyTooShort,
-    }
 }
 
 /// The app's `send`: a handle on the connection's wire.

@@ -1,0 +1,89 @@
+//! Where ASGI meets HTTP/1.1: the scope a request accepted by the state machine becomes
+//! ([`http_scope`]), and an app's message handed to the machine ([`send_message`]). The server
+//! and `rasgi::testing::TestClient` both go through here, so an app meets one contract.
+
+use bytes::Bytes;
+use rasgi_h1::conn::{Flush, Request, SendRefused};
+use rasgi_h1::ServerConn;
+use rasgi_protocol::scope::percent_decode;
+use rasgi_protocol::{
+    BackgroundTasks, ByteStr, Extensions, Headers, HttpScope, Message, Scheme, SendError, State,
+};
+
+/// Everything the driver knows about the connection that a scope needs.
+pub struct ScopeParts<'a> {
+    /// The client's address.
+    pub client: Option<std::net::SocketAddr>,
+    /// The server's address.
+    pub server: Option<std::net::SocketAddr>,
+    /// The lifespan state.
+    pub state: &'a State,
+    /// Where the app is mounted.
+    pub root_path: &'a ByteStr,
+    /// The request's background tasks.
+    pub background: BackgroundTasks,
+}
+
+/// The ASGI scope for a request the state machine accepted.
+pub fn http_scope(request: Request, parts: ScopeParts<'_>) -> HttpScope {
+    let path = if request.path.contains(&b'%') {
+        ByteStr::from(percent_decode(&request.path))
+    } else {
+        ascii(request.path.clone())
+    };
+    HttpScope {
+        http_version: request.version.as_str(),
+        method: ascii(request.method),
+        scheme: Scheme::Http,
+        path,
+        raw_path: request.path,
+        query_string: request.query,
+        root_path: parts.root_path.clone(),
+        headers: Headers::from_fields(request.headers),
+        client: parts.client,
+        server: parts.server,
+        state: parts.state.clone(),
+        extensions: Extensions::new(),
+        background: parts.background,
+    }
+}
+
+/// Text the parser has already restricted to visible ASCII.
+fn ascii(bytes: Bytes) -> ByteStr {
+    ByteStr::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Hand one app message to the state machine: whether its bytes must leave now, or why it was
+/// refused, in the protocol's terms.
+pub fn send_message(conn: &mut ServerConn, message: Message) -> Result<Flush, SendError> {
+    match message {
+        Message::Informational { status, headers } => {
+            conn.send_informational(status, headers.as_fields())
+        }
+        Message::Start {
+            status,
+            headers,
+            trailers,
+        } => conn.send_start(status, headers.into_fields(), trailers),
+        Message::Body { body, more_body } => conn.send_body(body, more_body),
+        Message::Trailers { headers } => conn.send_trailers(headers.as_fields()),
+        Message::StartupComplete
+        | Message::StartupFailed(_)
+        | Message::ShutdownComplete
+        | Message::ShutdownFailed(_) => return Err(SendError::WrongScope),
+    }
+    .map_err(send_error)
+}
+
+/// The protocol's name for a refusal.
+fn send_error(refused: SendRefused) -> SendError {
+    match refused {
+        SendRefused::Disconnected => SendError::Disconnected,
+        SendRefused::OutOfOrder(what) => SendError::OutOfOrder(what),
+        SendRefused::InvalidStatus(status) => SendError::InvalidStatus(status),
+        SendRefused::InvalidHeader => SendError::InvalidHeader,
+        SendRefused::InvalidContentLength => SendError::InvalidContentLength,
+        SendRefused::BodyTooLong => SendError::BodyTooLong,
+        SendRefused::BodyTooShort => SendError::BodyTooShort,
+    }
+}
