@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::{Bytes, BytesMut};
 use rasgi_background::{Batch, Counters, Executor};
 use rasgi_h1::conn::{
-    answer_text, AppOutcome, HeadEvent, Receive as Step, Settings, ANSWER_CONTENT_TYPE,
+    answer_text, AppOutcome, HeadEvent, Receive as Step, ResponsePhase, Settings,
+    ANSWER_CONTENT_TYPE,
 };
 use rasgi_h1::{Limits, ServerConn};
 use rasgi_protocol::{
@@ -193,6 +194,7 @@ impl<A: App> RequestBuilder<'_, A> {
             headers: stream.headers,
             body: Bytes::from(body),
             error,
+            complete: stream.complete,
         }
     }
 
@@ -240,6 +242,7 @@ impl<A: App> RequestBuilder<'_, A> {
             let mut send = Collect {
                 exchange: Arc::clone(&exchange),
                 messages: messages_tx.clone(),
+                held: None,
             };
             let result = app.call(Scope::Http(scope), receive, &mut send).await;
             let outcome = lock(&exchange).conn.app_returned(result.is_err());
@@ -295,6 +298,9 @@ pub struct TestResponse {
     pub body: Bytes,
     /// The app's error, if it returned one.
     pub error: Option<String>,
+    /// Whether the final body arrived (false: the response was cut short, where a socket would
+    /// be closed mid-body).
+    pub complete: bool,
 }
 
 impl TestResponse {
@@ -318,6 +324,8 @@ pub struct StreamingResponse {
     messages: mpsc::UnboundedReceiver<Message>,
     task: Option<JoinHandle<Result<(), AppError>>>,
     ended: bool,
+    /// The final body arrived.
+    complete: bool,
 }
 
 impl StreamingResponse {
@@ -347,6 +355,7 @@ impl StreamingResponse {
             messages,
             task,
             ended: false,
+            complete: false,
         }
     }
 
@@ -359,6 +368,7 @@ impl StreamingResponse {
             match self.messages.recv().await {
                 Some(Message::Body { body, more_body }) => {
                     self.ended = !more_body;
+                    self.complete = !more_body;
                     return Some(body);
                 }
                 Some(_) => continue,
@@ -368,6 +378,11 @@ impl StreamingResponse {
                 }
             }
         }
+    }
+
+    /// Whether the final body has arrived.
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// Wait for the app to return; its result.
@@ -429,10 +444,14 @@ impl Receive for Feed {
 }
 
 /// The app's `send`: each message goes through the state machine, and on to the client only if
-/// the machine took it (with the body the framing let through: none for HEAD, 204, 304).
+/// the machine took it (with the body the framing let through: none for HEAD, 204, 304). A
+/// start reaches the client when the machine writes its head, with the first body: until then
+/// the server may still answer in its place.
 struct Collect {
     exchange: Arc<Mutex<Exchange>>,
     messages: mpsc::UnboundedSender<Message>,
+    /// A start the machine holds for its first body.
+    held: Option<Message>,
 }
 
 impl Sender for Collect {
@@ -452,18 +471,36 @@ impl Sender for Collect {
                 Message::Body { body, .. } => body.clone(),
                 _ => Bytes::new(),
             };
-            send_message(conn, message)?;
+            let sent = send_message(conn, message);
             discard_output(conn);
-            match forwarded {
-                Message::Body { more_body, .. } if conn.body_bytes() > sent_before => {
-                    Message::Body { body, more_body }
+            let held_on = conn.response_phase() == ResponsePhase::StartHeld;
+            match sent {
+                Ok(_) if held_on => {
+                    self.held = Some(forwarded);
+                    return Ok(());
                 }
-                other => other,
+                Ok(_) => match forwarded {
+                    Message::Body { more_body, .. } if conn.body_bytes() > sent_before => {
+                        Some(Message::Body { body, more_body })
+                    }
+                    other => Some(other),
+                },
+                // A head the machine wrote before it refused the body is on the wire.
+                Err(error) if held_on => return Err(error),
+                Err(error) => {
+                    if let Some(start) = self.held.take() {
+                        let _ = self.messages.send(start);
+                    }
+                    return Err(error);
+                }
             }
         };
-        if self.messages.send(forwarded).is_err() {
-            lock(&self.exchange).conn.write_failed();
-            return Err(SendError::Disconnected);
+        let held = self.held.take();
+        for message in held.into_iter().chain(forwarded) {
+            if self.messages.send(message).is_err() {
+                lock(&self.exchange).conn.write_failed();
+                return Err(SendError::Disconnected);
+            }
         }
         Ok(())
     }

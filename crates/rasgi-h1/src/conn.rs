@@ -523,6 +523,11 @@ impl ServerConn {
         self.output.slices(slices)
     }
 
+    /// The bytes to write when they are one contiguous piece (no vectored write needed).
+    pub fn output_contiguous(&self) -> Option<&[u8]> {
+        self.output.contiguous()
+    }
+
     /// Bytes waiting to be written.
     pub fn output_len(&self) -> usize {
         self.output.len()

@@ -52,6 +52,12 @@ impl Output {
         self.queue.is_empty() && self.buf.is_empty()
     }
 
+    /// The waiting bytes when they are all in the buffer (the common case: a write needs no
+    /// slices then).
+    pub(crate) fn contiguous(&self) -> Option<&[u8]> {
+        self.queue.is_empty().then_some(&self.buf[..])
+    }
+
     /// Fill `slices` with the waiting bytes, oldest first; returns how many were filled.
     pub(crate) fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
         let pieces = self.queue.iter().map(|b| &b[..]).chain([&self.buf[..]]);

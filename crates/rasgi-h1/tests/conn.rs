@@ -336,7 +336,12 @@ fn settings() -> Settings {
 fn fields(pairs: &[(&'static str, &'static str)]) -> Vec<(Bytes, Bytes)> {
     pairs
         .iter()
-        .map(|&(n, v)| (Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())))
+        .map(|&(n, v)| {
+            (
+                Bytes::from_static(n.as_bytes()),
+                Bytes::from_static(v.as_bytes()),
+            )
+        })
         .collect()
 }
 
@@ -375,7 +380,10 @@ fn apply(conn: &mut ServerConn, input: &mut BytesMut, wire: &mut Vec<u8>, event:
         Info(status) => format!("{:?}", conn.send_informational(status, &fields(NONE))),
         Start(status, pairs) => format!("{:?}", conn.send_start(status, fields(pairs), false)),
         StartTrailers => format!("{:?}", conn.send_start(200, fields(PLAIN), true)),
-        Body(body, more) => format!("{:?}", conn.send_body(Bytes::from_static(body.as_bytes()), more)),
+        Body(body, more) => format!(
+            "{:?}",
+            conn.send_body(Bytes::from_static(body.as_bytes()), more)
+        ),
         Trailers => format!("{:?}", conn.send_trailers(&fields(&[("x-checksum", "42")]))),
         Returned(failed) => format!("{:?}", conn.app_returned(failed)),
         Finish => format!("{:?}", conn.finish()),
@@ -420,7 +428,11 @@ fn every_transition_answers_as_the_table_says() {
             }
         }
         if !wrong.is_empty() {
-            failures.push(format!("{}: {}\n  wire: {wire:?}", row.name, wrong.join("; ")));
+            failures.push(format!(
+                "{}: {}\n  wire: {wire:?}",
+                row.name,
+                wrong.join("; ")
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -430,10 +442,28 @@ fn every_transition_answers_as_the_table_says() {
 fn the_table_reaches_every_phase_and_answer() {
     let answers: Vec<&str> = TABLE.iter().map(|row| row.then).collect();
     for expected in [
-        "Request", "NeedMore", "Refused(400)", "Refused(501)", "Refused(413)", "Closed",
-        "WriteContinue", "WaitForDisconnect", "Disconnect", "Ok(Now)", "Ok(Later)",
-        "Complete", "FailedBeforeStart", "NoResponse", "FailedAfterStart", "ReturnedEarly",
-        "FailedAfterComplete", "KeepAlive", "Drain", "Close", "Upgrade", "Done",
+        "Request",
+        "NeedMore",
+        "Refused(400)",
+        "Refused(501)",
+        "Refused(413)",
+        "Closed",
+        "WriteContinue",
+        "WaitForDisconnect",
+        "Disconnect",
+        "Ok(Now)",
+        "Ok(Later)",
+        "Complete",
+        "FailedBeforeStart",
+        "NoResponse",
+        "FailedAfterStart",
+        "ReturnedEarly",
+        "FailedAfterComplete",
+        "KeepAlive",
+        "Drain",
+        "Close",
+        "Upgrade",
+        "Done",
     ] {
         let reached = answers
             .iter()
@@ -441,10 +471,25 @@ fn the_table_reaches_every_phase_and_answer() {
         assert!(reached, "no row answers {expected}");
     }
     let phases: Vec<(Rq, Rs)> = TABLE.iter().map(|row| row.phases).collect();
-    for rq in [Rq::AwaitingHead, Rq::Body, Rq::BodyEnded, Rq::BodyDelivered, Rq::BodyRefused, Rq::Closed] {
+    for rq in [
+        Rq::AwaitingHead,
+        Rq::Body,
+        Rq::BodyEnded,
+        Rq::BodyDelivered,
+        Rq::BodyRefused,
+        Rq::Closed,
+    ] {
         assert!(phases.iter().any(|p| p.0 == rq), "no row ends in {rq:?}");
     }
-    for rs in [Rs::Idle, Rs::StartHeld, Rs::Streaming, Rs::AwaitingTrailers, Rs::Complete, Rs::Broken, Rs::Upgraded] {
+    for rs in [
+        Rs::Idle,
+        Rs::StartHeld,
+        Rs::Streaming,
+        Rs::AwaitingTrailers,
+        Rs::Complete,
+        Rs::Broken,
+        Rs::Upgraded,
+    ] {
         assert!(phases.iter().any(|p| p.1 == rs), "no row ends in {rs:?}");
     }
 }
@@ -453,7 +498,10 @@ fn the_table_reaches_every_phase_and_answer() {
 fn a_stream_past_the_gathering_size_must_be_written_now() {
     let mut conn = ServerConn::new(settings());
     let mut input = BytesMut::from(GET);
-    assert!(matches!(conn.read_head(&mut input), rasgi_h1::conn::HeadEvent::Request(_)));
+    assert!(matches!(
+        conn.read_head(&mut input),
+        rasgi_h1::conn::HeadEvent::Request(_)
+    ));
     conn.send_start(200, fields(PLAIN), false).unwrap();
     let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
     let mut answers = Vec::new();

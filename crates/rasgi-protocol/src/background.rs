@@ -100,12 +100,16 @@ impl BackgroundTasks {
         self.lock().request_id.clone()
     }
 
-    /// Take every task added so far and the request id, leaving the list empty (the server does
-    /// this once the response is written).
+    /// Take every task added so far, leaving the list empty (and the request id unset).
     pub fn take(&self) -> Vec<Task> {
+        self.take_with_request_id().0
+    }
+
+    /// Take every task added so far and the request id that names them, leaving the list empty
+    /// (the server does this once the response is written).
+    pub fn take_with_request_id(&self) -> (Vec<Task>, Option<Bytes>) {
         let mut list = self.lock();
-        list.request_id = None;
-        std::mem::take(&mut list.tasks)
+        (std::mem::take(&mut list.tasks), list.request_id.take())
     }
 
     /// How many tasks are waiting.

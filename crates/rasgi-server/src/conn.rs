@@ -203,8 +203,6 @@ where
         (Scope::Http(scope), method, path)
     };
     let started = config.access_log.then(Instant::now);
-    // Between requests nothing else holds the wire.
-    lock(wire).await.take_buffer();
 
     // 3. The app, inline.
     let result = {
@@ -237,8 +235,7 @@ where
     let mut w = lock(wire).await;
     let outcome = w.conn().app_returned(result.is_err());
     log_outcome(outcome, &method, &path, result.err());
-    let request_id = background.request_id();
-    let tasks = background.take();
+    let (tasks, request_id) = background.take_with_request_id();
     if !tasks.is_empty() {
         let label = match request_id {
             Some(id) => format!(

@@ -127,11 +127,18 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
         let mut head_deadline: Option<Instant> = None;
         let mut idle_deadline: Option<Instant> = None;
         loop {
-            match lock(wire).await.conn().read_head(&mut self.buf) {
-                HeadEvent::Request(request) => return Ok(Some(request)),
-                HeadEvent::Refused(status) => return Err(HeadError::Refused(status)),
-                HeadEvent::Closed => return Ok(None),
-                HeadEvent::NeedMore => {}
+            // An empty buffer holds no head: the machine is asked once bytes are there.
+            if !self.buf.is_empty() {
+                let mut wire = lock(wire).await;
+                match wire.conn().read_head(&mut self.buf) {
+                    HeadEvent::Request(request) => {
+                        wire.take_buffer();
+                        return Ok(Some(request));
+                    }
+                    HeadEvent::Refused(status) => return Err(HeadError::Refused(status)),
+                    HeadEvent::Closed => return Ok(None),
+                    HeadEvent::NeedMore => {}
+                }
             }
             if !self.buf.is_empty() {
                 head_deadline.get_or_insert_with(|| Instant::now() + header_timeout);

@@ -66,15 +66,13 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     /// The output, in as few (vectored) writes as the kernel allows.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while self.conn.has_output() {
-            let written = {
+            let io = Pin::new(&mut self.io);
+            let written = if let Some(bytes) = self.conn.output_contiguous() {
+                ready!(io.poll_write(cx, bytes))
+            } else {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let used = self.conn.output_slices(&mut slices);
-                let io = Pin::new(&mut self.io);
-                if used == 1 {
-                    ready!(io.poll_write(cx, &slices[0]))
-                } else {
-                    ready!(io.poll_write_vectored(cx, &slices[..used]))
-                }
+                ready!(io.poll_write_vectored(cx, &slices[..used]))
             };
             match written {
                 Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
