@@ -12,6 +12,7 @@
 //! | [`testing`] | this crate | `TestClient`: drive an app in memory |
 //! | [`demo`] | this crate | the demo app that `cargo run --release` serves |
 
+#![warn(missing_docs)]
 // The demo stack nests ten middleware futures; computing their layout needs more than the
 // default query depth.
 #![recursion_limit = "256"]

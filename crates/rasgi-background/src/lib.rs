@@ -12,6 +12,8 @@
 //!    what is left, logging each cancelled task by name and counting it.
 //! 6. [`Executor::counters`] reads every counter at run time.
 
+#![warn(missing_docs)]
+
 use std::borrow::Cow;
 use std::fmt;
 use std::panic::AssertUnwindSafe;

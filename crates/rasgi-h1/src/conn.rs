@@ -598,7 +598,7 @@ impl ServerConn {
                 query: head.query,
                 version: head.version,
                 body: head.body,
-                keep_alive: head.keep_alive,
+                persistent: head.persistent,
                 expect_continue: head.expect_continue,
                 host_count: head.host_count,
                 field_count: head.headers.len(),
@@ -667,7 +667,7 @@ impl ServerConn {
         self.status = 0;
         self.body_bytes = 0;
         self.drained = 0;
-        if !parts.keep_alive {
+        if !parts.persistent {
             self.close_for(CloseReason::RequestAsked);
         }
     }
@@ -1146,7 +1146,7 @@ struct HeadParts {
     query: Span,
     version: Version,
     body: BodyKind,
-    keep_alive: bool,
+    persistent: bool,
     expect_continue: bool,
     host_count: usize,
     field_count: usize,

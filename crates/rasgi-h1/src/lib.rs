@@ -16,6 +16,8 @@
 //! | a server connection's state machine: every transition of an exchange | [`conn`] |
 //! | the bytes a connection owes its client | `output.rs` |
 
+#![warn(missing_docs)]
+
 pub mod body;
 pub mod class;
 pub mod conn;

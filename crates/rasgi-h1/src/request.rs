@@ -107,8 +107,10 @@ pub struct RequestHead<'b, 'h> {
     pub headers: &'h [HeaderSpan],
     /// The body framing decided from `Content-Length` / `Transfer-Encoding`.
     pub body: BodyKind,
-    /// Whether the connection may serve another request after this one.
-    pub keep_alive: bool,
+    /// Whether the request lets the connection persist after it (RFC 9112 §9.3: HTTP/1.1
+    /// unless `close`, HTTP/1.0 only with `keep-alive`). Whether it does is decided by
+    /// [`crate::ServerConn::keep_alive`].
+    pub persistent: bool,
     /// Whether the client sent `Expect: 100-continue`.
     pub expect_continue: bool,
     /// How many `Host` fields were sent (the server requires exactly one on HTTP/1.1).
@@ -167,7 +169,7 @@ struct Framing {
     chunked: bool,
     other_coding: bool,
     close: bool,
-    keep_alive: bool,
+    keep_alive_token: bool,
     expect_continue: bool,
     host_count: usize,
 }
@@ -182,7 +184,7 @@ impl Framing {
             10 if name == b"connection" => {
                 for token in list_elements(value) {
                     self.close |= token.eq_ignore_ascii_case(b"close");
-                    self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                    self.keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
             }
             14 if name == b"content-length" => {
@@ -469,9 +471,9 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
     }
 
     let body = framing.body(version)?;
-    let keep_alive = match version {
+    let persistent = match version {
         Version::Http11 => !framing.close,
-        Version::Http10 => framing.keep_alive && !framing.close,
+        Version::Http10 => framing.keep_alive_token && !framing.close,
     };
     Ok(Parsed {
         head: RequestHead {
@@ -483,7 +485,7 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
             version,
             headers: &[],
             body,
-            keep_alive,
+            persistent,
             expect_continue: framing.expect_continue,
             host_count: framing.host_count,
             len: i,

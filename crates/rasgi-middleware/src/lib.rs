@@ -20,6 +20,8 @@
 //! Each middleware validates its configuration in `new` and passes non-HTTP scopes straight
 //! through first.
 
+#![warn(missing_docs)]
+
 pub mod cors;
 pub mod custom_headers;
 mod deflate;

@@ -18,6 +18,8 @@
 //! | background tasks attached to a response | [`background`] |
 //! | UTF-8 text that shares the request buffer | [`bytestr`] |
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod background;
 pub mod bytestr;

@@ -13,6 +13,8 @@
 //! | the cached `date` header | [`date`] |
 //! | the shutdown signal | [`shutdown`] |
 
+#![warn(missing_docs)]
+
 pub mod asgi;
 mod buffers;
 pub mod config;

@@ -90,7 +90,7 @@ fn step(
                 BodyKind::Length(n) => Decoder::length(n),
                 BodyKind::Chunked => Decoder::chunked(limits),
             };
-            let keep_alive = head.keep_alive;
+            let keep_alive = head.persistent;
             let used = head.len;
             buf.drain(..used);
             Ok((State::Body(decoder, message, keep_alive), true))
