@@ -42,6 +42,7 @@ async fn bad_requests_get_their_status_and_a_close() {
         ("head too large", big_head.into_bytes(), 431),
         ("unknown coding", b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".to_vec(), 501),
         ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_vec(), 505),
+        ("CONNECT, no tunnels", b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n".to_vec(), 501),
     ];
     for (name, raw, status) in cases {
         let (response, closed) = exchange(&server, &raw).await;
@@ -355,4 +356,49 @@ async fn wait_for(condition: impl Fn() -> bool) {
         assert!(std::time::Instant::now() < deadline, "condition never held");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Answers an upgrade request with 101, as a protocol handler would.
+struct Switches;
+
+impl rasgi::protocol::App for Switches {
+    async fn call<R: rasgi::protocol::Receive, S: rasgi::protocol::Sender>(
+        &self,
+        scope: rasgi::protocol::Scope,
+        _receive: R,
+        mut send: S,
+    ) -> Result<(), rasgi::protocol::AppError> {
+        use rasgi::protocol::{Headers, Message, Scope};
+        let Scope::Http(_) = scope else {
+            return Ok(());
+        };
+        let headers = Headers::new()
+            .with("upgrade", "example")
+            .with("connection", "upgrade");
+        let switched = send.send(Message::start(101, headers)).await;
+        let after = send.send(Message::body("http after the switch")).await;
+        let text = format!("{switched:?} {after:?}");
+        assert_eq!(
+            text,
+            "Ok(()) Err(OutOfOrder(\"the connection was upgraded\"))"
+        );
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_101_ends_http_on_the_connection() {
+    let server = TestServer::start(Switches).await;
+    let mut client = server.connect().await;
+    client
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: example\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let head = client.head().await;
+    assert_eq!(head.status, 101);
+    assert_eq!(head.header("upgrade"), Some("example"));
+    assert_eq!(head.header("content-length"), None);
+    // No protocol is served after the switch yet: the bytes that followed are not read as
+    // HTTP, and the connection closes.
+    assert!(client.closed().await, "nothing follows the 101");
+    server.stop().await.unwrap();
 }
