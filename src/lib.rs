@@ -4,7 +4,7 @@
 //!
 //! | module | crate | responsibility |
 //! | --- | --- | --- |
-//! | [`h1`] | `rasgi-h1` | sans-io HTTP/1.1: the request-head parser, body decoders, response encoders |
+//! | [`h1`] | `rasgi-h1` | sans-io HTTP/1.1: the request-head parser, body decoders, response encoders, the connection state machine |
 //! | [`protocol`] | `rasgi-protocol` | `Scope`, `Event`, `Message`, the `App` trait, `Headers`, `State`, `BackgroundTasks` |
 //! | [`server`] | `rasgi-server` | tokio: listener, connection driver, limits, shutdown, lifespan |
 //! | [`background`] | `rasgi-background` | the executor that runs tasks after the response |
