@@ -206,14 +206,8 @@ where
 
     // 3. The app, inline.
     let result = {
-        let receive = RequestBody {
-            read: &mut *read,
-            wire,
-        };
-        let send = ResponseSender {
-            wire,
-            shutdown: &ctx.shutdown,
-        };
+        let receive = RequestBody::new(&mut *read, wire);
+        let send = ResponseSender::new(wire, &ctx.shutdown);
         let mut call = std::pin::pin!(ctx.app.call(scope, receive, send));
         std::future::poll_fn(|cx| {
             if let Poll::Ready(result) = call.as_mut().poll(cx) {

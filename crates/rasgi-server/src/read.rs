@@ -230,15 +230,21 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
 
 /// The app's `receive`: the request body as the state machine decodes it, then `Disconnect`.
 pub(crate) struct RequestBody<'a, R, W> {
-    pub(crate) read: &'a mut ReadSide<R>,
-    pub(crate) wire: &'a Mutex<Wire<W>>,
+    /// Where the bytes come from.
+    read: &'a mut ReadSide<R>,
+    /// The state machine that decodes them.
+    wire: &'a Mutex<Wire<W>>,
 }
 
-impl<R, W> RequestBody<'_, R, W>
+impl<'a, R, W> RequestBody<'a, R, W>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
+    pub(crate) fn new(read: &'a mut ReadSide<R>, wire: &'a Mutex<Wire<W>>) -> Self {
+        RequestBody { read, wire }
+    }
+
     async fn next_event(&mut self) -> Event {
         loop {
             let step = lock(self.wire).await.conn().receive(&mut self.read.buf);

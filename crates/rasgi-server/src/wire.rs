@@ -118,13 +118,18 @@ pub(crate) fn put_date(buf: &mut BytesMut) {
 
 /// The app's `send`: a handle on the connection's wire.
 pub(crate) struct ResponseSender<'a, W> {
-    pub(crate) wire: &'a Mutex<Wire<W>>,
+    /// The state machine and the write half.
+    wire: &'a Mutex<Wire<W>>,
     /// Fires when the server stops: a response whose head is still to be written then says
     /// `connection: close`.
-    pub(crate) shutdown: &'a crate::Shutdown,
+    shutdown: &'a crate::Shutdown,
 }
 
-impl<W: AsyncWrite + Unpin + Send> ResponseSender<'_, W> {
+impl<'a, W: AsyncWrite + Unpin + Send> ResponseSender<'a, W> {
+    pub(crate) fn new(wire: &'a Mutex<Wire<W>>, shutdown: &'a crate::Shutdown) -> Self {
+        ResponseSender { wire, shutdown }
+    }
+
     async fn locked(&self) -> MutexGuard<'_, Wire<W>> {
         let mut wire = lock(self.wire).await;
         if self.shutdown.is_triggered() {
@@ -152,5 +157,87 @@ pub(crate) async fn lock<W>(wire: &Mutex<Wire<W>>) -> MutexGuard<'_, Wire<W>> {
     match wire.try_lock() {
         Some(guard) => guard,
         None => wire.lock().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use rasgi_h1::conn::HeadEvent;
+    use rasgi_h1::Limits;
+    use rasgi_protocol::Headers;
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    /// A wire answering one `GET /`.
+    fn answering<W: AsyncWrite + Unpin + Send>(io: W) -> Wire<W> {
+        let settings = Settings {
+            limits: Limits::default(),
+            max_body_bytes: 1 << 20,
+            drain_limit_bytes: 0,
+            server_header: false,
+            date_line: None,
+        };
+        let mut wire = Wire::new(io, settings);
+        let mut head = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"[..]);
+        assert!(matches!(
+            wire.conn().read_head(&mut head),
+            HeadEvent::Request(_)
+        ));
+        wire
+    }
+
+    #[tokio::test]
+    async fn a_write_cut_short_resumes_where_it_stopped() {
+        let (client, server) = tokio::io::duplex(4096);
+        let mut wire = answering(server);
+        let body = Bytes::from(vec![b'x'; 64 * 1024]);
+        send_message(wire.conn(), Message::start(200, Headers::new())).unwrap();
+        send_message(wire.conn(), Message::body(body)).unwrap();
+        // The pipe holds 4 KiB and nobody reads yet: the write stops midway, and the future
+        // awaiting it is dropped.
+        let cut = tokio::time::timeout(Duration::from_millis(50), wire.flush()).await;
+        assert!(cut.is_err());
+        let reader = tokio::spawn(async move {
+            let mut client = client;
+            let mut seen = Vec::new();
+            let _ = client.read_to_end(&mut seen).await;
+            seen
+        });
+        wire.close().await;
+        drop(wire);
+        let seen = reader.await.unwrap();
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 65536\r\n\r\n";
+        assert!(seen.starts_with(head));
+        assert_eq!(seen.windows(8).filter(|w| w == b"HTTP/1.1").count(), 1);
+        assert_eq!(seen.len(), head.len() + 64 * 1024);
+        assert!(seen[head.len()..].iter().all(|&b| b == b'x'));
+    }
+
+    #[tokio::test]
+    async fn chunks_sent_back_to_back_wait_for_one_flush() {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let mut wire = answering(server);
+        send_message(wire.conn(), Message::start(200, Headers::new())).unwrap();
+        for _ in 0..3 {
+            let flush = send_message(
+                wire.conn(),
+                Message::chunk(Bytes::from(vec![b'x'; 32 * 1024])),
+            )
+            .unwrap();
+            // Under the gathering size: nothing to write now, but marked for the app's wait.
+            assert_eq!(flush, Flush::Later);
+            assert!(wire.state().has_streamed_output());
+        }
+        wire.flush().await.unwrap();
+        assert!(!wire.state().has_streamed_output());
+        let mut seen = vec![0u8; 200 * 1024];
+        let n = client.read(&mut seen).await.unwrap();
+        // Head, three framed chunks: none written before the flush, all there after it.
+        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".len();
+        assert_eq!(n, head + 3 * ("8000\r\n".len() + 32 * 1024 + 2));
     }
 }
