@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use rasgi::background::Executor;
 use rasgi::demo::DemoConfig;
-use rasgi::server::{Listener, Server, ServerConfig};
+use rasgi::server::{Listener, Server, ServerConfig, ServerCounters};
 
 /// rasgi: an ASGI-style HTTP/1.1 server, serving its demo app.
 #[derive(Debug, Parser)]
@@ -28,6 +28,14 @@ struct Args {
     /// Seconds an idle keep-alive connection is kept open.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     timeout_keep_alive: f64,
+    /// Seconds a request body may make no progress (then 408, or a close once the response
+    /// started).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    timeout_body: f64,
+    /// Seconds a response write may make no progress (a client that stopped reading) before the
+    /// connection closes.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    timeout_send: f64,
     /// Seconds a graceful shutdown waits for responses and background tasks.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     timeout_graceful_shutdown: f64,
@@ -64,17 +72,19 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let durations = seconds(args.timeout_keep_alive, "--timeout-keep-alive").and_then(|keep| {
-        Ok((
-            keep,
+    let durations = (|| {
+        Ok::<_, String>((
+            seconds(args.timeout_keep_alive, "--timeout-keep-alive")?,
+            seconds(args.timeout_body, "--timeout-body")?,
+            seconds(args.timeout_send, "--timeout-send")?,
             seconds(
                 args.timeout_graceful_shutdown,
                 "--timeout-graceful-shutdown",
             )?,
         ))
-    });
-    let (keep_alive, graceful) = match durations {
-        Ok(pair) => pair,
+    })();
+    let (keep_alive, body, send, graceful) = match durations {
+        Ok(durations) => durations,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
@@ -87,9 +97,12 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    quiet_caught_panics();
 
     let config = ServerConfig {
         keep_alive_timeout: keep_alive,
+        body_read_timeout: body,
+        send_timeout: send,
         graceful_shutdown_timeout: graceful,
         limit_concurrency: args.limit_concurrency.map(|n| n as usize),
         max_body_bytes: args.max_body_bytes,
@@ -104,7 +117,8 @@ fn main() -> ExitCode {
         cors_origins: args.cors_origins.clone(),
     };
     let executor = Executor::default();
-    let app = match rasgi::demo::build(demo_config, executor.clone()) {
+    let counters = ServerCounters::new();
+    let app = match rasgi::demo::build(demo_config, executor.clone(), counters.clone()) {
         Ok(app) => app,
         Err(error) => {
             eprintln!("error: {error}");
@@ -152,7 +166,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let server = Server::with_config(app, config).executor(executor);
+        let server = Server::with_config(app, config)
+            .executor(executor)
+            .counters(counters);
         server.stop_on(rasgi::server::signals());
         println!(
             "rasgi listening on http://{} ({workers} workers)",
@@ -166,4 +182,19 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// A panic the server catches is logged once, by the server, with its request id: the default
+/// hook's own report is left out for those (and kept for every other panic).
+fn quiet_caught_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if rasgi::protocol::panic::is_caught_here() {
+            if let Some(location) = info.location() {
+                rasgi::protocol::panic::note_panic_location(location.to_string());
+            }
+        } else {
+            default(info);
+        }
+    }));
 }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use rasgi_background::Counters;
 use rasgi_middleware::{HookedSender, Middleware, ResponseHook, ResponseStart};
 use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+use rasgi_server::CounterSnapshot;
 
 /// Responses counted by status.
 #[derive(Debug)]
@@ -82,8 +83,8 @@ impl Middleware for Metrics {
     }
 }
 
-/// The Prometheus text for the request counts and the background counters.
-pub fn render(counts: &RequestCounts, background: Counters) -> String {
+/// The Prometheus text for the request counts, the background counters and the server's.
+pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnapshot) -> String {
     let mut out = String::new();
     out.push_str("# HELP rasgi_requests_total Responses sent, by status.\n");
     out.push_str("# TYPE rasgi_requests_total counter\n");
@@ -109,5 +110,27 @@ pub fn render(counts: &RequestCounts, background: Counters) -> String {
     out.push_str("# HELP rasgi_background_tasks_running Background tasks running now.\n");
     out.push_str("# TYPE rasgi_background_tasks_running gauge\n");
     let _ = writeln!(out, "rasgi_background_tasks_running {}", background.running);
+    let server_counters = [
+        (
+            "panics",
+            server.panics,
+            "Panics in the app or its middleware.",
+        ),
+        (
+            "body_timeouts",
+            server.body_timeouts,
+            "Request bodies cut off by the body timeout.",
+        ),
+        (
+            "send_timeouts",
+            server.send_timeouts,
+            "Responses cut off by the send timeout.",
+        ),
+    ];
+    for (name, value, help) in server_counters {
+        let _ = writeln!(out, "# HELP rasgi_{name}_total {help}");
+        let _ = writeln!(out, "# TYPE rasgi_{name}_total counter");
+        let _ = writeln!(out, "rasgi_{name}_total {value}");
+    }
     out
 }

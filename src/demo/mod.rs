@@ -29,6 +29,7 @@ use rasgi_middleware::{
     Stack, StackApp, Timing, TrustedHost,
 };
 use rasgi_protocol::{App, AppError, Event, Headers, Message, Receive, Scope, Sender};
+use rasgi_server::ServerCounters;
 
 pub use logfile::LogFile;
 pub use metrics::{Metrics, RequestCounts};
@@ -79,6 +80,8 @@ pub struct Demo {
     executor: Executor,
     /// Requests by status, counted by the outermost middleware.
     counts: Arc<RequestCounts>,
+    /// The server's panic and timeout counters, for `/metrics`.
+    server_counters: ServerCounters,
 }
 
 /// The middleware stack of the demo, around any app.
@@ -120,13 +123,19 @@ pub fn stack<A: App>(
         .app(app))
 }
 
-/// The app `cargo run --release` serves: the demo routes behind the demo stack.
-pub fn build(config: DemoConfig, executor: Executor) -> Result<StackApp<impl App>, ConfigError> {
+/// The app `cargo run --release` serves: the demo routes behind the demo stack. `/metrics`
+/// shows the counters of `executor` and `server_counters` (give both to the server too).
+pub fn build(
+    config: DemoConfig,
+    executor: Executor,
+    server_counters: ServerCounters,
+) -> Result<StackApp<impl App>, ConfigError> {
     let counts = Arc::new(RequestCounts::default());
     let demo = Demo {
         config: Arc::new(config.clone()),
         executor,
         counts: counts.clone(),
+        server_counters,
     };
     stack(&config, counts, demo)
 }

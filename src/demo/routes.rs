@@ -57,9 +57,14 @@ pub(super) async fn route<R: Receive, S: Sender>(
         ("GET", "/sse") => sse(&scope, &mut send).await,
         ("GET", "/big") => big(&scope, &mut send).await,
         ("GET", "/error") => Err("the /error route always fails".into()),
+        ("GET", "/panic") => panic!("the /panic route always panics"),
         ("GET", "/rate-limited") => Err(Box::new(RateLimitExceeded { retry_after: 30 })),
         ("GET", "/metrics") => {
-            let body = metrics::render(&demo.counts, demo.executor.counters());
+            let body = metrics::render(
+                &demo.counts,
+                demo.executor.counters(),
+                demo.server_counters.snapshot(),
+            );
             let headers =
                 Headers::new().with("content-type", "text/plain; version=0.0.4; charset=utf-8");
             send_response(&mut send, 200, headers, body).await?;

@@ -24,6 +24,7 @@ pub struct TestServer {
     pub shutdown: Shutdown,
     pub executor: rasgi::background::Executor,
     pub state: rasgi::protocol::State,
+    pub counters: rasgi::server::ServerCounters,
     pub task: JoinHandle<Result<(), ServerError>>,
 }
 
@@ -47,12 +48,14 @@ impl TestServer {
         let shutdown = server.shutdown_signal();
         let executor = server.background().clone();
         let state = server.state().clone();
+        let counters = server.server_counters().clone();
         let task = tokio::spawn(async move { server.serve(listener).await });
         TestServer {
             addr,
             shutdown,
             executor,
             state,
+            counters,
             task,
         }
     }

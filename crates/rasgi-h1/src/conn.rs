@@ -223,6 +223,9 @@ pub enum CloseReason {
     Refused,
     /// The app misbehaved; see [`AppOutcome`].
     AppMisbehaved,
+    /// The app panicked: nothing more is served on the connection, pipelined requests
+    /// included.
+    AppPanicked,
     /// An unread body was too long to drain, broken, or owed a `100 Continue`.
     UnreadBody,
     /// The client left, or a write to it failed.
@@ -502,6 +505,16 @@ impl ServerConn {
     pub fn timed_out(&mut self) {
         self.close_for(CloseReason::TimedOut);
         self.read = Read::Closed;
+    }
+
+    /// The request body the app waits for made no progress for too long: the app sees
+    /// `Disconnect`, the request is answered 408 if no response has started, and the connection
+    /// closes.
+    pub fn body_timed_out(&mut self) {
+        if matches!(self.read, Read::Body { .. }) {
+            self.read = Read::Refused(408);
+        }
+        self.close_for(CloseReason::TimedOut);
     }
 
     /// The read direction ended (end of stream, or a failed read). While the client is expected
@@ -1015,6 +1028,13 @@ impl ServerConn {
     }
 
     // ----- step 4: the app returned -----
+
+    /// The app panicked (tell the machine before [`ServerConn::app_returned`], so that an
+    /// answer it queues says `connection: close`): the connection serves nothing after this
+    /// exchange.
+    pub fn app_panicked(&mut self) {
+        self.close_for(CloseReason::AppPanicked);
+    }
 
     /// The app returned (`failed`: with an error). Judges how it behaved, once: a 500 is queued
     /// where nothing was written yet, a response left incomplete makes the connection close.

@@ -40,6 +40,10 @@ enum Ev {
     Finish,
     /// Drain the unread body.
     Drain,
+    /// The body made no progress within the body timeout.
+    BodyTimedOut,
+    /// The app panicked.
+    Panicked,
 }
 
 struct Row {
@@ -252,6 +256,15 @@ const TABLE: &[Row] = &[
     Row { name: "a failed write means the client is gone",
         given: &[Head(GET), Start(200, PLAIN), Body("a", true), WriteFailed], when: Body("b", false), then: "Err(Disconnected)", phases: (Rq::BodyEnded, Rs::Streaming),
         wire_has: &[], wire_lacks: &[] },
+    Row { name: "a stalled body is Disconnect to the app",
+        given: &[Head(POST5), Bytes("ab"), Receive, BodyTimedOut], when: Receive, then: "Disconnect", phases: (Rq::BodyRefused, Rs::Idle),
+        wire_has: &[], wire_lacks: &[] },
+    Row { name: "a stalled body is answered 408 when nothing was sent",
+        given: &[Head(POST5), Receive, BodyTimedOut, Receive], when: Returned(false), then: "BodyRefused(408)", phases: (Rq::BodyRefused, Rs::Complete),
+        wire_has: &["HTTP/1.1 408 Request Timeout\r\n", "connection: close"], wire_lacks: &[] },
+    Row { name: "a body stalled after the response started closes",
+        given: &[Head(POST5), Start(200, PLAIN), Body("a", true), BodyTimedOut, Receive, Returned(false)], when: Finish, then: "Close", phases: (Rq::Closed, Rs::Streaming),
+        wire_has: &[], wire_lacks: &["408"] },
     // ----- the app returned -----
     Row { name: "an error before the start is 500",
         given: &[Head(GET)], when: Returned(true), then: "FailedBeforeStart", phases: (Rq::BodyEnded, Rs::Complete),
@@ -283,6 +296,12 @@ const TABLE: &[Row] = &[
     Row { name: "a complete response keeps the connection",
         given: &[Head(GET), Start(200, PLAIN), Body("a", false), Returned(true)], when: Finish, then: "KeepAlive", phases: (Rq::AwaitingHead, Rs::Complete),
         wire_has: &[], wire_lacks: &["connection: close"] },
+    Row { name: "a panic before the start is 500 and says connection: close",
+        given: &[Head(GET), Panicked], when: Returned(true), then: "FailedBeforeStart", phases: (Rq::BodyEnded, Rs::Complete),
+        wire_has: &["500 Internal Server Error", "connection: close"], wire_lacks: &[] },
+    Row { name: "after a panic nothing more is served, even when its response completed",
+        given: &[Head("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"), Start(500, PLAIN), Body("x", false), Panicked, Returned(true)], when: Finish, then: "Close", phases: (Rq::Closed, Rs::Complete),
+        wire_has: &[], wire_lacks: &[] },
     // ----- after the exchange: pipelining, unread bodies -----
     Row { name: "a pipelined request is read after the first exchange",
         given: &[Head("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"), Start(200, PLAIN), Body("1", false), Returned(false), Finish], when: Head(""), then: "Request", phases: (Rq::BodyEnded, Rs::Idle),
@@ -388,6 +407,14 @@ fn apply(conn: &mut ServerConn, input: &mut BytesMut, wire: &mut Vec<u8>, event:
         Returned(failed) => format!("{:?}", conn.app_returned(failed)),
         Finish => format!("{:?}", conn.finish()),
         Drain => format!("{:?}", conn.drain(input)),
+        BodyTimedOut => {
+            conn.body_timed_out();
+            String::new()
+        }
+        Panicked => {
+            conn.app_panicked();
+            String::new()
+        }
     };
     let mut slices = [IoSlice::new(&[]); 16];
     let used = conn.output_slices(&mut slices);

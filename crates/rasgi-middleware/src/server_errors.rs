@@ -1,12 +1,17 @@
 //! ServerErrors: the last line of defence. An app error before the response start becomes a
 //! 500 (plain text, or the response a handler builds) and is logged; after the start nothing
 //! can be taken back, so the error goes on to the server, which closes the connection.
+//!
+//! A panic below it is caught and answered the same way, with `connection: close` added: the
+//! panic still goes on to the server (as a `Panicked` error), which logs it once, counts it,
+//! drops the request's background tasks and serves nothing more on that connection.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use rasgi_protocol::{App, AppError, Headers, Receive, Scope, Sender};
+use rasgi_protocol::panic::panicked;
+use rasgi_protocol::{catch_panic, App, AppError, Headers, Receive, Scope, Sender};
 
 use crate::{HookedSender, Middleware, Response};
 
@@ -55,7 +60,9 @@ impl Middleware for ServerErrors {
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         let answer = |error: &AppError| {
-            tracing::error!(%error, "app failed; answering 500");
+            if panicked(error).is_none() {
+                tracing::error!(%error, "app failed; answering 500");
+            }
             Some(match &self.handler {
                 Some(handler) => handler(error),
                 None => Response::new(
@@ -95,11 +102,12 @@ where
     let http = matches!(scope, Scope::Http(_));
     let mut send = HookedSender::new(send, ());
     async move {
-        let Err(error) = inner.call(scope, receive, &mut send).await else {
+        let Err(error) = catch_panic(inner.call(scope, receive, &mut send)).await else {
             return Ok(());
         };
+        let panic = panicked(&error).is_some();
         if send.start_sent() || !http {
-            if log_unanswered {
+            if log_unanswered && !panic {
                 tracing::error!(%error, "app failed after its response started (or outside HTTP)");
             }
             return Err(error);
@@ -107,8 +115,15 @@ where
         let Some(response) = answer(&error) else {
             return Err(error);
         };
-        let (status, headers, body) = response.into_parts();
+        let (status, mut headers, body) = response.into_parts();
+        if panic {
+            // Nothing more is served on this connection: say so.
+            headers.set("connection", "close");
+        }
         send.replace_response(status, headers, body).await?;
+        if panic {
+            return Err(error);
+        }
         Ok(())
     }
 }

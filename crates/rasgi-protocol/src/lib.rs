@@ -16,6 +16,7 @@
 //! | header lists | [`headers`] |
 //! | lifespan state and per-request extensions | [`state`] |
 //! | background tasks attached to a response | [`background`] |
+//! | panics caught and carried as errors | [`panic`] |
 //! | UTF-8 text that shares the request buffer | [`bytestr`] |
 
 #![warn(missing_docs)]
@@ -25,6 +26,7 @@ pub mod background;
 pub mod bytestr;
 pub mod headers;
 pub mod message;
+pub mod panic;
 pub mod scope;
 pub mod state;
 
@@ -33,6 +35,7 @@ pub use background::{BackgroundTasks, Task, TaskBody};
 pub use bytestr::ByteStr;
 pub use headers::Headers;
 pub use message::{Event, Message, SendError};
+pub use panic::{catch_panic, Panicked};
 pub use scope::{HttpScope, LifespanScope, Scheme, Scope};
 pub use state::{Extensions, State};
 

@@ -10,6 +10,12 @@ pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`ServerConfig::header_read_timeout`]: 10 s from a request's first byte to the
 /// end of its head; slower clients (slowloris) are dropped.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ServerConfig::body_read_timeout`]: 30 s without a byte of a request body the
+/// app is waiting for; nginx's `client_body_timeout` is 60 s, uvicorn has none.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`ServerConfig::send_timeout`]: 30 s without a byte of a response written;
+/// nginx's `send_timeout` is 60 s.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for [`ServerConfig::max_body_bytes`]: 1 GiB. Bodies stream through `receive`, so this
 /// bounds what one request may send, not what sits in memory (answered 413).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
@@ -33,6 +39,13 @@ pub struct ServerConfig {
     pub keep_alive_timeout: Duration,
     /// How long a client may take from a request's first byte to the end of its head.
     pub header_read_timeout: Duration,
+    /// How long a request body the app waits for may make no progress: then the app sees
+    /// `Disconnect`, and the request is answered 408 if no response has started (else the
+    /// connection closes).
+    pub body_read_timeout: Duration,
+    /// How long a response write may make no progress (a client that stopped reading): then the
+    /// connection closes and the app's next `send` fails.
+    pub send_timeout: Duration,
     /// Largest request body accepted (413 above it).
     pub max_body_bytes: u64,
     /// Unread body bytes drained after the response to keep the connection open.
@@ -59,6 +72,8 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             drain_limit_bytes: DEFAULT_DRAIN_LIMIT_BYTES,
             limit_concurrency: None,

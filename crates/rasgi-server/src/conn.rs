@@ -27,13 +27,14 @@ use futures::lock::Mutex;
 use rasgi_background::{Batch, Executor};
 use rasgi_h1::conn::{AppOutcome, Next, Request, Settings};
 use rasgi_h1::ServerConn;
-use rasgi_protocol::{App, AppError, BackgroundTasks, ByteStr, Scope, State};
+use rasgi_protocol::panic::panicked;
+use rasgi_protocol::{catch_panic, App, AppError, BackgroundTasks, ByteStr, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::asgi::{http_scope, ScopeParts};
 use crate::read::{HeadError, ReadSide, RequestBody};
 use crate::wire::{lock, put_date, ResponseSender, Wire};
-use crate::{ServerConfig, Shutdown};
+use crate::{ServerConfig, ServerCounters, Shutdown};
 
 /// What every connection of a server shares.
 pub(crate) struct ConnContext<A> {
@@ -49,6 +50,8 @@ pub(crate) struct ConnContext<A> {
     pub state: State,
     /// `config.root_path`, shared as the scopes' `root_path`.
     pub root_path: ByteStr,
+    /// Panics and timeouts.
+    pub counters: ServerCounters,
 }
 
 impl<A> Clone for ConnContext<A> {
@@ -60,6 +63,7 @@ impl<A> Clone for ConnContext<A> {
             executor: self.executor.clone(),
             state: self.state.clone(),
             root_path: self.root_path.clone(),
+            counters: self.counters.clone(),
         }
     }
 }
@@ -81,8 +85,13 @@ where
     A: App,
 {
     let config = &*ctx.config;
-    let mut read = ReadSide::new(reader);
-    let wire = Mutex::new(Wire::new(writer, settings(config)));
+    let mut read = ReadSide::new(reader, config.body_read_timeout);
+    let wire = Mutex::new(Wire::new(
+        writer,
+        settings(config),
+        config.send_timeout,
+        ctx.counters.clone(),
+    ));
     // One list per connection, reused: requests on a connection are served one at a time.
     let background = BackgroundTasks::new();
     let mut written_batches: Vec<Batch> = Vec::new();
@@ -206,9 +215,9 @@ where
 
     // 3. The app, inline.
     let result = {
-        let receive = RequestBody::new(&mut *read, wire);
+        let receive = RequestBody::new(&mut *read, wire, &ctx.counters);
         let send = ResponseSender::new(wire, &ctx.shutdown);
-        let mut call = std::pin::pin!(ctx.app.call(scope, receive, send));
+        let mut call = std::pin::pin!(catch_panic(ctx.app.call(scope, receive, send)));
         std::future::poll_fn(|cx| {
             if let Poll::Ready(result) = call.as_mut().poll(cx) {
                 return Poll::Ready(result);
@@ -227,22 +236,33 @@ where
 
     // 4. The state machine judges how the app behaved; the server logs it.
     let mut w = lock(wire).await;
+    let panic = result.as_ref().err().and_then(panicked);
+    if panic.is_some() {
+        w.conn().app_panicked();
+        ctx.counters.panic();
+    }
     let outcome = w.conn().app_returned(result.is_err());
-    log_outcome(outcome, &method, &path, result.err());
     let (tasks, request_id) = background.take_with_request_id();
+    let request_id = request_id.as_deref().map(String::from_utf8_lossy);
+    match panic {
+        Some(panic) => {
+            let id = request_id.as_deref().unwrap_or("-");
+            tracing::error!(%method, %path, request_id = id, %panic, "app panicked; closing the connection");
+        }
+        None => log_outcome(outcome, &method, &path, result.as_ref().err()),
+    }
     if !tasks.is_empty() {
-        let label = match request_id {
-            Some(id) => format!(
-                "{method} {path} (request id {})",
-                String::from_utf8_lossy(&id)
-            ),
+        let label = match &request_id {
+            Some(id) => format!("{method} {path} (request id {id})"),
             None => format!("{method} {path}"),
         };
         let batch = Batch {
             label: label.into(),
             tasks,
         };
-        if outcome.response_complete() {
+        if panic.is_some() {
+            ctx.executor.drop_batch(batch, "the app panicked");
+        } else if outcome.response_complete() {
             written_batches.push(batch);
         } else {
             ctx.executor
@@ -268,7 +288,7 @@ where
 }
 
 /// One log line for an app that misbehaved (nothing for one that did not).
-fn log_outcome(outcome: AppOutcome, method: &ByteStr, path: &ByteStr, error: Option<AppError>) {
+fn log_outcome(outcome: AppOutcome, method: &ByteStr, path: &ByteStr, error: Option<&AppError>) {
     let error = error.map(|e| e.to_string()).unwrap_or_default();
     match outcome {
         AppOutcome::Complete | AppOutcome::Upgraded | AppOutcome::BodyRefused(_) => {}

@@ -4,6 +4,7 @@
 //! | concept | file |
 //! | --- | --- |
 //! | settings, limits and timeouts | [`config`] |
+//! | panics and timeouts, counted | [`counters`] |
 //! | the accept loop, connection limit and graceful shutdown | [`server`] |
 //! | one connection's driver: I/O around the state machine ([`rasgi_h1::ServerConn`]) | `conn.rs` |
 //! | the read half: bytes in, heads and `receive` | `read.rs` |
@@ -19,15 +20,18 @@ pub mod asgi;
 mod buffers;
 pub mod config;
 mod conn;
+pub mod counters;
 pub mod date;
 mod lifespan;
 mod read;
 pub mod server;
 pub mod shutdown;
+mod stall;
 mod wire;
 
 pub use config::ServerConfig;
 pub use conn::Peers;
+pub use counters::{CounterSnapshot, ServerCounters};
 pub use server::{serve, serve_connection, Listener, Server, ServerError};
 pub use shutdown::Shutdown;
 

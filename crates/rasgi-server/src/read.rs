@@ -17,8 +17,9 @@ use rasgi_protocol::{Event, Receive};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 
-use crate::buffers;
+use crate::stall::StallTimer;
 use crate::wire::{lock, Wire};
+use crate::{buffers, ServerCounters};
 
 /// Bytes reserved before a read between requests: one typical request head (a browser's is
 /// under 1 KiB); larger heads grow it.
@@ -41,6 +42,8 @@ pub(crate) struct ReadSide<R> {
     buf: BytesMut,
     /// The stream ended, or reading failed.
     eof: bool,
+    /// How long a body read may make no progress ([`crate::ServerConfig::body_read_timeout`]).
+    body_stall: StallTimer,
 }
 
 /// Why no request came.
@@ -59,11 +62,12 @@ enum Wait {
 }
 
 impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
-    pub(crate) fn new(io: R) -> ReadSide<R> {
+    pub(crate) fn new(io: R, body_read_timeout: Duration) -> ReadSide<R> {
         ReadSide {
             io,
             buf: BytesMut::new(),
             eof: false,
+            body_stall: StallTimer::new(body_read_timeout),
         }
     }
 
@@ -80,6 +84,24 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     /// Read more bytes into the buffer; false at end of stream (or on a failed read).
     async fn fill(&mut self, body: bool) -> bool {
         std::future::poll_fn(|cx| self.poll_fill(cx, body)).await
+    }
+
+    /// Read more body bytes; `None` when none came within the body-read timeout.
+    async fn fill_body(&mut self) -> Option<bool> {
+        let mut waiting = false;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(got) = self.poll_fill(cx, true) {
+                return Poll::Ready(Some(got));
+            }
+            if !std::mem::replace(&mut waiting, true) {
+                self.body_stall.restart();
+            }
+            if self.body_stall.poll_expired(cx) {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// One read attempt, sized for a body or a head. Between requests, with nothing buffered, a
@@ -234,6 +256,8 @@ pub(crate) struct RequestBody<'a, R, W> {
     read: &'a mut ReadSide<R>,
     /// The state machine that decodes them.
     wire: &'a Mutex<Wire<W>>,
+    /// Where a body timeout is counted.
+    counters: &'a ServerCounters,
 }
 
 impl<'a, R, W> RequestBody<'a, R, W>
@@ -241,8 +265,16 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    pub(crate) fn new(read: &'a mut ReadSide<R>, wire: &'a Mutex<Wire<W>>) -> Self {
-        RequestBody { read, wire }
+    pub(crate) fn new(
+        read: &'a mut ReadSide<R>,
+        wire: &'a Mutex<Wire<W>>,
+        counters: &'a ServerCounters,
+    ) -> Self {
+        RequestBody {
+            read,
+            wire,
+            counters,
+        }
     }
 
     async fn next_event(&mut self) -> Event {
@@ -256,11 +288,15 @@ where
                     }
                 }
                 Step::Disconnect => return Event::Disconnect,
-                Step::NeedMore => {
-                    if !self.read.fill(true).await {
-                        lock(self.wire).await.conn().read_closed();
+                Step::NeedMore => match self.read.fill_body().await {
+                    Some(true) => {}
+                    Some(false) => lock(self.wire).await.conn().read_closed(),
+                    None => {
+                        tracing::debug!("request body stalled past the body timeout");
+                        self.counters.body_timeout();
+                        lock(self.wire).await.conn().body_timed_out();
                     }
-                }
+                },
                 Step::WriteContinue => {
                     // A failed write marks the client gone; the next step says so.
                     let _ = lock(self.wire).await.flush().await;

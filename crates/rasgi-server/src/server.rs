@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant};
 
 use crate::conn::{drive, ConnContext, Peers};
-use crate::{lifespan, ServerConfig, Shutdown};
+use crate::{lifespan, ServerConfig, ServerCounters, Shutdown};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +104,7 @@ impl<A: App> Server<A> {
                 executor: Executor::default(),
                 state: State::new(),
                 root_path,
+                counters: ServerCounters::new(),
             },
         }
     }
@@ -112,6 +113,18 @@ impl<A: App> Server<A> {
     pub fn executor(mut self, executor: Executor) -> Server<A> {
         self.ctx.executor = executor;
         self
+    }
+
+    /// Count panics and timeouts into `counters` (to read them elsewhere, such as a metrics
+    /// page).
+    pub fn counters(mut self, counters: ServerCounters) -> Server<A> {
+        self.ctx.counters = counters;
+        self
+    }
+
+    /// The panic and timeout counters.
+    pub fn server_counters(&self) -> &ServerCounters {
+        &self.ctx.counters
     }
 
     /// The background executor.

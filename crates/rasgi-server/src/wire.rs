@@ -9,6 +9,7 @@
 use std::io::{ErrorKind, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::lock::{Mutex, MutexGuard};
@@ -18,7 +19,8 @@ use rasgi_protocol::{Message, SendError, Sender};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::asgi::send_message;
-use crate::{buffers, date};
+use crate::stall::StallTimer;
+use crate::{buffers, date, ServerCounters};
 
 /// Most pieces in one vectored write.
 const MAX_SLICES: usize = 64;
@@ -29,13 +31,24 @@ pub(crate) struct Wire<W> {
     io: W,
     /// Every protocol decision of the connection.
     conn: ServerConn,
+    /// How long a write may make no progress ([`crate::ServerConfig::send_timeout`]).
+    send_stall: StallTimer,
+    /// Where a send timeout is counted.
+    counters: ServerCounters,
 }
 
 impl<W: AsyncWrite + Unpin + Send> Wire<W> {
-    pub(crate) fn new(io: W, settings: Settings) -> Wire<W> {
+    pub(crate) fn new(
+        io: W,
+        settings: Settings,
+        send_timeout: Duration,
+        counters: ServerCounters,
+    ) -> Wire<W> {
         Wire {
             io,
             conn: ServerConn::new(settings),
+            send_stall: StallTimer::new(send_timeout),
+            counters,
         }
     }
 
@@ -58,9 +71,28 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     }
 
     /// Write out everything queued. Cancel-safe: what was written is taken off the output as it
-    /// goes.
+    /// goes. A write that makes no progress for the send timeout gives up: the client is taken
+    /// for gone.
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+        // The countdown starts when a write has to wait, and again whenever bytes leave.
+        let mut waiting = usize::MAX;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = self.poll_flush(cx) {
+                return Poll::Ready(result);
+            }
+            let left = self.conn.output_len();
+            if left < waiting {
+                waiting = left;
+                self.send_stall.restart();
+            }
+            if self.send_stall.poll_expired(cx) {
+                tracing::debug!("response write stalled past the send timeout; closing");
+                self.counters.send_timeout();
+                return Poll::Ready(Err(self.failed(ErrorKind::TimedOut.into())));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The output, in as few (vectored) writes as the kernel allows.
@@ -181,7 +213,7 @@ mod tests {
             server_header: false,
             date_line: None,
         };
-        let mut wire = Wire::new(io, settings);
+        let mut wire = Wire::new(io, settings, Duration::from_secs(5), ServerCounters::new());
         let mut head = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"[..]);
         assert!(matches!(
             wire.conn().read_head(&mut head),

@@ -1,0 +1,55 @@
+//! [`ServerCounters`]: what the server counts that no response shows: panics it caught and
+//! connections it cut for being too slow. Readable at run time (the demo's `/metrics`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counters shared by every connection of a server; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ServerCounters(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    panics: AtomicU64,
+    body_timeouts: AtomicU64,
+    send_timeouts: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Panics in the app or its middleware.
+    pub panics: u64,
+    /// Request bodies that made no progress within the body timeout.
+    pub body_timeouts: u64,
+    /// Response writes that made no progress within the send timeout.
+    pub send_timeouts: u64,
+}
+
+impl ServerCounters {
+    /// All at zero.
+    pub fn new() -> ServerCounters {
+        ServerCounters::default()
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            panics: self.0.panics.load(Ordering::Relaxed),
+            body_timeouts: self.0.body_timeouts.load(Ordering::Relaxed),
+            send_timeouts: self.0.send_timeouts.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn panic(&self) {
+        self.0.panics.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn body_timeout(&self) {
+        self.0.body_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn send_timeout(&self) {
+        self.0.send_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+}

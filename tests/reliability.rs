@@ -1,0 +1,248 @@
+//! Panics become answers, slow clients are cut off: over real sockets, against the binary and
+//! against servers in the test.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rasgi::protocol::{App, AppError, Bytes, Headers, Message, Receive, Scope, Sender};
+use rasgi::server::ServerConfig;
+use support::apps::{Log, Probe};
+use support::binary::{request, Rasgi};
+use support::{test_config, TestServer, PATIENCE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Panics where its path says; streams 64 MiB on `/huge`, noting how far it got.
+#[derive(Clone, Default)]
+struct Faulty {
+    log: Log,
+    /// Bytes `/huge` had sent when a send failed.
+    accepted: Arc<AtomicU64>,
+}
+
+impl App for Faulty {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        _receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        let Scope::Http(scope) = scope else {
+            return Ok(());
+        };
+        let plain = Headers::new().with("content-type", "text/plain");
+        match scope.path.as_str() {
+            "/panic" => {
+                let log = self.log.clone();
+                scope.background.add("never runs", async move {
+                    log.push("the task of a panicked request ran");
+                    Ok(())
+                });
+                panic!("handler panicked before its response");
+            }
+            "/panic-mid-stream" => {
+                send.send(Message::start(200, plain)).await?;
+                send.send(Message::chunk("first part ")).await?;
+                panic!("handler panicked mid-stream");
+            }
+            "/huge" => {
+                send.send(Message::start(200, plain)).await?;
+                let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+                for sent in 0..1024u64 {
+                    if let Err(error) = send.send(Message::chunk(chunk.clone())).await {
+                        self.accepted.store(sent * 64 * 1024, Ordering::SeqCst);
+                        self.log.push(format!("huge: {error}"));
+                        return Ok(());
+                    }
+                }
+                send.send(Message::body("")).await?;
+                self.log.push("huge: finished");
+            }
+            _ => {
+                send.send(Message::start(200, plain)).await?;
+                send.send(Message::body("fine")).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn wait_for(what: &str, condition: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+// ----- panics -----
+
+#[test]
+fn a_panic_before_the_start_is_500_with_the_stack_headers() {
+    let rasgi = Rasgi::start(&["--no-access-log"]);
+    let reply = request(
+        &rasgi,
+        "GET",
+        "/panic",
+        &[("Origin", "http://localhost:3000")],
+        b"",
+    );
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.text(), "Internal Server Error");
+    let id = reply
+        .header("x-request-id")
+        .expect("x-request-id")
+        .to_string();
+    assert_eq!(id.len(), 32);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(reply.header("x-custom-header"), Some("Custom Header Value"));
+    assert_eq!(reply.header("connection"), Some("close"));
+    // The server goes on.
+    assert_eq!(request(&rasgi, "GET", "/", &[], b"").status, 200);
+    let metrics = request(&rasgi, "GET", "/metrics", &[], b"").text();
+    assert!(metrics.contains("rasgi_panics_total 1\n"), "{metrics}");
+    // Logged once, by the server, with the request id; not by the default panic hook.
+    let stderr = rasgi.stderr();
+    assert_eq!(stderr.matches("app panicked").count(), 1, "{stderr}");
+    let line = stderr.lines().find(|l| l.contains("app panicked")).unwrap();
+    assert!(line.contains(&id), "{line}");
+    assert!(line.contains("the /panic route always panics"), "{line}");
+    assert!(!stderr.contains("thread '"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_panic_without_server_errors_is_500_from_the_server_and_its_tasks_are_dropped() {
+    let app = Faulty::default();
+    let log = app.log.clone();
+    let server = TestServer::start(app).await;
+    let mut client = server.connect().await;
+    // A pipelined request behind the panicking one is not answered.
+    client
+        .send(b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let response = client.response().await;
+    assert_eq!(response.status, 500);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(client.closed().await, "nothing after the panic is served");
+    wait_for("the dropped batch", || {
+        server.executor.counters().dropped == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!log.contains("the task of a panicked request ran"));
+    // The next connection is served.
+    assert_eq!(server.connect().await.get("/").await.text(), "fine");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_panic_mid_stream_cuts_the_body_and_closes() {
+    let server = TestServer::start(Faulty::default()).await;
+    let mut client = server.connect().await;
+    client
+        .send(b"GET /panic-mid-stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let head = client.head().await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    let rest = client.rest().await;
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.contains("first part "), "{text}");
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "the body is not completed: {text:?}"
+    );
+    assert_eq!(server.connect().await.get("/").await.status, 200);
+    server.stop().await.unwrap();
+}
+
+// ----- timeouts -----
+
+fn short_timeouts() -> ServerConfig {
+    ServerConfig {
+        body_read_timeout: Duration::from_secs(1),
+        send_timeout: Duration::from_secs(1),
+        ..test_config()
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_body_gets_408_and_a_close() {
+    let server = TestServer::with_config(Probe::default(), short_timeouts()).await;
+    let mut client = server.connect().await;
+    let started = Instant::now();
+    client
+        .send(b"POST /count HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        .await;
+    let response = client.response().await;
+    let waited = started.elapsed();
+    assert_eq!(response.status, 408);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(client.closed().await);
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_body_stalled_after_the_response_started_closes_the_connection() {
+    let probe = Probe::default();
+    let log = probe.log.clone();
+    let server = TestServer::with_config(probe, short_timeouts()).await;
+    let mut client = server.connect().await;
+    client
+        .send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        .await;
+    let head = client.head().await;
+    assert_eq!(head.status, 200);
+    assert_eq!(client.line().await, "3");
+    let rest = client.rest().await;
+    assert!(!rest.ends_with(b"0\r\n\r\n"), "{rest:?}");
+    wait_for("the app's Disconnect", || {
+        log.contains("echo saw Disconnect")
+    })
+    .await;
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
+    let app = Faulty::default();
+    let (log, accepted) = (app.log.clone(), app.accepted.clone());
+    let server = TestServer::with_config(app, short_timeouts()).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /huge HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    // Read nothing: the server's writes stall once the socket buffers are full.
+    let started = Instant::now();
+    wait_for("the app's failed send", || log.contains("huge:")).await;
+    let waited = started.elapsed();
+    assert!(
+        log.contains("huge: the client disconnected"),
+        "{:?}",
+        log.lines()
+    );
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    // Memory stayed bounded: the app could hand over only what the socket buffers and one
+    // gathering batch hold, nowhere near its 64 MiB.
+    let accepted = accepted.load(Ordering::SeqCst);
+    assert!(accepted < 16 << 20, "{accepted} bytes accepted");
+    // The connection is closed: what the client reads now ends.
+    let mut seen = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut seen))
+        .await
+        .expect("the server closed the connection")
+        .ok();
+    assert!(seen.len() < 64 << 20);
+    assert_eq!(server.counters.snapshot().send_timeouts, 1);
+    server.stop().await.unwrap();
+}
