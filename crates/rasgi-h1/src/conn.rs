@@ -398,6 +398,12 @@ pub struct ServerConn {
     streamed_output: bool,
     /// Unread body bytes dropped so far after the response.
     drained: u64,
+    /// How far the head in progress has been looked at, so a head trickled in is not parsed
+    /// from its first byte on every read.
+    head_scan: HeadScan,
+    /// Bytes handed to the head parser on this connection (a trickled head costs a few times
+    /// its length, not its length squared).
+    head_bytes_parsed: u64,
     /// The status written, for the access log.
     status: u16,
     /// Body bytes sent, for the access log.
@@ -420,6 +426,8 @@ impl ServerConn {
             read_closed: false,
             streamed_output: false,
             drained: 0,
+            head_scan: HeadScan::default(),
+            head_bytes_parsed: 0,
             status: 0,
             body_bytes: 0,
         }
@@ -481,6 +489,11 @@ impl ServerConn {
     /// Whether a request body is in flight: its bytes must not be taken for a head.
     pub fn reading_body(&self) -> bool {
         matches!(self.read, Read::Body { .. })
+    }
+
+    /// Bytes handed to the head parser so far on this connection.
+    pub fn head_bytes_parsed(&self) -> u64 {
+        self.head_bytes_parsed
     }
 
     /// The status of the response written, 0 before its head (for the access log).
@@ -599,6 +612,10 @@ impl ServerConn {
             return HeadEvent::NeedMore;
         }
         let limits = self.settings.limits;
+        if !self.head_scan.worth_parsing(buf, &limits) {
+            return HeadEvent::NeedMore;
+        }
+        self.head_bytes_parsed += buf.len() as u64;
         let parsed = HEADER_SLOTS.with_borrow_mut(|slots| {
             let head = match parse_request_head(buf, slots, &limits)? {
                 Status::Partial => return Ok(None),
@@ -633,7 +650,10 @@ impl ServerConn {
         });
         let (request, parts) = match parsed {
             Ok(Some(parsed)) => parsed,
-            Ok(None) => return HeadEvent::NeedMore,
+            Ok(None) => {
+                self.head_scan.parsed(buf);
+                return HeadEvent::NeedMore;
+            }
             Err(error) => {
                 self.exchange = Exchange::UNPARSED;
                 return self.refuse_head(error.status());
@@ -656,6 +676,7 @@ impl ServerConn {
 
     /// A new exchange: the request side from the head, the response side idle.
     fn begin(&mut self, request: &Request, parts: &HeadParts) {
+        self.head_scan = HeadScan::default();
         self.read = match parts.body {
             BodyKind::Empty | BodyKind::Length(0) => Read::Ended,
             BodyKind::Length(n) => Read::Body {
@@ -687,6 +708,7 @@ impl ServerConn {
 
     /// Answer a refused head with `status` and close.
     fn refuse_head(&mut self, status: u16) -> HeadEvent {
+        self.head_scan = HeadScan::default();
         self.read = Read::Closed;
         self.continue_owed = false;
         self.write = Write::Idle;
@@ -1156,6 +1178,49 @@ pub fn answer_text(status: u16) -> &'static str {
     match crate::reason_phrase(status) {
         "" => "Error",
         reason => reason,
+    }
+}
+
+/// How far a head in progress has been looked at. The parser is restartable, not resumable: it
+/// reads a head from its first byte. So it runs again only when that can change its answer
+/// soon enough: when the bytes have doubled since it last ran (every error is still found, and
+/// the work stays linear), when a possible end of the head arrives (`\n\r\n`, or `\n\n`,
+/// which it refuses), or when a limit is passed. Only the new bytes are searched.
+#[derive(Debug, Default, Clone, Copy)]
+struct HeadScan {
+    /// The buffer's length when the parser last answered "partial"; 0: it has not run yet.
+    parsed_len: usize,
+    /// Bytes already searched for the end of the head.
+    searched: usize,
+    /// A line end has been seen (the request line is complete).
+    line_end_seen: bool,
+}
+
+impl HeadScan {
+    /// Whether the parser should run over `buf` now.
+    fn worth_parsing(&mut self, buf: &[u8], limits: &Limits) -> bool {
+        if self.parsed_len == 0 {
+            // The first look at this head (nearly always the whole head): parse it.
+            return true;
+        }
+        let from = self.searched.saturating_sub(2);
+        let new = &buf[from.min(buf.len())..];
+        self.searched = buf.len();
+        self.line_end_seen |= new.contains(&b'\n');
+        buf.len() >= 2 * self.parsed_len
+            || new.windows(2).any(|w| w == b"\n\n")
+            || new.windows(3).any(|w| w == b"\n\r\n")
+            || buf.len() > limits.max_head_bytes
+            || (!self.line_end_seen && buf.len() > limits.max_request_line_bytes)
+    }
+
+    /// The parser answered "partial" for `len` bytes.
+    fn parsed(&mut self, buf: &[u8]) {
+        if self.parsed_len == 0 {
+            self.line_end_seen = buf.contains(&b'\n');
+        }
+        self.parsed_len = buf.len();
+        self.searched = buf.len();
     }
 }
 
