@@ -246,3 +246,59 @@ async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
     assert_eq!(server.counters.snapshot().send_timeouts, 1);
     server.stop().await.unwrap();
 }
+
+// ----- per-request background lists -----
+
+/// `/keep` keeps its request's background handle; `/use` adds a task through the kept one
+/// and one through its own.
+#[derive(Clone, Default)]
+struct Keeper {
+    log: Log,
+    kept: Arc<std::sync::Mutex<Option<rasgi::protocol::BackgroundTasks>>>,
+}
+
+impl App for Keeper {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        _receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        let Scope::Http(scope) = scope else {
+            return Ok(());
+        };
+        if scope.path == "/keep" {
+            *self.kept.lock().unwrap() = Some(scope.background.clone());
+        } else {
+            let kept = self.kept.lock().unwrap().clone().expect("kept first");
+            let log = self.log.clone();
+            kept.add("stale", async move {
+                log.push("a kept handle added to a later request");
+                Ok(())
+            });
+            let log = self.log.clone();
+            scope.background.add("own", async move {
+                log.push("own task ran");
+                Ok(())
+            });
+        }
+        send.send(Message::start(200, Headers::new())).await?;
+        send.send(Message::body("ok")).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_background_handle_kept_past_its_response_cannot_add_to_the_next_one() {
+    let app = Keeper::default();
+    let log = app.log.clone();
+    let server = TestServer::start(app).await;
+    let mut client = server.connect().await;
+    assert_eq!(client.get("/keep").await.status, 200);
+    assert_eq!(client.get("/use").await.status, 200);
+    wait_for("the own task", || log.contains("own task ran")).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!log.contains("a kept handle added"), "{:?}", log.lines());
+    assert_eq!(server.executor.counters().submitted, 1);
+    server.stop().await.unwrap();
+}

@@ -45,8 +45,18 @@ impl fmt::Debug for Task {
 }
 
 /// The shared, ordered list of one request's background tasks.
+///
+/// A server may reuse one list for the requests of a connection (they are served one at a
+/// time): each response gets handles of its own ([`BackgroundTasks::for_next_response`]), and a
+/// handle kept past its response can no longer add to the list: what it adds is dropped with a
+/// warning, never run with another response.
 #[derive(Clone, Default)]
-pub struct BackgroundTasks(Arc<Mutex<List>>);
+pub struct BackgroundTasks {
+    /// The list all handles of a response share.
+    list: Arc<Mutex<List>>,
+    /// Which response this handle belongs to; it may add only while that one is the list's.
+    response: u64,
+}
 
 /// What the handles share.
 #[derive(Default)]
@@ -55,6 +65,8 @@ struct List {
     tasks: Vec<Task>,
     /// The request id that names these tasks in logs, if a middleware gave one.
     request_id: Option<Bytes>,
+    /// The response the list is collecting for; taking the tasks moves it on.
+    response: u64,
 }
 
 impl BackgroundTasks {
@@ -86,13 +98,31 @@ impl BackgroundTasks {
     }
 
     fn push(&self, task: Task) {
-        self.lock().tasks.push(task);
+        let mut list = self.lock();
+        if list.response != self.response {
+            drop(list);
+            tracing::warn!(task = %task.name, "background task added after its response was over; dropped");
+            return;
+        }
+        list.tasks.push(task);
+    }
+
+    /// A handle for the response the list collects for now: the server gives one to each
+    /// request's scope, so that a handle kept from an earlier request adds nothing to this one.
+    pub fn for_next_response(&self) -> BackgroundTasks {
+        BackgroundTasks {
+            list: Arc::clone(&self.list),
+            response: self.lock().response,
+        }
     }
 
     /// Name this request's tasks in logs by its request id (the `RequestId` middleware does
     /// this), so the server needs no knowledge of where the id came from.
     pub fn set_request_id(&self, id: Bytes) {
-        self.lock().request_id = Some(id);
+        let mut list = self.lock();
+        if list.response == self.response {
+            list.request_id = Some(id);
+        }
     }
 
     /// The request id given by [`BackgroundTasks::set_request_id`], if any.
@@ -106,9 +136,11 @@ impl BackgroundTasks {
     }
 
     /// Take every task added so far and the request id that names them, leaving the list empty
-    /// (the server does this once the response is written).
+    /// for the next response (the server does this once the response is written). The handles
+    /// of this response can add no more.
     pub fn take_with_request_id(&self) -> (Vec<Task>, Option<Bytes>) {
         let mut list = self.lock();
+        list.response = list.response.wrapping_add(1);
         (std::mem::take(&mut list.tasks), list.request_id.take())
     }
 
@@ -125,7 +157,7 @@ impl BackgroundTasks {
     fn lock(&self) -> std::sync::MutexGuard<'_, List> {
         // A panic while holding this lock can only come from `Vec::push` running out of memory;
         // the list itself is still consistent, so keep using it.
-        self.0
+        self.list
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -153,6 +185,22 @@ mod tests {
         let names: Vec<_> = taken.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, vec!["first", "second"]);
         assert!(from_middleware.is_empty());
+    }
+
+    #[test]
+    fn a_handle_kept_past_its_response_adds_nothing_to_the_next() {
+        let connection = BackgroundTasks::new();
+        let first = connection.for_next_response();
+        first.add("first", async { Ok(()) });
+        assert_eq!(connection.take().len(), 1);
+        let second = connection.for_next_response();
+        first.add("late, from the first request", async { Ok(()) });
+        first.set_request_id(Bytes::from_static(b"stale"));
+        second.add("second", async { Ok(()) });
+        let (taken, id) = connection.take_with_request_id();
+        let names: Vec<_> = taken.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, vec!["second"]);
+        assert_eq!(id, None);
     }
 
     #[test]

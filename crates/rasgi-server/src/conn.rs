@@ -205,7 +205,7 @@ where
             server: peers.server,
             state: &ctx.state,
             root_path: &ctx.root_path,
-            background: background.clone(),
+            background: background.for_next_response(),
         };
         let scope = http_scope(request, parts);
         let (method, path) = (scope.method.clone(), scope.path.clone());
