@@ -633,3 +633,30 @@ async fn from_fn_can_answer_on_its_own_without_calling_next() {
     let allowed = client.get("/").header("authorization", "yes").send().await;
     assert_eq!(allowed.status, 200);
 }
+
+#[tokio::test]
+async fn trusted_host_refuses_a_request_without_host_unless_any_host_is_allowed() {
+    let request = b"GET / HTTP/1.0\r\n\r\n";
+    let strict = support::TestServer::start(
+        Stack::new()
+            .push(TrustedHost::new(["localhost"]).unwrap())
+            .app(Inspect),
+    )
+    .await;
+    let mut client = strict.connect().await;
+    client.send(request).await;
+    let refused = client.response().await;
+    assert_eq!(
+        (refused.status, refused.text().as_str()),
+        (400, "Invalid host header")
+    );
+    let open = support::TestServer::start(
+        Stack::new()
+            .push(TrustedHost::new(["*"]).unwrap())
+            .app(Inspect),
+    )
+    .await;
+    let mut client = open.connect().await;
+    client.send(request).await;
+    assert_eq!(client.response().await.status, 200);
+}

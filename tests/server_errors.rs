@@ -43,6 +43,14 @@ async fn bad_requests_get_their_status_and_a_close() {
         ("unknown coding", b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".to_vec(), 501),
         ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_vec(), 505),
         ("CONNECT, no tunnels", b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n".to_vec(), 501),
+        ("fragment in the target", b"GET /a#b HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("fragment in the query", b"GET /a?q=1#b HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("authority-form without CONNECT", b"GET t:80 HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("asterisk-form without OPTIONS", b"GET * HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("absolute-form without a host", b"GET http:///a HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("absolute-form with userinfo", b"GET http://u@t/a HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("a target in no form", b"GET a/b HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400),
+        ("method over the limit", format!("{} / HTTP/1.1\r\nHost: t\r\n\r\n", "A".repeat(33)).into_bytes(), 501),
     ];
     for (name, raw, status) in cases {
         let (response, closed) = exchange(&server, &raw).await;
@@ -400,5 +408,73 @@ async fn a_101_ends_http_on_the_connection() {
     // No protocol is served after the switch yet: the bytes that followed are not read as
     // HTTP, and the connection closes.
     assert!(client.closed().await, "nothing follows the 101");
+    server.stop().await.unwrap();
+}
+
+/// Answers with the host and path it was given.
+struct HostAndPath;
+
+impl rasgi::protocol::App for HostAndPath {
+    async fn call<R: rasgi::protocol::Receive, S: rasgi::protocol::Sender>(
+        &self,
+        scope: rasgi::protocol::Scope,
+        _receive: R,
+        mut send: S,
+    ) -> Result<(), rasgi::protocol::AppError> {
+        let rasgi::protocol::Scope::Http(scope) = scope else {
+            return Ok(());
+        };
+        let hosts: Vec<&str> = scope
+            .headers
+            .get_all("host")
+            .map(|h| std::str::from_utf8(h).unwrap_or("?"))
+            .collect();
+        let text = format!(
+            "host={} path={} raw={} query={}",
+            hosts.join(","),
+            scope.path,
+            String::from_utf8_lossy(&scope.raw_path),
+            String::from_utf8_lossy(&scope.query_string)
+        );
+        rasgi::protocol::send_response(&mut send, 200, rasgi::protocol::Headers::new(), text)
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn request_targets_in_their_accepted_forms() {
+    let server = TestServer::start(HostAndPath).await;
+    let mut client = server.connect().await;
+    let cases: [(&[u8], &str); 5] = [
+        (
+            b"GET /a?b=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+            "host=t path=/a raw=/a query=b=1",
+        ),
+        // Absolute-form: its host stands for Host (RFC 9112 §3.2.2).
+        (
+            b"GET http://example.com:8080/x?y=2 HTTP/1.1\r\nHost: other\r\n\r\n",
+            "host=example.com:8080 path=/x raw=/x query=y=2",
+        ),
+        (
+            b"GET HTTPS://example.com HTTP/1.1\r\nHost: other\r\n\r\n",
+            "host=example.com path=/ raw=/ query=",
+        ),
+        (
+            b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n",
+            "host=t path=* raw=* query=",
+        ),
+        // HTTP/1.0 does not require Host.
+        (
+            b"GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            "host= path=/old raw=/old query=",
+        ),
+    ];
+    for (raw, seen) in cases {
+        client.send(raw).await;
+        let response = client.response().await;
+        assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(raw));
+        assert_eq!(response.text(), seen);
+    }
     server.stop().await.unwrap();
 }

@@ -641,7 +641,7 @@ impl ServerConn {
                 .collect();
             let request = Request {
                 method: slice(parts.method),
-                path: origin_path(slice(parts.path)),
+                path: slice(parts.path),
                 query: slice(parts.query),
                 headers,
                 version: parts.version,
@@ -659,6 +659,7 @@ impl ServerConn {
                 return self.refuse_head(error.status());
             }
         };
+        let mut request = request;
         self.begin(&request, &parts);
         // Checks made before the app sees the request.
         if request.method == "CONNECT" {
@@ -667,6 +668,14 @@ impl ServerConn {
         }
         if request.version == Version::Http11 && parts.host_count != 1 {
             return self.refuse_head(400);
+        }
+        match target_form(&request.method, &request.path, &request.query) {
+            Err(()) => return self.refuse_head(400),
+            Ok(Some((authority, path))) => {
+                request.path = path;
+                use_target_host(&mut request.headers, authority);
+            }
+            Ok(None) => {}
         }
         if matches!(parts.body, BodyKind::Length(n) if n > self.settings.max_body_bytes) {
             return self.refuse_head(413);
@@ -1254,6 +1263,50 @@ fn decode(decoder: &mut Decoder, buf: &mut BytesMut) -> Result<Option<Bytes>, H1
     }
 }
 
+/// The request-target forms of RFC 9112 §3.2 a server accepts, given the target's path (up to
+/// its first `?`) and query: origin-form (`/path?query`), asterisk-form (`*`) for OPTIONS only,
+/// and absolute-form (`http://host/path`), for which the authority and the path are returned:
+/// the host stands for `Host` (§3.2.2). Authority-form belongs to CONNECT, refused before this.
+/// A fragment (`#`) is never part of a target (§3.2), and an absolute-form target needs a host.
+fn target_form(method: &[u8], path: &Bytes, query: &[u8]) -> Result<Option<(Bytes, Bytes)>, ()> {
+    if path.contains(&b'#') || query.contains(&b'#') {
+        return Err(());
+    }
+    if path.starts_with(b"/") {
+        return Ok(None);
+    }
+    if &path[..] == b"*" && query.is_empty() {
+        return if method == b"OPTIONS" {
+            Ok(None)
+        } else {
+            Err(())
+        };
+    }
+    for scheme in [&b"http://"[..], b"https://"] {
+        if path.len() >= scheme.len() && path[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = path.slice(scheme.len()..);
+            let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+            let authority = rest.slice(..end);
+            // `user@host` is not sent to servers in http(s) URIs (RFC 9110 §4.2.4).
+            if authority.is_empty() || authority.contains(&b'@') {
+                return Err(());
+            }
+            let path = match end {
+                end if end == rest.len() => Bytes::from_static(b"/"),
+                end => rest.slice(end..),
+            };
+            return Ok(Some((authority, path)));
+        }
+    }
+    Err(())
+}
+
+/// An absolute-form target's host replaces any `Host` field (RFC 9112 §3.2.2).
+fn use_target_host(headers: &mut Vec<(Bytes, Bytes)>, host: Bytes) {
+    headers.retain(|(name, _)| &name[..] != b"host");
+    headers.push((Bytes::from_static(b"host"), host));
+}
+
 /// Whether the request asks to switch protocols: an `upgrade` field and `upgrade` among the
 /// `connection` options (RFC 9110 §7.8).
 fn offers_upgrade(headers: &[(Bytes, Bytes)]) -> bool {
@@ -1269,23 +1322,6 @@ fn offers_upgrade(headers: &[(Bytes, Bytes)]) -> bool {
         }
     }
     upgrade && connection_upgrade
-}
-
-/// The path of an origin-form target, or the path part of an absolute-form one
-/// (`http://host/path`), which RFC 9112 §3.2.2 asks servers to accept.
-fn origin_path(target_path: Bytes) -> Bytes {
-    for scheme in [&b"http://"[..], b"https://"] {
-        if target_path.len() > scheme.len()
-            && target_path[..scheme.len()].eq_ignore_ascii_case(scheme)
-        {
-            let after = &target_path[scheme.len()..];
-            return match after.iter().position(|&b| b == b'/') {
-                Some(slash) => target_path.slice(scheme.len() + slash..),
-                None => Bytes::from_static(b"/"),
-            };
-        }
-    }
-    target_path
 }
 
 /// One header field, `name: value\r\n`, already validated.

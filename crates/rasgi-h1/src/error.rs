@@ -84,6 +84,9 @@ pub enum H1Error {
     /// Trailers over [`crate::Limits::max_trailer_bytes`].
     #[error("trailer fields too large")]
     TrailersTooLarge,
+    /// The method is longer than [`crate::Limits::max_method_bytes`]: no server implements it.
+    #[error("method too long")]
+    MethodTooLong,
 }
 
 impl H1Error {
@@ -93,7 +96,7 @@ impl H1Error {
             H1Error::UnsupportedVersion => 505,
             H1Error::RequestLineTooLong => 414,
             H1Error::HeadTooLarge | H1Error::TooManyHeaders | H1Error::TrailersTooLarge => 431,
-            H1Error::UnsupportedTransferCoding => 501,
+            H1Error::UnsupportedTransferCoding | H1Error::MethodTooLong => 501,
             H1Error::ChunkExtensionsTooLarge => 413,
             _ => 400,
         }

@@ -4,6 +4,10 @@
 /// Default for [`Limits::max_request_line_bytes`]: 8 KiB, nginx's and hyper's ballpark; longer
 /// targets are answered 414 (RFC 9112 §3 recommends supporting at least 8000 octets).
 pub const DEFAULT_MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
+/// Default for [`Limits::max_method_bytes`]: 32 bytes; the longest registered method,
+/// `UPDATEREDIRECTREF`, has 17, and a longer token is a method no server implements (501, as
+/// RFC 9110 §9.1 answers an unknown method).
+pub const DEFAULT_MAX_METHOD_BYTES: usize = 32;
 /// Default for [`Limits::max_head_bytes`]: 64 KiB leaves room for browsers' large cookies
 /// while bounding the bytes held before any app code runs (answered 431).
 pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -20,6 +24,8 @@ pub const DEFAULT_MAX_TRAILER_BYTES: usize = 16 * 1024;
 pub struct Limits {
     /// Longest request line (method, target, version; without CRLF) before 414.
     pub max_request_line_bytes: usize,
+    /// Longest method token before 501.
+    pub max_method_bytes: usize,
     /// Longest head (request line and header fields, with the final empty line) before 431.
     pub max_head_bytes: usize,
     /// Most header fields before 431.
@@ -34,6 +40,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_line_bytes: DEFAULT_MAX_REQUEST_LINE_BYTES,
+            max_method_bytes: DEFAULT_MAX_METHOD_BYTES,
             max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
             max_headers: DEFAULT_MAX_HEADERS,
             max_chunk_extension_bytes: DEFAULT_MAX_CHUNK_EXTENSION_BYTES,

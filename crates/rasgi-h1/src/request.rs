@@ -353,6 +353,9 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
     // method SP
     while is_token(at(buf, i)?) {
         i += 1;
+        if i - line_start > limits.max_method_bytes {
+            return Err(H1Error::MethodTooLong.into());
+        }
     }
     if buf[i] != b' ' || i == line_start {
         return Err(H1Error::InvalidMethod.into());

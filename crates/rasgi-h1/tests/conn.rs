@@ -571,7 +571,10 @@ fn a_head_trickled_one_byte_per_read_costs_work_linear_in_its_length() {
     let len = head.len() as u64;
     // Re-parsing from the first byte on every read would hand the parser len²/2 bytes
     // (2.1 GB here); doubling keeps it under 2 × len, plus one pass per head end seen.
-    assert!(parsed <= 4 * len, "{parsed} bytes parsed for a {len}-byte head");
+    assert!(
+        parsed <= 4 * len,
+        "{parsed} bytes parsed for a {len}-byte head"
+    );
 }
 
 #[test]
@@ -581,7 +584,10 @@ fn a_trickled_head_still_gets_the_answer_a_whole_one_gets() {
         ("GET / HTTP/1.1\nHost: a\n\n", "Refused(400)"),
         ("GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n", "Refused(400)"),
         ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", "Refused(505)"),
-        ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "Refused(400)"),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "Refused(400)",
+        ),
         ("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", "Request"),
     ] {
         assert_eq!(trickle(head.as_bytes()).0, whole, "{head:?}");

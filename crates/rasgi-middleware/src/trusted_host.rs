@@ -2,6 +2,9 @@
 //! 400 "Invalid host header" (Starlette's TrustedHostMiddleware). Patterns are exact host names,
 //! `*.example.com` (any subdomain), or `*` (anything). With `www_redirect`, a request for
 //! `example.com` is redirected to `www.example.com` when only the latter is allowed.
+//!
+//! A request without `Host` (HTTP/1.0 allows one; the server serves it) has the empty host,
+//! which only `*` allows: it is refused with 400 otherwise, as Starlette refuses it.
 
 use futures::future::Either;
 use std::future::Future;
