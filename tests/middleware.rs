@@ -47,6 +47,13 @@ impl App for Inspect {
                 Err("handler failed mid-body".into())
             }
             "/limited" => Err(Box::new(RateLimitExceeded { retry_after: 30 })),
+            "/varies" => {
+                let headers = Headers::new()
+                    .with("vary", "Accept-Language")
+                    .with("vary", "Cookie");
+                send_response(&mut send, 200, headers, "varies").await?;
+                Ok(())
+            }
             "/big" => {
                 send_response(
                     &mut send,
@@ -659,4 +666,81 @@ async fn trusted_host_refuses_a_request_without_host_unless_any_host_is_allowed(
     let mut client = open.connect().await;
     client.send(request).await;
     assert_eq!(client.response().await.status, 200);
+}
+
+#[tokio::test]
+async fn proxy_headers_read_every_forwarding_field_so_an_appended_one_wins() {
+    let client = TestClient::new(
+        Stack::new()
+            .push(ProxyHeaders::new(["127.0.0.1"]).unwrap())
+            .app(Inspect),
+    );
+    // The client forges a field; the proxy appends its own field instead of extending it.
+    let appended = client
+        .get("/")
+        .header("x-forwarded-for", "198.51.100.66")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-proto", "http")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await;
+    assert!(
+        appended
+            .text()
+            .contains("client=203.0.113.9:0 scheme=https"),
+        "{}",
+        appended.text()
+    );
+    let forwarded = client
+        .get("/")
+        .header("forwarded", "for=198.51.100.66")
+        .header("forwarded", "for=203.0.113.10;proto=https")
+        .send()
+        .await;
+    assert!(
+        forwarded
+            .text()
+            .contains("client=203.0.113.10:0 scheme=https"),
+        "{}",
+        forwarded.text()
+    );
+}
+
+#[tokio::test]
+async fn cors_with_a_list_of_origins_varies_on_origin_in_every_response() {
+    let client = TestClient::new(Stack::new().push(demo_cors()).app(Inspect));
+    let without_origin = client.get("/").send().await;
+    assert_eq!(without_origin.header("vary"), Some("Origin"));
+    assert_eq!(without_origin.header("access-control-allow-origin"), None);
+    let other_origin = client
+        .get("/")
+        .header("origin", "http://evil.example")
+        .send()
+        .await;
+    assert_eq!(other_origin.header("vary"), Some("Origin"));
+    assert_eq!(other_origin.header("access-control-allow-origin"), None);
+    let refused_preflight = client
+        .request("OPTIONS", "/")
+        .header("origin", "http://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await;
+    assert_eq!(refused_preflight.status, 400);
+    assert_eq!(refused_preflight.header("vary"), Some("Origin"));
+    // Merged with the app's own Vary fields, into one.
+    let merged = client
+        .get("/varies")
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await;
+    let vary: Vec<&[u8]> = merged.headers.get_all("vary").map(|v| &v[..]).collect();
+    assert_eq!(vary, vec![&b"Accept-Language, Cookie, Origin"[..]]);
+    // Any origin allowed: the answer does not depend on it.
+    let any = Cors::new(CorsConfig {
+        allow_origins: AllowOrigins::Any,
+        ..CorsConfig::default()
+    })
+    .unwrap();
+    let client = TestClient::new(Stack::new().push(any).app(Inspect));
+    assert_eq!(client.get("/").send().await.header("vary"), None);
 }

@@ -302,3 +302,28 @@ async fn a_background_handle_kept_past_its_response_cannot_add_to_the_next_one()
     assert_eq!(server.executor.counters().submitted, 1);
     server.stop().await.unwrap();
 }
+
+// ----- log levels -----
+
+#[test]
+fn a_client_leaving_mid_body_is_no_error_in_the_log() {
+    use std::io::Write;
+    let rasgi = Rasgi::start(&[]);
+    for request in [
+        &b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789"[..],
+        b"POST /send-data HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":",
+    ] {
+        let mut stream = rasgi.connect();
+        stream.write_all(request).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        drop(stream);
+    }
+    let started = Instant::now();
+    while rasgi.stderr().matches("rasgi::access").count() < 2 {
+        assert!(started.elapsed() < PATIENCE, "{}", rasgi.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stderr = rasgi.stderr();
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
+}

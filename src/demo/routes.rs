@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rasgi_protocol::{
     read_body, send_response, AppError, BackgroundTasks, Event, Headers, HttpScope, Message,
-    Receive, Sender, State,
+    ReadBodyError, Receive, Sender, State,
 };
 
 use super::{metrics, Demo, LogFile};
@@ -118,7 +118,7 @@ async fn echo<R: Receive, S: Sender>(
                     return Ok(());
                 }
             }
-            _ => return Err("the client left before the body ended".into()),
+            _ => return Err(Box::new(ReadBodyError::Disconnected)),
         }
     }
 }

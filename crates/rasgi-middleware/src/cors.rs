@@ -5,8 +5,12 @@
 //!   (origin, method, headers). The app never sees it.
 //! - A simple request from an allowed origin gets `Access-Control-Allow-Origin` (and the
 //!   credentials and expose headers) added on its way out; when the origin is echoed rather than
-//!   `*`, `Vary: Origin` is added too. A request from another origin passes untouched: the
+//!   `*`, `Vary: Origin` is added too. A request from another origin gets no CORS headers: the
 //!   browser enforces the policy.
+//! - When the allowed origins are a list (or a predicate), every response says
+//!   `Vary: Origin`, with or without an `Origin` in the request: the response depends on it,
+//!   and a cache must not serve one origin's answer to another. It is merged into any `Vary`
+//!   the app set.
 //! - `*` origins together with credentials are refused in [`Cors::new`]: the CORS spec forbids a
 //!   wildcard on a credentialed response.
 
@@ -168,6 +172,12 @@ impl Cors {
                 })
     }
 
+    /// Whether the answer depends on the request's origin: the allowed origins are a list or a
+    /// predicate, not `*`.
+    fn origins_vary(&self) -> bool {
+        !matches!(self.config.allow_origins, AllowOrigins::Any)
+    }
+
     /// Echo the origin (and vary on it) unless `*` is allowed without credentials.
     fn echo_origin(&self, scope: &HttpScope) -> bool {
         !matches!(self.config.allow_origins, AllowOrigins::Any)
@@ -193,6 +203,9 @@ impl Cors {
             }
         } else {
             failures.push("origin");
+            if self.origins_vary() {
+                headers.append("vary", "Origin");
+            }
         }
         let method = scope
             .header("access-control-request-method")
@@ -229,9 +242,10 @@ impl Cors {
     }
 }
 
-/// Adds the CORS response headers for an allowed origin.
+/// Adds the CORS response headers for an allowed origin, or only `Vary: Origin`.
 struct SimpleResponse {
-    allow_origin: Bytes,
+    /// `None`: the origin is missing or not allowed; only `Vary` may be added.
+    allow_origin: Option<Bytes>,
     vary_origin: bool,
     credentials: bool,
     expose: Option<Bytes>,
@@ -240,12 +254,14 @@ struct SimpleResponse {
 impl ResponseHook for SimpleResponse {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         let headers = &mut start.headers;
-        headers.set("access-control-allow-origin", self.allow_origin.clone());
-        if self.credentials {
-            headers.set("access-control-allow-credentials", "true");
-        }
-        if let Some(expose) = &self.expose {
-            headers.set("access-control-expose-headers", expose.clone());
+        if let Some(allow_origin) = &self.allow_origin {
+            headers.set("access-control-allow-origin", allow_origin.clone());
+            if self.credentials {
+                headers.set("access-control-allow-credentials", "true");
+            }
+            if let Some(expose) = &self.expose {
+                headers.set("access-control-expose-headers", expose.clone());
+            }
         }
         if self.vary_origin {
             add_vary(headers, "Origin");
@@ -254,21 +270,45 @@ impl ResponseHook for SimpleResponse {
     }
 }
 
-/// Add `token` to the response's `Vary` (one field, comma-separated, no duplicates).
-pub(crate) fn add_vary(headers: &mut Headers, token: &str) {
-    let current = headers.get_str("vary").unwrap_or_default().to_string();
-    let present = current
-        .split(',')
-        .any(|t| t.trim().eq_ignore_ascii_case(token) || t.trim() == "*");
-    if present {
-        return;
-    }
-    let value = if current.is_empty() {
-        token.to_string()
-    } else {
-        format!("{current}, {token}")
+/// Add `token` to the response's `Vary`: every `Vary` field the response has is kept, merged
+/// into one comma-separated field, with no duplicates.
+pub(crate) fn add_vary(headers: &mut Headers, token: &'static str) {
+    let has = |value: &[u8]| {
+        value.split(|&b| b == b',').any(|t| {
+            let t = t.trim_ascii();
+            t.eq_ignore_ascii_case(token.as_bytes()) || t == b"*"
+        })
     };
-    headers.set("vary", value);
+    let (first, more) = {
+        let mut fields = headers.get_all("vary");
+        (fields.next().map(|v| has(v)), fields.next().is_some())
+    };
+    match (first, more) {
+        (None, _) => headers.append("vary", Bytes::from_static(token.as_bytes())),
+        (Some(true), false) => {}
+        _ => {
+            let mut merged: Vec<u8> = Vec::new();
+            let mut present = false;
+            for value in headers.get_all("vary") {
+                present |= has(value);
+                for t in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if !t.is_empty() {
+                        if !merged.is_empty() {
+                            merged.extend_from_slice(b", ");
+                        }
+                        merged.extend_from_slice(t);
+                    }
+                }
+            }
+            if !present {
+                if !merged.is_empty() {
+                    merged.extend_from_slice(b", ");
+                }
+                merged.extend_from_slice(token.as_bytes());
+            }
+            headers.set("vary", merged);
+        }
+    }
 }
 
 impl Middleware for Cors {
@@ -302,20 +342,25 @@ impl Middleware for Cors {
             Some(origin) if self.origin_allowed(&origin) => {
                 let echo = self.echo_origin(&http);
                 Some(SimpleResponse {
-                    allow_origin: if echo {
+                    allow_origin: Some(if echo {
                         Bytes::from(origin)
                     } else {
                         Bytes::from_static(b"*")
-                    },
-                    vary_origin: echo,
+                    }),
+                    vary_origin: echo || self.origins_vary(),
                     credentials: self.config.allow_credentials,
                     expose: (!self.expose_value.is_empty())
                         .then(|| Bytes::from(self.expose_value.clone())),
                 })
             }
-            // No origin, or one not allowed: the response passes untouched and the browser
-            // enforces the policy.
-            _ => None,
+            // No origin, or one not allowed: no CORS headers (the browser enforces the
+            // policy), but the answer still depends on the origin when it is checked.
+            _ => self.origins_vary().then_some(SimpleResponse {
+                allow_origin: None,
+                vary_origin: true,
+                credentials: false,
+                expose: None,
+            }),
         };
         Either::Right(inner.call(Scope::Http(http), receive, HookedSender::new(send, hook)))
     }

@@ -67,6 +67,6 @@ impl Middleware for ExceptionHandlers {
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         let answer =
             |error: &AppError| self.handlers.iter().find_map(|(_, handler)| handler(error));
-        call_answering_errors(inner, scope, receive, send, answer, false)
+        call_answering_errors(inner, scope, receive, send, answer)
     }
 }

@@ -50,18 +50,23 @@ impl ProxyHeaders {
         if !self.trusts(peer.ip()) {
             return;
         }
-        let (for_chain, proto) = match scope.header("forwarded") {
-            Some(forwarded) => parse_forwarded(forwarded),
-            None => (
-                scope
-                    .header("x-forwarded-for")
-                    .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
-                    .unwrap_or_default(),
-                scope
-                    .header("x-forwarded-proto")
-                    .and_then(|v| v.split(',').next_back())
-                    .map(|v| v.trim().to_ascii_lowercase()),
-            ),
+        // Every field, in order: a proxy that appends its own field (rather than extending
+        // the client's) must not leave the client's forged first field as the only one read.
+        let forwarded = field_values(scope, "forwarded");
+        let (for_chain, proto) = if forwarded.is_empty() {
+            let chain = field_values(scope, "x-forwarded-for")
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|s| s.trim().to_string())
+                .collect();
+            let proto = field_values(scope, "x-forwarded-proto")
+                .iter()
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .map(|v| v.trim().to_ascii_lowercase());
+            (chain, proto)
+        } else {
+            parse_forwarded(&forwarded)
         };
         match proto.as_deref() {
             Some("https") | Some("wss") => scope.scheme = Scheme::Https,
@@ -80,11 +85,21 @@ impl ProxyHeaders {
     }
 }
 
-/// The `for=` chain and the `proto=` of the last element of an RFC 7239 `Forwarded` value.
-fn parse_forwarded(value: &str) -> (Vec<String>, Option<String>) {
+/// Every value of the header `name`, in order (values that are not text are skipped).
+fn field_values<'s>(scope: &'s HttpScope, name: &'s str) -> Vec<&'s str> {
+    scope
+        .headers
+        .get_all(name)
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .collect()
+}
+
+/// The `for=` chain and the `proto=` of the last element of RFC 7239 `Forwarded` fields, read
+/// in order as one list.
+fn parse_forwarded(values: &[&str]) -> (Vec<String>, Option<String>) {
     let mut chain = Vec::new();
     let mut proto = None;
-    for element in value.split(',') {
+    for element in values.iter().flat_map(|value| value.split(',')) {
         for pair in element.split(';') {
             let Some((key, val)) = pair.split_once('=') else {
                 continue;

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{catch_panic, App, AppError, Headers, Receive, Scope, Sender};
+use rasgi_protocol::{catch_panic, is_client_gone, App, AppError, Headers, Receive, Scope, Sender};
 
 use crate::{HookedSender, Middleware, Response};
 
@@ -73,21 +73,20 @@ impl Middleware for ServerErrors {
             })
         };
         // The middleware's future is `call_answering_errors`'s own: no wrapper future.
-        call_answering_errors(inner, scope, receive, send, answer, true)
+        call_answering_errors(inner, scope, receive, send, answer)
     }
 }
 
 /// Call `inner`; if it fails before its response start went out, send the response `answer`
 /// makes of the error instead (or pass the error on when `answer` has none). An error after the
-/// start, or in a non-HTTP scope, is passed on untouched: nothing can be taken back (and is
-/// logged when `log_unanswered`).
+/// start, in a non-HTTP scope, or from a client that left, is passed on untouched: nothing can
+/// be taken back, and the server logs it.
 pub(crate) fn call_answering_errors<'i, A, R, S, F>(
     inner: &'i A,
     scope: Scope,
     receive: R,
     send: S,
     answer: F,
-    log_unanswered: bool,
 ) -> impl Future<Output = Result<(), AppError>> + Send + use<'i, A, R, S, F>
 where
     A: App,
@@ -106,10 +105,9 @@ where
             return Ok(());
         };
         let panic = panicked(&error).is_some();
-        if send.start_sent() || !http {
-            if log_unanswered && !panic {
-                tracing::error!(%error, "app failed after its response started (or outside HTTP)");
-            }
+        // After the start nothing can be taken back, and a client that left has nobody to
+        // answer: the error goes on to the server, which logs it once.
+        if send.start_sent() || !http || is_client_gone(&error) {
             return Err(error);
         }
         let Some(response) = answer(&error) else {

@@ -183,6 +183,18 @@ pub enum ReadBodyError {
     TooLarge(usize),
 }
 
+/// Whether `error` says the client left (a `send` refused with [`SendError::Disconnected`], or a
+/// body that ended early): nothing is wrong with the app, and there is nobody to answer.
+pub fn is_client_gone(error: &AppError) -> bool {
+    matches!(
+        error.downcast_ref::<SendError>(),
+        Some(SendError::Disconnected)
+    ) || matches!(
+        error.downcast_ref::<ReadBodyError>(),
+        Some(ReadBodyError::Disconnected)
+    )
+}
+
 /// Read the whole request body, up to `limit` bytes. For small bodies (JSON, forms); stream
 /// anything larger with [`Receive::receive`] directly.
 pub async fn read_body<R: Receive>(receive: &mut R, limit: usize) -> Result<Bytes, ReadBodyError> {

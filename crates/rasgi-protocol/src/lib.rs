@@ -30,7 +30,9 @@ pub mod panic;
 pub mod scope;
 pub mod state;
 
-pub use app::{read_body, send_response, App, AppError, BoxApp, ReadBodyError, Receive, Sender};
+pub use app::{
+    is_client_gone, read_body, send_response, App, AppError, BoxApp, ReadBodyError, Receive, Sender,
+};
 pub use background::{BackgroundTasks, Task, TaskBody};
 pub use bytestr::ByteStr;
 pub use headers::Headers;

@@ -249,6 +249,10 @@ where
             let id = request_id.as_deref().unwrap_or("-");
             tracing::error!(%method, %path, request_id = id, %panic, "app panicked; closing the connection");
         }
+        None if w.state().client_gone() => {
+            let error = result.as_ref().err().map(ToString::to_string);
+            tracing::debug!(%method, %path, ?outcome, ?error, "the client left mid-exchange");
+        }
         None => log_outcome(outcome, &method, &path, result.as_ref().err()),
     }
     if !tasks.is_empty() {
