@@ -57,6 +57,10 @@ struct Args {
     /// How long the welcome e-mail of POST /register takes, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     email_delay_ms: u64,
+    /// How long the blocking notification write of POST /send-notification takes, in
+    /// milliseconds (it runs on the blocking pool).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    notification_delay_ms: u64,
     /// Hosts allowed in the Host header, comma-separated (`*.example.com` wildcards allowed).
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_ALLOWED_HOSTS.map(String::from))]
     allowed_hosts: Vec<String>,
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
     let demo_config = DemoConfig {
         log_file: args.log_file.clone(),
         email_delay: Duration::from_millis(args.email_delay_ms),
+        notification_delay: Duration::from_millis(args.notification_delay_ms),
         allowed_hosts: args.allowed_hosts.clone(),
         cors_origins: args.cors_origins.clone(),
     };
@@ -149,7 +154,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let listener = match &args.uds {
             Some(path) => Listener::bind_unix(path),
             None => Listener::bind(&args.bind).await,
@@ -181,7 +186,11 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // The graceful-shutdown deadline has passed: a blocking task still running (it cannot be
+    // cancelled) does not keep the process alive.
+    runtime.shutdown_timeout(Duration::ZERO);
+    code
 }
 
 /// A panic the server catches is logged once, by the server, with its request id: the default

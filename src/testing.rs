@@ -258,7 +258,7 @@ impl<A: App> RequestBuilder<'_, A> {
                 tasks: background.take(),
             };
             if outcome.response_complete() {
-                executor.submit(batch);
+                executor.submit(batch).await;
             } else {
                 executor.drop_batch(batch, "the response did not complete");
             }

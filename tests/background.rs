@@ -350,10 +350,12 @@ async fn stop_batch_policy_skips_the_rest_after_a_failure() {
         counter.fetch_add(1, Ordering::SeqCst);
         Ok(())
     });
-    executor.submit(Batch {
-        label: "test".into(),
-        tasks: tasks.take(),
-    });
+    executor
+        .submit(Batch {
+            label: "test".into(),
+            tasks: tasks.take(),
+        })
+        .await;
     let counters = executor.shutdown(Duration::from_secs(5)).await;
     assert_eq!((counters.failed, counters.dropped), (1, 1));
     assert_eq!(ran.load(Ordering::SeqCst), 0);

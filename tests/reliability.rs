@@ -327,3 +327,214 @@ fn a_client_leaving_mid_body_is_no_error_in_the_log() {
     assert!(!stderr.contains("ERROR"), "{stderr}");
     assert!(!stderr.contains("WARN"), "{stderr}");
 }
+
+// ----- bounds -----
+
+/// Every request adds one background task that waits for a permit of `gate`.
+#[derive(Clone)]
+struct Gated {
+    gate: Arc<tokio::sync::Semaphore>,
+    ran: Arc<AtomicU64>,
+}
+
+impl App for Gated {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        _receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        let Scope::Http(scope) = scope else {
+            return Ok(());
+        };
+        let (gate, ran) = (self.gate.clone(), self.ran.clone());
+        scope.background.add("gated", async move {
+            gate.acquire().await?.forget();
+            ran.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+        send.send(Message::start(200, Headers::new())).await?;
+        send.send(Message::body("ok")).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_full_background_queue_holds_the_connection_back_and_drops_nothing() {
+    use rasgi::background::{Executor, ExecutorConfig};
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let ran = Arc::new(AtomicU64::new(0));
+    let app = Gated {
+        gate: gate.clone(),
+        ran: ran.clone(),
+    };
+    // One batch runs, one waits: the third response's batch finds the queue full.
+    let executor = Executor::new(ExecutorConfig {
+        concurrency: 1,
+        max_waiting: 1,
+        ..ExecutorConfig::default()
+    });
+    let server = TestServer::with_executor(app, test_config(), executor).await;
+    let mut client = server.connect().await;
+    for _ in 0..2 {
+        assert_eq!(client.get("/").await.status, 200);
+    }
+    wait_for("one batch running, one waiting", || {
+        let counters = server.executor.counters();
+        counters.running == 1 && counters.waiting == 1
+    })
+    .await;
+    // The third response is written; its batch waits for room before the next request is read.
+    assert_eq!(client.get("/").await.status, 200);
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let held = tokio::time::timeout(Duration::from_millis(300), client.response()).await;
+    assert!(held.is_err(), "the fourth request waits for the queue");
+    assert_eq!(server.executor.counters().waiting, 1);
+    gate.add_permits(10);
+    // The fourth request is answered once there is room, and every task runs.
+    assert_eq!(client.response().await.status, 200);
+    wait_for("all four tasks", || ran.load(Ordering::SeqCst) == 4).await;
+    assert_eq!(server.executor.counters().dropped, 0);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_flood_over_the_connection_limit_spawns_a_bounded_number_of_tasks() {
+    let config = ServerConfig {
+        limit_concurrency: Some(1),
+        ..test_config()
+    };
+    let server = TestServer::with_config(Faulty::default(), config).await;
+    let mut held = server.connect().await;
+    assert_eq!(held.get("/").await.status, 200);
+    let addr = server.addr;
+    // 600 connections that send nothing and never close while they wait.
+    let flood = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut streams = Vec::new();
+        for _ in 0..600 {
+            if let Ok(stream) = std::net::TcpStream::connect(addr) {
+                streams.push(stream);
+            }
+        }
+        let mut outcomes = (0, 0);
+        for mut stream in streams {
+            stream.set_read_timeout(Some(PATIENCE)).unwrap();
+            let mut answer = Vec::new();
+            match stream.read_to_end(&mut answer) {
+                Ok(_) if answer.starts_with(b"HTTP/1.1 503") => outcomes.0 += 1,
+                Ok(_) => outcomes.1 += 1,
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                    outcomes.1 += 1
+                }
+                Err(error) => panic!("a flooding connection hung: {error}"),
+            }
+        }
+        outcomes
+    });
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let mut most_tasks = 0;
+    while !flood.is_finished() {
+        most_tasks = most_tasks.max(metrics.num_alive_tasks());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let (busy, closed) = flood.join().unwrap();
+    assert_eq!(busy + closed, 600);
+    assert!(busy >= 64, "{busy} answered 503");
+    // The server's own tasks (accept loop, the held connection, the rejecting ones) stay
+    // bounded by the rejecting limit, whatever the size of the flood.
+    assert!(most_tasks <= 64 + 8, "{most_tasks} tasks alive at once");
+    assert_eq!(
+        held.get("/").await.status,
+        200,
+        "the held connection is still served"
+    );
+    server.stop().await.unwrap();
+}
+
+/// Lifespan whose shutdown takes far longer than any deadline; `/slow-task` leaves a task that
+/// does too.
+#[derive(Clone, Default)]
+struct SlowToStop;
+
+impl App for SlowToStop {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        mut receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        match scope {
+            Scope::Lifespan(_) => loop {
+                match receive.receive().await {
+                    rasgi::protocol::Event::Startup => {
+                        send.send(Message::StartupComplete).await?;
+                    }
+                    rasgi::protocol::Event::Shutdown => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        send.send(Message::ShutdownComplete).await?;
+                        return Ok(());
+                    }
+                    _ => return Ok(()),
+                }
+            },
+            Scope::Http(scope) => {
+                scope.background.add("slow", async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok(())
+                });
+                send.send(Message::start(200, Headers::new())).await?;
+                send.send(Message::body("ok")).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_shutdown_deadline_covers_connections_tasks_and_lifespan() {
+    let config = ServerConfig {
+        graceful_shutdown_timeout: Duration::from_secs(1),
+        ..test_config()
+    };
+    let server = TestServer::with_config(SlowToStop, config).await;
+    assert_eq!(server.connect().await.get("/slow-task").await.status, 200);
+    let started = Instant::now();
+    server.stop().await.unwrap();
+    let took = started.elapsed();
+    // A task and a lifespan shutdown that each outlast the deadline: one deadline for both.
+    assert!(took < Duration::from_millis(1700), "{took:?}");
+}
+
+#[test]
+fn a_blocking_task_running_at_the_deadline_does_not_keep_the_process_alive() {
+    let mut rasgi = Rasgi::start(&[
+        "--no-access-log",
+        "--notification-delay-ms",
+        "600000",
+        "--timeout-graceful-shutdown",
+        "0.3",
+    ]);
+    let reply = request(
+        &rasgi,
+        "POST",
+        "/send-notification/kim@example.com",
+        &[],
+        b"",
+    );
+    assert_eq!(reply.status, 200);
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    rasgi.terminate();
+    assert_eq!(rasgi.wait(Duration::from_secs(10)), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let stderr = rasgi.stderr();
+    assert!(
+        stderr.contains("cancelled") && stderr.contains("write_notification"),
+        "{stderr}"
+    );
+}

@@ -110,6 +110,15 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
     out.push_str("# HELP rasgi_background_tasks_running Background tasks running now.\n");
     out.push_str("# TYPE rasgi_background_tasks_running gauge\n");
     let _ = writeln!(out, "rasgi_background_tasks_running {}", background.running);
+    out.push_str(
+        "# HELP rasgi_background_batches_waiting Responses' task batches waiting for a slot.\n",
+    );
+    out.push_str("# TYPE rasgi_background_batches_waiting gauge\n");
+    let _ = writeln!(
+        out,
+        "rasgi_background_batches_waiting {}",
+        background.waiting
+    );
     let server_counters = [
         (
             "panics",

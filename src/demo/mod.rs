@@ -44,14 +44,16 @@ pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"]
 /// Default for [`DemoConfig::cors_origins`]: the usual dev servers of React and Vite.
 pub const DEFAULT_CORS_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://localhost:5173"];
 
-/// The demo's settings (the binary's `--log-file`, `--email-delay-ms`, `--allowed-hosts`,
-/// `--cors-origins`).
+/// The demo's settings (the binary's `--log-file`, `--email-delay-ms`,
+/// `--notification-delay-ms`, `--allowed-hosts`, `--cors-origins`).
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
     /// Where background tasks append their lines.
     pub log_file: std::path::PathBuf,
     /// How long the welcome e-mail of `/register` takes.
     pub email_delay: Duration,
+    /// How long the blocking notification write of `/send-notification` takes.
+    pub notification_delay: Duration,
     /// Hosts TrustedHost lets through.
     pub allowed_hosts: Vec<String>,
     /// Origins CORS allows.
@@ -63,6 +65,7 @@ impl Default for DemoConfig {
         DemoConfig {
             log_file: DEFAULT_LOG_FILE.into(),
             email_delay: DEFAULT_EMAIL_DELAY,
+            notification_delay: Duration::ZERO,
             allowed_hosts: DEFAULT_ALLOWED_HOSTS
                 .iter()
                 .map(|h| h.to_string())

@@ -51,7 +51,7 @@ pub(super) async fn route<R: Receive, S: Sender>(
         ("POST", "/send-data") => send_data(&scope, receive, &mut send).await,
         ("POST", p) if p.starts_with("/send-notification/") => {
             let email = &p["/send-notification/".len()..];
-            send_notification(&scope, email, &mut send).await
+            send_notification(demo, &scope, email, &mut send).await
         }
         ("GET", "/stream") => stream(&scope, &mut send).await,
         ("GET", "/sse") => sse(&scope, &mut send).await,
@@ -159,8 +159,11 @@ fn get_query(scope: &HttpScope, tasks: &BackgroundTasks) -> Option<String> {
     Some(q)
 }
 
-/// `POST /send-notification/{email}?q=Q`: two tasks, the dependency's first.
+/// `POST /send-notification/{email}?q=Q`: two tasks, the dependency's first. The notification
+/// is written by a blocking task, on the blocking pool (FastAPI runs a plain `def` task in its
+/// thread pool).
 async fn send_notification<S: Sender>(
+    demo: &Demo,
     scope: &HttpScope,
     email: &str,
     send: &mut S,
@@ -171,9 +174,13 @@ async fn send_notification<S: Sender>(
     let _query = get_query(scope, &scope.background);
     let state = scope.state.clone();
     let line = format!("message to {email}");
+    let delay = demo.config.notification_delay;
     scope
         .background
-        .add("write_notification", async move { log_line(&state, line) });
+        .add_blocking("write_notification", move || {
+            std::thread::sleep(delay);
+            log_line(&state, line)
+        });
     json(send, 200, serde_json::json!({ "message": "Message sent" })).await
 }
 

@@ -4,8 +4,11 @@
 //! 1. One response's tasks run in the order they were added; blocking ones on the blocking pool.
 //! 2. A task that fails or panics is logged with its batch's label and counted; by default the
 //!    batch's later tasks still run ([`FailurePolicy::StopBatch`] stops them, as Starlette does).
-//! 3. [`Executor::submit`] never waits: the connection goes on at once. At most `concurrency`
-//!    batches run at a time; the others wait their turn, and none is dropped.
+//! 3. [`Executor::submit`] returns at once while fewer than `max_waiting` batches wait for a
+//!    slot: the connection goes on to its next request. At most `concurrency` batches run at a
+//!    time; the others wait their turn, and none is dropped. Past `max_waiting`, `submit` waits
+//!    for room, so the connection that submits pauses before its next request (backpressure
+//!    reaches the client) and memory stays bounded.
 //! 4. A response that failed before its final body hands its tasks to [`Executor::drop_batch`]:
 //!    they do not run, and that is logged and counted.
 //! 5. [`Executor::shutdown`] drains pending and running batches up to a deadline, then cancels
@@ -29,6 +32,10 @@ use tokio::sync::{watch, Semaphore};
 /// slow e-mail sends going without letting a burst of requests start thousands of tasks.
 pub const DEFAULT_CONCURRENCY: usize = 64;
 
+/// Default for [`ExecutorConfig::max_waiting`]: 1,024 batches waiting for a slot, a few seconds
+/// of a busy server's tasks; each holds its futures, so more would only be memory.
+pub const DEFAULT_MAX_WAITING: usize = 1024;
+
 /// What happens to a batch's later tasks when one fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FailurePolicy {
@@ -44,6 +51,8 @@ pub enum FailurePolicy {
 pub struct ExecutorConfig {
     /// Most batches running at once; more wait (backpressure), none is dropped.
     pub concurrency: usize,
+    /// Most batches waiting for a running slot; past it, [`Executor::submit`] waits.
+    pub max_waiting: usize,
     /// What a failure does to the rest of its batch.
     pub failure_policy: FailurePolicy,
 }
@@ -52,6 +61,7 @@ impl Default for ExecutorConfig {
     fn default() -> Self {
         ExecutorConfig {
             concurrency: DEFAULT_CONCURRENCY,
+            max_waiting: DEFAULT_MAX_WAITING,
             failure_policy: FailurePolicy::RunRest,
         }
     }
@@ -64,6 +74,8 @@ pub struct Counters {
     pub submitted: u64,
     /// Tasks running now.
     pub running: u64,
+    /// Batches waiting for a running slot now.
+    pub waiting: u64,
     /// Tasks that returned `Ok`.
     pub completed: u64,
     /// Tasks that returned an error.
@@ -81,6 +93,7 @@ pub struct Counters {
 struct AtomicCounters {
     submitted: AtomicU64,
     running: AtomicU64,
+    waiting: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
     panicked: AtomicU64,
@@ -114,6 +127,8 @@ struct Inner {
     counters: AtomicCounters,
     /// Bounds the batches that run at once.
     slots: Arc<Semaphore>,
+    /// Bounds the batches that wait for a slot.
+    queue: Arc<Semaphore>,
     /// Batches submitted and not yet finished (waiting or running); `shutdown` waits for 0.
     outstanding: watch::Sender<usize>,
     /// Turns true at the shutdown deadline: every batch still going cancels itself.
@@ -140,16 +155,19 @@ impl Default for Executor {
 }
 
 impl Executor {
-    /// An executor with `config` (a concurrency of 0 is taken as 1).
+    /// An executor with `config` (a concurrency or queue of 0 is taken as 1).
     pub fn new(config: ExecutorConfig) -> Executor {
         let concurrency = config.concurrency.max(1);
+        let max_waiting = config.max_waiting.max(1);
         Executor(Arc::new(Inner {
             config: ExecutorConfig {
                 concurrency,
+                max_waiting,
                 ..config
             },
             counters: AtomicCounters::default(),
             slots: Arc::new(Semaphore::new(concurrency)),
+            queue: Arc::new(Semaphore::new(max_waiting)),
             outstanding: watch::Sender::new(0),
             cancel: watch::Sender::new(false),
         }))
@@ -162,6 +180,7 @@ impl Executor {
         Counters {
             submitted: load(&c.submitted),
             running: load(&c.running),
+            waiting: load(&c.waiting),
             completed: load(&c.completed),
             failed: load(&c.failed),
             panicked: load(&c.panicked),
@@ -170,21 +189,41 @@ impl Executor {
         }
     }
 
-    /// Run `batch` after the batches before it got a slot; returns at once (guarantee 3).
-    /// Must be called inside a tokio runtime.
-    pub fn submit(&self, batch: Batch) {
+    /// Run `batch` after the batches before it got a slot. Returns at once while the queue of
+    /// waiting batches has room, else once it has (guarantee 3). Must be called inside a tokio
+    /// runtime.
+    pub async fn submit(&self, batch: Batch) {
         if batch.tasks.is_empty() {
             return;
         }
+        let queued = match Arc::clone(&self.0.queue).try_acquire_owned() {
+            Ok(place) => Some(place),
+            Err(_) => {
+                tracing::debug!(batch = %batch.label, "background queue full; the connection waits");
+                let mut cancel = self.0.cancel.subscribe();
+                tokio::select! {
+                    place = Arc::clone(&self.0.queue).acquire_owned() => place.ok(),
+                    // At the shutdown deadline nothing waits any more: the batch is cancelled.
+                    _ = cancel.wait_for(|&cancelled| cancelled) => None,
+                }
+            }
+        };
         bump(&self.0.counters.submitted, batch.tasks.len() as u64);
+        bump(&self.0.counters.waiting, 1);
         self.0.outstanding.send_modify(|n| *n += 1);
         let inner = Arc::clone(&self.0);
         tokio::spawn(async move {
             let mut cancel = inner.cancel.subscribe();
-            let permit = tokio::select! {
-                permit = Arc::clone(&inner.slots).acquire_owned() => permit.ok(),
-                _ = cancel.wait_for(|&cancelled| cancelled) => None,
+            let permit = match queued {
+                Some(_) => tokio::select! {
+                    permit = Arc::clone(&inner.slots).acquire_owned() => permit.ok(),
+                    _ = cancel.wait_for(|&cancelled| cancelled) => None,
+                },
+                None => None,
             };
+            // Running (or cancelled): no longer waiting.
+            inner.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            drop(queued);
             let mut tasks = batch.tasks.into_iter();
             if permit.is_some() {
                 inner.run_batch(&batch.label, &mut tasks, &mut cancel).await;

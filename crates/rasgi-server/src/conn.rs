@@ -142,7 +142,7 @@ where
         let more_waiting = next == Next::KeepAlive && read.has_buffered();
         if !more_waiting || w.state().output_len() >= config.write_buffer_flush_bytes {
             let flushed = w.flush().await.is_ok();
-            submit_written(&ctx.executor, &mut written_batches, flushed);
+            submit_written(&ctx.executor, &mut written_batches, flushed).await;
         }
         if !more_waiting {
             w.release_buffer();
@@ -154,7 +154,7 @@ where
     let mut w = lock(&wire).await;
     w.close().await;
     let written = !w.state().client_gone();
-    submit_written(&ctx.executor, &mut written_batches, written);
+    submit_written(&ctx.executor, &mut written_batches, written).await;
     let unread = w.state().reading_body();
     drop(w);
     // 7. Closing while the client may still be sending (an unread body, pipelined requests):
@@ -320,11 +320,12 @@ const LINGER_BYTES: usize = 256 * 1024;
 const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Hand the batches whose responses have been written to the executor (or count them as
-/// dropped when the write failed).
-fn submit_written(executor: &Executor, batches: &mut Vec<Batch>, written: bool) {
+/// dropped when the write failed). Waits while the executor's queue is full: the connection
+/// serves its next request only then.
+async fn submit_written(executor: &Executor, batches: &mut Vec<Batch>, written: bool) {
     for batch in batches.drain(..) {
         if written {
-            executor.submit(batch);
+            executor.submit(batch).await;
         } else {
             executor.drop_batch(batch, "the response could not be written");
         }

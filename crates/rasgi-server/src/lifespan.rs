@@ -89,8 +89,9 @@ pub(crate) async fn startup<A: App>(
 
 /// Run the app's shutdown, waiting at most `timeout`.
 pub(crate) async fn shutdown(mut lifespan: Lifespan, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
     let _ = lifespan.events.send(Event::Shutdown).await;
-    match tokio::time::timeout(timeout, lifespan.messages.recv()).await {
+    match tokio::time::timeout_at(deadline, lifespan.messages.recv()).await {
         Ok(Some(Message::ShutdownComplete)) => tracing::debug!("lifespan shutdown complete"),
         Ok(Some(Message::ShutdownFailed(message))) => {
             tracing::error!(%message, "lifespan shutdown failed")
@@ -99,5 +100,12 @@ pub(crate) async fn shutdown(mut lifespan: Lifespan, timeout: Duration) {
         Err(_) => tracing::warn!("lifespan shutdown did not finish in time"),
     }
     drop(lifespan.events);
-    let _ = tokio::time::timeout(timeout, lifespan.task).await;
+    let abort = lifespan.task.abort_handle();
+    if tokio::time::timeout_at(deadline, lifespan.task)
+        .await
+        .is_err()
+    {
+        // Past the one deadline: the lifespan does not keep the server from stopping.
+        abort.abort();
+    }
 }

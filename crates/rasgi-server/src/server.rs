@@ -7,7 +7,8 @@
 //! 4. At the graceful-shutdown deadline, connections still open are aborted.
 //! 5. Background tasks are drained up to the same deadline; what is left is cancelled and
 //!    logged.
-//! 6. The app's lifespan shutdown runs.
+//! 6. The app's lifespan shutdown runs, within what is left of the same deadline: one deadline
+//!    covers all three.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -159,6 +160,8 @@ impl<A: App> Server<A> {
         let lifespan = lifespan::startup(Arc::clone(&ctx.app), ctx.state.clone()).await?;
 
         let mut connections = JoinSet::new();
+        // Connections over the limit being answered 503, each for at most a second.
+        let mut rejecting = JoinSet::new();
         // One shared context: a connection holds a pointer to it, not a copy.
         let shared = Arc::new(ctx.clone());
         while !ctx.shutdown.is_triggered() {
@@ -170,7 +173,13 @@ impl<A: App> Server<A> {
                             .limit_concurrency
                             .is_some_and(|limit| connections.len() >= limit);
                         if full {
-                            tokio::spawn(accepted.reject());
+                            while rejecting.try_join_next().is_some() {}
+                            if rejecting.len() < MAX_REJECTING {
+                                rejecting.spawn(accepted.reject());
+                            } else {
+                                // Flooded: answer without waiting, then close at once.
+                                accepted.reject_now();
+                            }
                         } else {
                             connections.spawn(accepted.serve(Arc::clone(&shared)));
                         }
@@ -187,6 +196,7 @@ impl<A: App> Server<A> {
 
         // 2. No new connections.
         drop(listener);
+        rejecting.abort_all();
         // 3 and 4. Let in-flight responses finish, up to the deadline.
         let deadline = Instant::now() + config.graceful_shutdown_timeout;
         let finished = tokio::time::timeout_at(deadline, async {
@@ -207,9 +217,9 @@ impl<A: App> Server<A> {
             .shutdown(deadline.saturating_duration_since(Instant::now()))
             .await;
         tracing::debug!(?counters, "background tasks drained");
-        // 6. Lifespan shutdown.
+        // 6. Lifespan shutdown, within what is left of the same deadline.
         if let Some(lifespan) = lifespan {
-            lifespan::shutdown(lifespan, config.graceful_shutdown_timeout).await;
+            lifespan::shutdown(lifespan, deadline.saturating_duration_since(Instant::now())).await;
         }
         Ok(())
     }
@@ -241,6 +251,15 @@ pub async fn serve<A: App>(listener: Listener, app: A) -> Result<(), ServerError
     server.stop_on(crate::signals());
     server.serve(listener).await
 }
+
+/// Most connections over the limit answered 503 at a time, each read for a moment so that its
+/// answer is not destroyed by a reset; past this (a flood), the 503 is written without waiting
+/// and the connection closed at once. Bounds the tasks a flood can make the server spawn.
+const MAX_REJECTING: usize = 64;
+
+/// The answer to a connection over the limit.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+content-length: 19\r\nconnection: close\r\n\r\nService Unavailable";
 
 enum Accepted {
     Tcp(tokio::net::TcpStream, Peers),
@@ -281,12 +300,20 @@ impl Accepted {
     /// Over the connection limit: answer 503 and close, reading what the client sent so that
     /// closing does not reset the connection before it sees the answer.
     async fn reject(self) {
-        const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
-content-length: 19\r\nconnection: close\r\n\r\nService Unavailable";
         match self {
             Accepted::Tcp(stream, _) => answer_and_close(stream, BUSY).await,
             Accepted::Unix(stream) => answer_and_close(stream, BUSY).await,
         }
+    }
+}
+
+impl Accepted {
+    /// Over the limit in a flood: write the 503 if the socket takes it now, and close.
+    fn reject_now(self) {
+        let _ = match self {
+            Accepted::Tcp(stream, _) => stream.try_write(BUSY),
+            Accepted::Unix(stream) => stream.try_write(BUSY),
+        };
     }
 }
 
