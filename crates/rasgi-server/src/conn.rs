@@ -77,8 +77,23 @@ pub struct Peers {
     pub server: Option<std::net::SocketAddr>,
 }
 
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Closed in order (after a lingering read where one was due).
+    Closed,
+    /// The client stopped reading: the transport should be reset rather than closed, so the
+    /// kernel does not keep trying to deliver what the client will not read.
+    Abort,
+}
+
 /// Serve requests from `reader`/`writer` until the connection closes.
-pub(crate) async fn drive<R, W, A>(reader: R, writer: W, peers: &Peers, ctx: &ConnContext<A>)
+pub(crate) async fn drive<R, W, A>(
+    reader: R,
+    writer: W,
+    peers: &Peers,
+    ctx: &ConnContext<A>,
+) -> Ending
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -152,17 +167,24 @@ where
         }
     }
     let mut w = lock(&wire).await;
-    w.close().await;
+    if !w.send_stalled() {
+        w.close().await;
+    }
     let written = !w.state().client_gone();
     submit_written(&ctx.executor, &mut written_batches, written).await;
     let unread = w.state().reading_body();
+    let stalled = w.send_stalled();
     drop(w);
+    if stalled {
+        return Ending::Abort;
+    }
     // 7. Closing while the client may still be sending (an unread body, pipelined requests):
     // read and drop a little, so the kernel does not answer with a reset that destroys the
     // response before the client has read it (a lingering close, as nginx does).
     if !read.is_eof() && (unread || read.has_buffered()) {
         read.linger(LINGER_BYTES, LINGER_TIME).await;
     }
+    Ending::Closed
 }
 
 /// The state machine's settings, from the server's.

@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant};
 
-use crate::conn::{drive, ConnContext, Peers};
+use crate::conn::{drive, ConnContext, Ending, Peers};
 use crate::{lifespan, ServerConfig, ServerCounters, Shutdown};
 
 /// Why the server stopped with an error.
@@ -288,7 +288,10 @@ impl Accepted {
         match &mut self {
             Accepted::Tcp(stream, peers) => {
                 let (reader, writer) = stream.split();
-                drive(reader, writer, peers, &ctx).await;
+                if drive(reader, writer, peers, &ctx).await == Ending::Abort {
+                    // Reset: the kernel drops what the client would not read.
+                    let _ = stream.set_zero_linger();
+                }
             }
             Accepted::Unix(stream) => {
                 let (reader, writer) = stream.split();

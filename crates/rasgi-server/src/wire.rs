@@ -35,6 +35,8 @@ pub(crate) struct Wire<W> {
     send_stall: StallTimer,
     /// Where a send timeout is counted.
     counters: ServerCounters,
+    /// A write made no progress for the send timeout: the client stopped reading.
+    stalled: bool,
 }
 
 impl<W: AsyncWrite + Unpin + Send> Wire<W> {
@@ -49,6 +51,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             conn: ServerConn::new(settings),
             send_stall: StallTimer::new(send_timeout),
             counters,
+            stalled: false,
         }
     }
 
@@ -88,6 +91,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             if self.send_stall.poll_expired(cx) {
                 tracing::debug!("response write stalled past the send timeout; closing");
                 self.counters.send_timeout();
+                self.stalled = true;
                 return Poll::Ready(Err(self.failed(ErrorKind::TimedOut.into())));
             }
             Poll::Pending
@@ -113,6 +117,11 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             }
         }
         Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Whether a write stalled past the send timeout (the client stopped reading).
+    pub(crate) fn send_stalled(&self) -> bool {
+        self.stalled
     }
 
     fn failed(&mut self, error: std::io::Error) -> std::io::Error {
