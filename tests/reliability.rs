@@ -538,3 +538,42 @@ fn a_blocking_task_running_at_the_deadline_does_not_keep_the_process_alive() {
         "{stderr}"
     );
 }
+
+// ----- shutdown -----
+
+#[tokio::test]
+async fn at_shutdown_a_request_already_on_its_way_is_answered_with_connection_close() {
+    let probe = Probe::default();
+    let gate = probe.gate.clone();
+    let server = TestServer::start(probe).await;
+    // An idle keep-alive connection, and one with a stream under way.
+    let mut idle = server.connect().await;
+    assert_eq!(idle.get("/").await.header("connection"), None);
+    let mut streaming = server.connect().await;
+    streaming
+        .send(b"GET /gated HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    // The head goes out with the first chunk.
+    gate.add_permits(1);
+    let head = streaming.head().await;
+    assert_eq!(head.header("connection"), None);
+    server.shutdown.trigger();
+    // The idle connection's next request arrives just after the signal: it is answered, and
+    // told that the connection closes.
+    let answered = idle.get("/").await;
+    assert_eq!(answered.status, 200);
+    assert_eq!(answered.header("connection"), Some("close"));
+    assert!(idle.closed().await);
+    // The stream under way finishes whole; the request after it is answered with a close.
+    gate.add_permits(2);
+    let body = streaming.rest_of_chunked_body().await;
+    assert_eq!(String::from_utf8_lossy(&body), "part0 part1 part2 end");
+    let after = streaming.get("/").await;
+    assert_eq!(after.header("connection"), Some("close"));
+    assert!(streaming.closed().await);
+    tokio::time::timeout(PATIENCE, server.task)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+}

@@ -230,7 +230,7 @@ pub enum CloseReason {
     UnreadBody,
     /// The client left, or a write to it failed.
     ClientGone,
-    /// The server is shutting down.
+    /// The server is shutting down (the response's head said so).
     Stopping,
     /// The caller gave up waiting (a timeout).
     TimedOut,
@@ -388,6 +388,8 @@ pub struct ServerConn {
     output: Output,
     /// Why the connection closes after this exchange, if it does.
     close: Option<CloseReason>,
+    /// The server is shutting down: heads written from now on close the connection.
+    stopping: bool,
     /// The client left (end of stream while it was expected to talk, or a failed write):
     /// `send` refuses and `receive` says `Disconnect`.
     client_gone: bool,
@@ -422,6 +424,7 @@ impl ServerConn {
             exchange: Exchange::UNPARSED,
             output: Output::default(),
             close: None,
+            stopping: false,
             client_gone: false,
             read_closed: false,
             streamed_output: false,
@@ -508,10 +511,12 @@ impl ServerConn {
 
     // ----- events from the caller: the transport -----
 
-    /// The server is shutting down: the response in flight says `connection: close` if its head
-    /// is still to be written, and no other request is served.
+    /// The server is shutting down: every head written from now on says `connection: close`,
+    /// and the connection closes after it. A response whose head went out before this finishes
+    /// as it is, and, since it did not announce the close, the next request on the connection
+    /// may still come (the caller decides how long it waits for one).
     pub fn stop(&mut self) {
-        self.close_for(CloseReason::Stopping);
+        self.stopping = true;
     }
 
     /// The caller gave up waiting (the header-read or drain timeout): no more requests.
@@ -935,6 +940,9 @@ impl ServerConn {
         let bodiless_status = status == 204 || status == 304 || status < 200;
         if start.close {
             self.close_for(CloseReason::AppAsked);
+        }
+        if self.stopping {
+            self.close_for(CloseReason::Stopping);
         }
         let framing = if self.exchange.head || bodiless_status {
             Framing::Empty

@@ -30,6 +30,11 @@ const BODY_READ_CHUNK: usize = 64 * 1024;
 /// this, what the client sends stays in the socket: it is evidently still there.
 const WAIT_FOR_DISCONNECT_BYTES: usize = READ_CHUNK * 8;
 
+/// How long an idle connection may still send a request once the server is stopping: a client
+/// that sent one just as the server decided to close would otherwise get no answer at all. The
+/// request is served, with `connection: close`.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
 /// How far behind its deadline a connection's timer may run before it is moved (see
 /// `next_head`).
 const TIMER_SLACK: Duration = Duration::from_secs(1);
@@ -131,8 +136,8 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     }
 
     /// Wait for the next request head. `Ok(None)` means the connection should close quietly:
-    /// the client left, stayed idle past `idle_timeout`, `stop` resolved while idle, or the
-    /// state machine serves no more requests.
+    /// the client left, stayed idle past `idle_timeout` (or past [`SHUTDOWN_GRACE`] once `stop`
+    /// resolved while idle), or the state machine serves no more requests.
     ///
     /// `timer` is the connection's one timer, looked at only when a read has to wait (a head
     /// already in the socket costs no timer work) and moved lazily; `stop` is polled only while
@@ -148,6 +153,7 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
         // Once a byte of the head has arrived, the whole head must follow by this deadline.
         let mut head_deadline: Option<Instant> = None;
         let mut idle_deadline: Option<Instant> = None;
+        let mut stopping = false;
         loop {
             // An empty buffer holds no head: the machine is asked once bytes are there.
             if !self.buf.is_empty() {
@@ -193,7 +199,7 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
                         return Poll::Ready(Wait::TimedOut);
                     }
                 }
-                if idle && stop.as_mut().poll(cx).is_ready() {
+                if idle && !stopping && stop.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Wait::Stopped);
                 }
                 Poll::Pending
@@ -201,7 +207,13 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
             .await;
             match waited {
                 Wait::Read(true) => {}
-                Wait::Read(false) | Wait::Stopped => return Ok(None),
+                Wait::Read(false) => return Ok(None),
+                Wait::Stopped => {
+                    // A last moment for a request already on its way.
+                    stopping = true;
+                    let grace = Instant::now() + SHUTDOWN_GRACE;
+                    idle_deadline = Some(idle_deadline.map_or(grace, |at| at.min(grace)));
+                }
                 Wait::TimedOut if idle => return Ok(None),
                 Wait::TimedOut => return Err(HeadError::Timeout),
             }
