@@ -64,6 +64,13 @@ struct Args {
     /// Hosts allowed in the Host header, comma-separated (`*.example.com` wildcards allowed).
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_ALLOWED_HOSTS.map(String::from))]
     allowed_hosts: Vec<String>,
+    /// Peers whose X-Forwarded-For / X-Forwarded-Proto / Forwarded headers are believed,
+    /// comma-separated IP addresses (`*`: any peer).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_FORWARDED_ALLOW_IPS.map(String::from))]
+    forwarded_allow_ips: Vec<String>,
+    /// Ignore X-Forwarded-* and Forwarded headers from every peer.
+    #[arg(long)]
+    no_proxy_headers: bool,
     /// Origins CORS allows, comma-separated.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_CORS_ORIGINS.map(String::from))]
     cors_origins: Vec<String>,
@@ -120,6 +127,11 @@ fn main() -> ExitCode {
         notification_delay: Duration::from_millis(args.notification_delay_ms),
         allowed_hosts: args.allowed_hosts.clone(),
         cors_origins: args.cors_origins.clone(),
+        forwarded_allow_ips: if args.no_proxy_headers {
+            Vec::new()
+        } else {
+            args.forwarded_allow_ips.clone()
+        },
     };
     let executor = Executor::default();
     let counters = ServerCounters::new();

@@ -1,9 +1,11 @@
-//! Request counters and the `/metrics` page (Prometheus text format).
+//! Request counters, a request-duration histogram by method and status, an in-flight gauge,
+//! and the `/metrics` page (Prometheus text format).
 
 use std::fmt::Write;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use rasgi_background::Counters;
@@ -11,16 +13,43 @@ use rasgi_middleware::{HookedSender, Middleware, ResponseHook, ResponseStart};
 use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
 use rasgi_server::CounterSnapshot;
 
-/// Responses counted by status.
+/// The upper bounds (seconds) of the duration histogram's buckets: Prometheus' defaults.
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The methods the histogram tells apart; any other is counted as `OTHER`.
+const METHODS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER",
+];
+
+/// Responses counted by status, request durations by method and status, and requests in flight.
 #[derive(Debug)]
 pub struct RequestCounts {
     by_status: [AtomicU64; 1000],
+    /// One histogram per (method, status) seen, found by a short scan.
+    durations: Mutex<Vec<Durations>>,
+    /// Requests whose response is not finished.
+    in_flight: AtomicI64,
+}
+
+/// One (method, status) series of the duration histogram.
+#[derive(Debug)]
+struct Durations {
+    method: u8,
+    status: u16,
+    /// Observations at or under each of [`BUCKETS`] (cumulative, as Prometheus has them).
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
 }
 
 impl Default for RequestCounts {
     fn default() -> Self {
         RequestCounts {
             by_status: std::array::from_fn(|_| AtomicU64::new(0)),
+            durations: Mutex::new(Vec::new()),
+            in_flight: AtomicI64::new(0),
         }
     }
 }
@@ -30,6 +59,37 @@ impl RequestCounts {
         if let Some(counter) = self.by_status.get(status as usize) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    fn observe(&self, method: u8, status: u16, seconds: f64) {
+        let mut durations = self
+            .durations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let at = match durations
+            .iter()
+            .position(|d| d.method == method && d.status == status)
+        {
+            Some(at) => at,
+            None => {
+                durations.push(Durations {
+                    method,
+                    status,
+                    buckets: [0; BUCKETS.len()],
+                    count: 0,
+                    sum: 0.0,
+                });
+                durations.len() - 1
+            }
+        };
+        let series = &mut durations[at];
+        for (bucket, bound) in series.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        series.count += 1;
+        series.sum += seconds;
     }
 
     /// (status, count) for every status seen.
@@ -57,18 +117,53 @@ impl Metrics {
     }
 }
 
-struct Count<'a>(&'a RequestCounts);
+/// One request's measurement: counts the status when the response starts, and the duration
+/// and the end of the request when the app is done with its `send` (the hook is dropped with
+/// it), so no future of its own is needed.
+struct Count<'a> {
+    counts: &'a RequestCounts,
+    method: u8,
+    status: u16,
+    started: Instant,
+}
+
+impl<'a> Count<'a> {
+    fn start(counts: &'a RequestCounts, method: &str) -> Count<'a> {
+        counts.in_flight.fetch_add(1, Ordering::Relaxed);
+        let method = METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(METHODS.len() - 1) as u8;
+        Count {
+            counts,
+            method,
+            status: 0,
+            started: Instant::now(),
+        }
+    }
+}
 
 impl ResponseHook for Count<'_> {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
-        self.0.record(start.status);
+        self.counts.record(start.status);
+        self.status = start.status;
         Ok(())
+    }
+}
+
+impl Drop for Count<'_> {
+    fn drop(&mut self) {
+        self.counts.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.status != 0 {
+            let seconds = self.started.elapsed().as_secs_f64();
+            self.counts.observe(self.method, self.status, seconds);
+        }
     }
 }
 
 impl Middleware for Metrics {
     fn describe(&self) -> String {
-        "Metrics(requests by status)".into()
+        "Metrics(requests by status, durations by method and status, in flight)".into()
     }
 
     fn call<A: App, R: Receive, S: Sender>(
@@ -78,7 +173,10 @@ impl Middleware for Metrics {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let hook = matches!(scope, Scope::Http(_)).then_some(Count(&self.counts));
+        let hook = match &scope {
+            Scope::Http(http) => Some(Count::start(&self.counts, &http.method)),
+            _ => None,
+        };
         inner.call(scope, receive, HookedSender::new(send, hook))
     }
 }
@@ -90,6 +188,50 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
     out.push_str("# TYPE rasgi_requests_total counter\n");
     for (status, n) in counts.snapshot() {
         let _ = writeln!(out, "rasgi_requests_total{{status=\"{status}\"}} {n}");
+    }
+    out.push_str("# HELP rasgi_requests_in_flight Requests whose response is not finished.\n");
+    out.push_str("# TYPE rasgi_requests_in_flight gauge\n");
+    let _ = writeln!(
+        out,
+        "rasgi_requests_in_flight {}",
+        counts.in_flight.load(Ordering::Relaxed)
+    );
+    out.push_str(
+        "# HELP rasgi_request_duration_seconds Time from the request to the end of its response.\n",
+    );
+    out.push_str("# TYPE rasgi_request_duration_seconds histogram\n");
+    {
+        let durations = counts
+            .durations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for series in durations.iter() {
+            let labels = format!(
+                "method=\"{}\",status=\"{}\"",
+                METHODS[series.method as usize], series.status
+            );
+            for (bound, n) in BUCKETS.iter().zip(series.buckets) {
+                let _ = writeln!(
+                    out,
+                    "rasgi_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "rasgi_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                series.count
+            );
+            let _ = writeln!(
+                out,
+                "rasgi_request_duration_seconds_sum{{{labels}}} {}",
+                series.sum
+            );
+            let _ = writeln!(
+                out,
+                "rasgi_request_duration_seconds_count{{{labels}}} {}",
+                series.count
+            );
+        }
     }
     let gauges = [
         ("submitted", background.submitted, "counter"),

@@ -2,7 +2,7 @@
 //! one route per idea, behind the stack
 //!
 //! ```text
-//! Metrics → TrustedHost → Cors → GZip → RequestId → Timing → CustomHeaders → ServerErrors → ExceptionHandlers → routes
+//! Metrics → ProxyHeaders → TrustedHost → Cors → GZip → RequestId → Timing → CustomHeaders → ServerErrors → ExceptionHandlers → routes
 //! ```
 //!
 //! (outermost first). [`stack`] builds that onion around any app, so tests can put their own
@@ -25,8 +25,8 @@ use std::time::Duration;
 use rasgi_background::Executor;
 use rasgi_middleware::cors::{AllowOrigins, CorsConfig};
 use rasgi_middleware::{
-    ConfigError, Cors, CustomHeaders, ExceptionHandlers, GZip, RequestId, Response, ServerErrors,
-    Stack, StackApp, Timing, TrustedHost,
+    ConfigError, Cors, CustomHeaders, ExceptionHandlers, GZip, ProxyHeaders, RequestId, Response,
+    ServerErrors, Stack, StackApp, Timing, TrustedHost,
 };
 use rasgi_protocol::{App, AppError, Event, Headers, Message, Receive, Scope, Sender};
 use rasgi_server::ServerCounters;
@@ -41,6 +41,9 @@ pub const DEFAULT_LOG_FILE: &str = "rasgi-demo.log";
 pub const DEFAULT_EMAIL_DELAY: Duration = Duration::from_millis(5000);
 /// Default for [`DemoConfig::allowed_hosts`].
 pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+/// Default for [`DemoConfig::forwarded_allow_ips`]: the local host only, as uvicorn's
+/// `--forwarded-allow-ips` defaults to.
+pub const DEFAULT_FORWARDED_ALLOW_IPS: [&str; 1] = ["127.0.0.1"];
 /// Default for [`DemoConfig::cors_origins`]: the usual dev servers of React and Vite.
 pub const DEFAULT_CORS_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://localhost:5173"];
 
@@ -58,6 +61,9 @@ pub struct DemoConfig {
     pub allowed_hosts: Vec<String>,
     /// Origins CORS allows.
     pub cors_origins: Vec<String>,
+    /// Peers whose `X-Forwarded-*` / `Forwarded` headers are believed (`*`: any); empty: none
+    /// (the binary's `--no-proxy-headers`).
+    pub forwarded_allow_ips: Vec<String>,
 }
 
 impl Default for DemoConfig {
@@ -71,6 +77,10 @@ impl Default for DemoConfig {
                 .map(|h| h.to_string())
                 .collect(),
             cors_origins: DEFAULT_CORS_ORIGINS.iter().map(|o| o.to_string()).collect(),
+            forwarded_allow_ips: DEFAULT_FORWARDED_ALLOW_IPS
+                .iter()
+                .map(|ip| ip.to_string())
+                .collect(),
         }
     }
 }
@@ -110,8 +120,14 @@ pub fn stack<A: App>(
             serde_json::json!({ "detail": error.to_string() }).to_string(),
         )
     });
+    let proxies: Vec<&str> = config
+        .forwarded_allow_ips
+        .iter()
+        .map(String::as_str)
+        .collect();
     Ok(Stack::new()
         .push(Metrics::new(counts))
+        .push(ProxyHeaders::new(proxies)?)
         .push(TrustedHost::new(hosts)?)
         .push(cors)
         .push(GZip::default())

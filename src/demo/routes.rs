@@ -41,11 +41,16 @@ pub(super) async fn route<R: Receive, S: Sender>(
     receive: R,
     mut send: S,
 ) -> Result<(), AppError> {
-    let method = scope.method.to_string();
+    // HEAD is answered by the GET route, as Starlette does; the server sends no body for it.
+    let method = match scope.method.as_str() {
+        "HEAD" => "GET".to_string(),
+        other => other.to_string(),
+    };
     let path = scope.path.to_string();
     match (method.as_str(), path.as_str()) {
         ("GET", "/") => text(&mut send, 200, "Hello, World!").await,
         ("GET", "/health") => text(&mut send, 200, "ok").await,
+        ("GET", "/whoami") => whoami(&scope, &mut send).await,
         ("POST", "/echo") => echo(&scope, receive, &mut send).await,
         ("POST", "/register") => register(demo, &scope, &mut send).await,
         ("POST", "/send-data") => send_data(&scope, receive, &mut send).await,
@@ -128,6 +133,17 @@ fn log_line(state: &State, line: String) -> Result<(), AppError> {
     let log = state.get::<LogFile>().ok_or("the log file is not open")?;
     log.append(&line)?;
     Ok(())
+}
+
+/// `GET /whoami`: the client and scheme the app sees (after the proxy headers, if trusted).
+async fn whoami<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppError> {
+    let client = scope.client.map(|addr| addr.to_string());
+    json(
+        send,
+        200,
+        serde_json::json!({ "client": client, "scheme": scope.scheme.as_str() }),
+    )
+    .await
 }
 
 /// `POST /register?email=E`: answer at once; the welcome e-mail is a background task.

@@ -967,6 +967,7 @@ impl ServerConn {
         let keep_alive = self.keep_alive();
         let (server_header, date_line) = (self.settings.server_header, self.settings.date_line);
         let version = self.exchange.version;
+        let head_request = self.exchange.head;
         let buf = self.output.buf();
         buf.reserve(app_bytes + 160);
         let _ = write_status_line(buf, status);
@@ -990,7 +991,12 @@ impl ServerConn {
             }
             _ => {}
         }
-        if matches!(framing, Framing::Chunked) {
+        // A HEAD response names the framing a GET would have had (RFC 9112 §6.1), and sends no body.
+        let chunked_for_get = head_request
+            && !bodiless_status
+            && known_length.is_none()
+            && version == Version::Http11;
+        if matches!(framing, Framing::Chunked) || chunked_for_get {
             put_field(buf, b"transfer-encoding", b"chunked");
         }
         if status != 101 {

@@ -1,8 +1,9 @@
 //! GZip: compress responses for clients that accept gzip, chunk by chunk.
 //!
 //! - A body that arrives whole and is smaller than `minimum_size` (default 500) is left alone,
-//!   and so are responses that already have a `content-encoding`, 206 responses, HEAD, and
-//!   the configured content types.
+//!   and so are responses that already have a `content-encoding`, 206 responses, and the
+//!   configured content types. A HEAD response is not compressed (no body goes out), but gets
+//!   the `Vary` its GET would get.
 //! - A whole body is compressed at once and gets its new `content-length`.
 //! - A streamed body is compressed message by message and **flushed at every `more_body`
 //!   message** (a zlib sync flush), so server-sent events and long polls arrive as they are sent
@@ -115,8 +116,7 @@ impl ResponseHook for Compress<'_> {
     ) -> Result<(), SendError> {
         let status = start.status;
         let headers = &mut start.headers;
-        let eligible = !self.head
-            && (200..300).contains(&status)
+        let eligible = (200..300).contains(&status)
             && status != 204
             && status != 206
             && !headers.contains("content-encoding")
@@ -128,7 +128,9 @@ impl ResponseHook for Compress<'_> {
             return Ok(());
         }
         add_vary(headers, "Accept-Encoding");
-        if !self.accepts {
+        // HEAD: the `vary` a GET would get, but no compression (no body goes out, and the
+        // encoding is a field RFC 9110 §9.3.2 lets a HEAD response leave out).
+        if !self.accepts || self.head {
             return Ok(());
         }
         headers.set("content-encoding", "gzip");
