@@ -10,13 +10,14 @@
 //! | [`background`] | `rasgi-background` | the executor that runs tasks after the response |
 //! | [`middleware`] | `rasgi-middleware` | pure send-wrapping middleware and the stack builder |
 //! | [`testing`] | this crate | `TestClient`: drive an app in memory |
-//! | [`demo`] | this crate | the demo app that `cargo run --release` serves |
+//! | `demo` | this crate, feature `cli` | the demo app that `cargo run --release` serves |
 
 #![warn(missing_docs)]
 // The demo stack nests ten middleware futures; computing their layout needs more than the
 // default query depth.
 #![recursion_limit = "256"]
 
+#[cfg(feature = "cli")]
 pub mod demo;
 pub mod testing;
 
