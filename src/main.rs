@@ -22,6 +22,10 @@ struct Args {
     /// Listen on a Unix domain socket instead of TCP.
     #[arg(long, value_name = "PATH")]
     uds: Option<std::path::PathBuf>,
+    /// Serve on an already-open listening socket, file descriptor N (systemd's socket
+    /// activation passes 3); instead of --bind.
+    #[arg(long, value_name = "N", conflicts_with = "uds")]
+    fd: Option<i32>,
     /// Worker threads (default: the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
@@ -167,19 +171,20 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async move {
-        let listener = match &args.uds {
-            Some(path) => Listener::bind_unix(path),
-            None => Listener::bind(&args.bind).await,
+        let listener = match (&args.uds, args.fd) {
+            (_, Some(fd)) => inherited(fd),
+            (Some(path), None) => Listener::bind_unix(path),
+            (None, None) => Listener::bind(&args.bind).await,
         };
         let listener = match listener {
             Ok(listener) => listener,
             Err(error) => {
-                eprintln!(
-                    "error: cannot listen on {}: {error}",
-                    args.uds
-                        .as_ref()
-                        .map_or(args.bind.clone(), |p| p.display().to_string())
-                );
+                let place = match (&args.uds, args.fd) {
+                    (_, Some(fd)) => format!("file descriptor {fd}"),
+                    (Some(path), None) => path.display().to_string(),
+                    (None, None) => args.bind.clone(),
+                };
+                eprintln!("error: cannot listen on {place}: {error}");
                 return ExitCode::FAILURE;
             }
         };
@@ -218,4 +223,20 @@ fn quiet_caught_panics() {
             default(info);
         }
     }));
+}
+
+/// The listening socket passed as file descriptor `fd` (`--fd`).
+fn inherited(fd: i32) -> std::io::Result<Listener> {
+    use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+    if fd < 0 {
+        return Err(std::io::Error::other("not a file descriptor"));
+    }
+    // SAFETY: only checks that `fd` is open (fcntl through `try_clone_to_owned` fails with
+    // EBADF otherwise); the borrowed descriptor does not outlive this call.
+    let open = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    drop(open);
+    // SAFETY: `fd` is open (checked above) and was handed to this process to serve on; nothing
+    // else in the process owns it, and it is taken exactly once, here.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    Listener::from_listening_socket(socket)
 }

@@ -158,3 +158,63 @@ fn metrics_name_requests_durations_in_flight_panics_and_timeouts() {
     assert_eq!(buckets.len(), 12);
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
 }
+
+#[test]
+fn fd_serves_on_a_socket_handed_over_by_the_parent() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fd = listener.as_raw_fd();
+    let dir = support::binary::TempDir::new("fd");
+    let mut command = Command::new(support::binary::binary());
+    command
+        .args(["--fd", "3", "--no-access-log", "--log-file"])
+        .arg(dir.0.join("demo.log"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: between fork and exec only dup2 and fcntl run, which are async-signal-safe; they
+    // put the listening socket at fd 3 without close-on-exec (dup2 onto itself keeps the flag,
+    // hence the fcntl), as systemd's socket activation does.
+    unsafe {
+        command.pre_exec(move || {
+            if (fd != 3 && libc::dup2(fd, 3) == -1) || libc::fcntl(3, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("spawn rasgi");
+    drop(listener);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(&addr.to_string()), "{line}");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.ends_with("Hello, World!"), "{reply}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn fd_that_is_no_listening_socket_is_a_clear_error() {
+    let output = Command::new(support::binary::binary())
+        .args(["--fd", "97"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot listen on file descriptor 97"),
+        "{stderr}"
+    );
+}

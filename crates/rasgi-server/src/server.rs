@@ -64,6 +64,24 @@ impl Listener {
         Ok(Listener::Unix(UnixListener::bind(&path)?, path))
     }
 
+    /// Serve on a listening socket that is already open (inherited from a process manager,
+    /// such as systemd's socket activation): TCP, or a Unix socket. Fails if it is neither.
+    pub fn from_listening_socket(socket: std::os::fd::OwnedFd) -> std::io::Result<Listener> {
+        let tcp = std::net::TcpListener::from(socket);
+        if tcp.local_addr().is_ok() {
+            tcp.set_nonblocking(true)?;
+            return Ok(Listener::Tcp(TcpListener::from_std(tcp)?));
+        }
+        let unix = std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(tcp));
+        let path = unix
+            .local_addr()?
+            .as_pathname()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        unix.set_nonblocking(true)?;
+        Ok(Listener::Unix(UnixListener::from_std(unix)?, path))
+    }
+
     /// What the listener is bound to, for the startup line (`127.0.0.1:8000`, `unix:/tmp/s`).
     pub fn describe(&self) -> String {
         match self {
