@@ -26,6 +26,12 @@ struct Args {
     /// activation passes 3); instead of --bind.
     #[arg(long, value_name = "N", conflicts_with = "uds")]
     fd: Option<i32>,
+    /// Serve HTTPS with the certificate chain in this PEM file (with --ssl-keyfile).
+    #[arg(long, value_name = "PATH", requires = "ssl_keyfile")]
+    ssl_certfile: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --ssl-certfile.
+    #[arg(long, value_name = "PATH", requires = "ssl_certfile")]
+    ssl_keyfile: Option<std::path::PathBuf>,
     /// Worker threads (default: the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
@@ -114,7 +120,20 @@ fn main() -> ExitCode {
         .init();
     quiet_caught_panics();
 
+    // TLS material is read before anything is bound: a bad certificate stops here.
+    let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {
+        (Some(cert), Some(key)) => match tls_config(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {
+        tls,
         keep_alive_timeout: keep_alive,
         body_read_timeout: body,
         send_timeout: send,
@@ -193,7 +212,7 @@ fn main() -> ExitCode {
             .counters(counters);
         server.stop_on(rasgi::server::signals());
         println!(
-            "rasgi listening on http://{} ({workers} workers)",
+            "rasgi listening on {scheme}://{} ({workers} workers)",
             listener.describe()
         );
         match server.serve(listener).await {
@@ -239,4 +258,33 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
     // else in the process owns it, and it is taken exactly once, here.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     Listener::from_listening_socket(socket)
+}
+
+/// The rustls configuration for `--ssl-certfile` / `--ssl-keyfile`: the chain and key from PEM
+/// files, ALPN `http/1.1`.
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<std::sync::Arc<rasgi::server::rustls::ServerConfig>, String> {
+    use rasgi::server::rustls::pki_types::pem::PemObject;
+    use rasgi::server::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|error| format!("cannot read --ssl-certfile {}: {error}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "--ssl-certfile {} holds no certificate",
+            cert.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|error| format!("cannot read --ssl-keyfile {}: {error}", key.display()))?;
+    let mut config = rasgi::server::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|error| {
+            format!("the certificate and key do not make a TLS configuration: {error}")
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(std::sync::Arc::new(config))
 }

@@ -217,7 +217,7 @@ impl<A: App> RequestBuilder<'_, A> {
         };
         let background = BackgroundTasks::new();
         let root_path = ByteStr::default();
-        let mut scope = http_scope(
+        let scope = http_scope(
             request,
             ScopeParts {
                 client: Some(self.client_addr),
@@ -225,11 +225,13 @@ impl<A: App> RequestBuilder<'_, A> {
                 state: &self.client.state,
                 root_path: &root_path,
                 background: background.clone(),
+                scheme: if self.https {
+                    Scheme::Https
+                } else {
+                    Scheme::Http
+                },
             },
         );
-        if self.https {
-            scope.scheme = Scheme::Https;
-        }
         let label = format!("{} {}", scope.method, scope.path);
         let app = Arc::clone(&self.client.app);
         let executor = self.client.executor.clone();

@@ -40,7 +40,10 @@ fn free_port() -> u16 {
 fn wait_until_listening(port: u16) {
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(10), "port {port} never opened");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "port {port} never opened"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -48,7 +51,12 @@ fn wait_until_listening(port: u16) {
 /// A rasgi instance on `port`.
 fn instance(port: u16, dir: &TempDir) -> Child {
     let child = Command::new(binary())
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--no-access-log", "--log-file"])
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--no-access-log",
+            "--log-file",
+        ])
         .arg(dir.0.join(format!("demo-{port}.log")))
         .args(["--timeout-graceful-shutdown", "5"])
         .stdout(Stdio::null())
@@ -115,13 +123,10 @@ fn get(stream: &mut TcpStream, path: &str) -> Option<(u16, Vec<u8>, bool)> {
     loop {
         if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-            let Some(length) = head
+            let length: usize = head
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length: "))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-            else {
-                return None;
-            };
+                .and_then(|v| v.trim().parse().ok())?;
             while raw.len() < end + 4 + length {
                 let n = stream.read(&mut buf).ok()?;
                 if n == 0 {
@@ -156,7 +161,9 @@ fn a_rolling_restart_behind_nginx_fails_no_request() {
             let (running, served, failed) = (running.clone(), served.clone(), failed.clone());
             std::thread::spawn(move || {
                 let mut stream = TcpStream::connect(front).unwrap();
-                stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
                 while running.load(Ordering::Relaxed) {
                     let close = match get(&mut stream, "/") {
                         Some((200, body, close)) if body == b"Hello, World!" => {
@@ -172,7 +179,9 @@ fn a_rolling_restart_behind_nginx_fails_no_request() {
                     // nginx closes a client connection after keepalive_requests (1,000).
                     if close {
                         stream = TcpStream::connect(front).unwrap();
-                        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                        stream
+                            .set_read_timeout(Some(Duration::from_secs(10)))
+                            .unwrap();
                     }
                 }
             })
@@ -198,7 +207,10 @@ fn a_rolling_restart_behind_nginx_fails_no_request() {
     for client in clients {
         client.join().unwrap();
     }
-    let (served, failed) = (served.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (served, failed) = (
+        served.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+    );
     println!("rolling restart behind nginx: {served} requests served, {failed} failed");
     assert!(served > 1000, "{served} requests");
     assert_eq!(failed, 0, "{served} served");
@@ -257,7 +269,9 @@ fn connect_from(source: &str, port: u16) -> TcpStream {
         );
         assert_eq!(connected, 0, "connect");
         let stream = TcpStream::from_raw_fd(fd);
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream
     }
 }

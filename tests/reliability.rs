@@ -106,7 +106,12 @@ fn a_panic_before_the_start_is_500_with_the_stack_headers() {
     assert_eq!(request(&rasgi, "GET", "/", &[], b"").status, 200);
     let metrics = request(&rasgi, "GET", "/metrics", &[], b"").text();
     assert!(metrics.contains("rasgi_panics_total 1\n"), "{metrics}");
-    // Logged once, by the server, with the request id; not by the default panic hook.
+    // Logged once, by the server, with the request id; not by the default panic hook. (The
+    // log reaches the test through a pipe: wait for it.)
+    let started = Instant::now();
+    while !rasgi.stderr().contains("app panicked") && started.elapsed() < PATIENCE {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let stderr = rasgi.stderr();
     assert_eq!(stderr.matches("app panicked").count(), 1, "{stderr}");
     let line = stderr.lines().find(|l| l.contains("app panicked")).unwrap();

@@ -22,6 +22,8 @@ pub struct ScopeParts<'a> {
     pub root_path: &'a ByteStr,
     /// The request's background tasks.
     pub background: BackgroundTasks,
+    /// `http`, or `https` on a TLS connection.
+    pub scheme: Scheme,
 }
 
 /// The ASGI scope for a request the state machine accepted.
@@ -34,7 +36,7 @@ pub fn http_scope(request: Request, parts: ScopeParts<'_>) -> HttpScope {
     HttpScope {
         http_version: request.version.as_str(),
         method: ascii(request.method),
-        scheme: Scheme::Http,
+        scheme: parts.scheme,
         path,
         raw_path: request.path,
         query_string: request.query,

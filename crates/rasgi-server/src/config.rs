@@ -16,6 +16,9 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for [`ServerConfig::send_timeout`]: 30 s without a byte of a response written;
 /// nginx's `send_timeout` is 60 s.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`ServerConfig::tls_handshake_timeout`]: 10 s, as for a request head; a client
+/// that starts a TLS handshake and stalls is dropped.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default for [`ServerConfig::max_body_bytes`]: 1 GiB. Bodies stream through `receive`, so this
 /// bounds what one request may send, not what sits in memory (answered 413).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1 << 30;
@@ -64,6 +67,13 @@ pub struct ServerConfig {
     pub root_path: String,
     /// Responses gathered for pipelined requests are written once they reach this size.
     pub write_buffer_flush_bytes: usize,
+    /// Serve TCP connections over TLS with this rustls configuration (its ALPN should offer
+    /// `http/1.1`); `None`: plain HTTP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// How long a TLS handshake may take.
+    #[cfg(feature = "tls")]
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +93,10 @@ impl Default for ServerConfig {
             access_log: true,
             root_path: String::new(),
             write_buffer_flush_bytes: DEFAULT_WRITE_BUFFER_FLUSH_BYTES,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
         }
     }
 }

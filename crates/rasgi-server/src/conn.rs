@@ -28,7 +28,7 @@ use rasgi_background::{Batch, Executor};
 use rasgi_h1::conn::{AppOutcome, Next, Request, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{catch_panic, App, AppError, BackgroundTasks, ByteStr, Scope, State};
+use rasgi_protocol::{catch_panic, App, AppError, BackgroundTasks, ByteStr, Scheme, Scope, State};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::asgi::{http_scope, ScopeParts};
@@ -75,6 +75,8 @@ pub struct Peers {
     pub client: Option<std::net::SocketAddr>,
     /// The server's address.
     pub server: Option<std::net::SocketAddr>,
+    /// The connection is encrypted (TLS): the scope's scheme is `https`.
+    pub tls: bool,
 }
 
 /// How a connection ended.
@@ -228,6 +230,11 @@ where
             state: &ctx.state,
             root_path: &ctx.root_path,
             background: background.for_next_response(),
+            scheme: if peers.tls {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
         };
         let scope = http_scope(request, parts);
         let (method, path) = (scope.method.clone(), scope.path.clone());

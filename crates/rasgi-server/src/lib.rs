@@ -11,6 +11,7 @@
 //! | the state machine and the write half behind `send` | `wire.rs` |
 //! | where ASGI meets the state machine: scopes, messages | [`asgi`] |
 //! | lifespan startup and shutdown | `lifespan.rs` |
+//! | TLS connections (feature `tls`) | `tls.rs` |
 //! | the cached `date` header | [`date`] |
 //! | the shutdown signal | [`shutdown`] |
 
@@ -27,6 +28,8 @@ mod read;
 pub mod server;
 pub mod shutdown;
 mod stall;
+#[cfg(feature = "tls")]
+mod tls;
 mod wire;
 
 pub use config::ServerConfig;
@@ -34,6 +37,9 @@ pub use conn::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
 pub use server::{serve, serve_connection, Listener, Server, ServerError};
 pub use shutdown::Shutdown;
+/// rustls, for building [`ServerConfig::tls`] (feature `tls`).
+#[cfg(feature = "tls")]
+pub use tokio_rustls::rustls;
 
 /// Resolves on SIGINT or SIGTERM (the server is Unix-only: it serves Unix sockets too).
 pub async fn signals() {

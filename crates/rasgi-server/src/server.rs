@@ -292,6 +292,7 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
             let peers = Peers {
                 client: Some(client),
                 server: stream.local_addr().ok(),
+                tls: false,
             };
             Ok(Accepted::Tcp(stream, peers))
         }
@@ -304,6 +305,12 @@ impl Accepted {
     /// connection's task holds it once.
     async fn serve<A: App>(mut self, ctx: Arc<ConnContext<A>>) {
         match &mut self {
+            #[cfg(feature = "tls")]
+            Accepted::Tcp(stream, peers) if ctx.config.tls.is_some() => {
+                // Boxed: the TLS session is large, and a plain connection's task must not
+                // carry room for it.
+                Box::pin(crate::tls::serve(stream, *peers, &ctx)).await;
+            }
             Accepted::Tcp(stream, peers) => {
                 let (reader, writer) = stream.split();
                 if drive(reader, writer, peers, &ctx).await == Ending::Abort {
