@@ -653,7 +653,7 @@ impl ServerConn {
             };
             Ok::<_, H1Error>(Some((request, parts)))
         });
-        let (request, parts) = match parsed {
+        let (mut request, parts) = match parsed {
             Ok(Some(parsed)) => parsed,
             Ok(None) => {
                 self.head_scan.parsed(buf);
@@ -664,7 +664,6 @@ impl ServerConn {
                 return self.refuse_head(error.status());
             }
         };
-        let mut request = request;
         self.begin(&request, &parts);
         // Checks made before the app sees the request.
         if request.method == "CONNECT" {
