@@ -67,6 +67,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
 
     /// One app message, through the state machine; written out now if it says so.
     pub(crate) async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.take_buffer();
         if send_message(&mut self.conn, message)? == Flush::Now {
             self.flush().await.map_err(|_| SendError::Disconnected)?;
         }
@@ -116,6 +117,9 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
                 Err(error) => return Poll::Ready(Err(self.failed(error))),
             }
         }
+        // Everything is out: the buffer goes back to the pool until the next write (a stream
+        // waiting between its events holds none).
+        self.release_buffer();
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
@@ -129,7 +133,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
         error
     }
 
-    /// Make sure the output has a buffer from the pool before a response is written.
+    /// Make sure the output has a buffer from the pool before anything is written into it.
     pub(crate) fn take_buffer(&mut self) {
         if !self.conn.has_output_buffer() {
             self.conn.give_output_buffer(buffers::take());
