@@ -43,11 +43,10 @@ pub(super) async fn route<R: Receive, S: Sender>(
 ) -> Result<(), AppError> {
     // HEAD is answered by the GET route, as Starlette does; the server sends no body for it.
     let method = match scope.method.as_str() {
-        "HEAD" => "GET".to_string(),
-        other => other.to_string(),
+        "HEAD" => "GET",
+        other => other,
     };
-    let path = scope.path.to_string();
-    match (method.as_str(), path.as_str()) {
+    match (method, scope.path.as_str()) {
         ("GET", "/") => text(&mut send, 200, "Hello, World!").await,
         ("GET", "/health") => text(&mut send, 200, "ok").await,
         ("GET", "/whoami") => whoami(&scope, &mut send).await,
