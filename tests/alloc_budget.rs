@@ -312,7 +312,7 @@ fn a_waiting_event_stream_keeps_little_memory_plain_or_compressed() {
 }
 
 /// A waiting plain stream: its connection's task (the demo stack's request future is most of
-/// it) and the request it answers (its head keeps the read buffer). Measured at 8.26 KB; the
+/// it) and the request it answers (its head keeps the read buffer). Measured at 8.1–8.3 KB; the
 /// aim is 8 KB (docs/benchmarks.md says what stands in the way), and this bar keeps it from
 /// growing meanwhile.
 const PLAIN_STREAM_BUDGET_BYTES: f64 = 9_000.0;

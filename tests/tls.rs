@@ -36,6 +36,17 @@ fn certificate(dir: &TempDir) -> Certificate {
     }
 }
 
+/// The binary serving HTTPS with `cert`.
+fn serving_tls(cert: &Certificate) -> Rasgi {
+    Rasgi::start(&[
+        "--no-access-log",
+        "--ssl-certfile",
+        cert.cert.to_str().unwrap(),
+        "--ssl-keyfile",
+        cert.key.to_str().unwrap(),
+    ])
+}
+
 fn curl_https(rasgi: &Rasgi, ca: &std::path::Path, path: &str) -> String {
     let output = Command::new("curl")
         .args(["-s", "--fail", "--max-time", "10", "--cacert"])
@@ -53,13 +64,7 @@ fn curl_https(rasgi: &Rasgi, ca: &std::path::Path, path: &str) -> String {
 fn curl_with_the_ca_talks_https_to_the_binary_and_the_scope_says_https() {
     let dir = TempDir::new("tls");
     let cert = certificate(&dir);
-    let rasgi = Rasgi::start(&[
-        "--no-access-log",
-        "--ssl-certfile",
-        cert.cert.to_str().unwrap(),
-        "--ssl-keyfile",
-        cert.key.to_str().unwrap(),
-    ]);
+    let rasgi = serving_tls(&cert);
     assert_eq!(curl_https(&rasgi, &cert.cert, "/"), "Hello, World!");
     let whoami: serde_json::Value =
         serde_json::from_str(&curl_https(&rasgi, &cert.cert, "/whoami")).unwrap();
@@ -71,13 +76,7 @@ fn plain_http_on_the_tls_port_is_refused_cleanly() {
     use std::io::{Read, Write};
     let dir = TempDir::new("tls-plain");
     let cert = certificate(&dir);
-    let rasgi = Rasgi::start(&[
-        "--no-access-log",
-        "--ssl-certfile",
-        cert.cert.to_str().unwrap(),
-        "--ssl-keyfile",
-        cert.key.to_str().unwrap(),
-    ]);
+    let rasgi = serving_tls(&cert);
     let mut stream = rasgi.connect();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")

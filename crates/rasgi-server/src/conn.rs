@@ -157,12 +157,10 @@ where
         // 6. Write now unless more pipelined requests are already waiting.
         let mut w = lock(&wire).await;
         let more_waiting = next == Next::KeepAlive && read.has_buffered();
+        // A complete write-out hands the write buffer back to the pool.
         if !more_waiting || w.state().output_len() >= config.write_buffer_flush_bytes {
             let flushed = w.flush().await.is_ok();
             submit_written(&ctx.executor, &mut written_batches, flushed).await;
-        }
-        if !more_waiting {
-            w.release_buffer();
         }
         if next != Next::KeepAlive {
             break;

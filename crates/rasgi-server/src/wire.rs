@@ -140,9 +140,9 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
         }
     }
 
-    /// Hand the output buffer back to the thread's pool while the connection waits for its
-    /// next request (an idle connection holds no buffer).
-    pub(crate) fn release_buffer(&mut self) {
+    /// Hand the output buffer back to the thread's pool once nothing waits in it (an idle
+    /// connection, or a stream between its events, holds no buffer).
+    fn release_buffer(&mut self) {
         if let Some(buf) = self.conn.take_output_buffer() {
             buffers::give(buf);
         }
