@@ -80,6 +80,8 @@ impl App for WithResources {
                 send_response(&mut send, 200, Headers::new(), "ok").await?;
                 Ok(())
             }
+            // No WebSockets here: returning without accepting refuses them (403).
+            Scope::WebSocket(_) => Ok(()),
         }
     }
 }

@@ -31,7 +31,7 @@ pub use rasgi_server as server;
 pub mod prelude {
     pub use rasgi_protocol::{
         read_body, send_response, App, AppError, BackgroundTasks, Bytes, Event, Headers, HttpScope,
-        Message, Receive, Scope, SendError, Sender, State,
+        Message, Receive, Scope, SendError, Sender, State, WebSocketData, WebSocketScope,
     };
     pub use rasgi_server::{serve, serve_connection, Listener, Server, ServerConfig};
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use rasgi::background::Executor;
 use rasgi::demo::DemoConfig;
-use rasgi::server::{Listener, Server, ServerConfig, ServerCounters};
+use rasgi::server::{Listener, Server, ServerConfig, ServerCounters, WebSocketConfig};
 
 /// rasgi: an ASGI-style HTTP/1.1 server, serving its demo app.
 #[derive(Debug, Parser)]
@@ -81,6 +81,19 @@ struct Args {
     /// Ignore X-Forwarded-* and Forwarded headers from every peer.
     #[arg(long)]
     no_proxy_headers: bool,
+    /// Largest WebSocket message accepted, in bytes (a larger one closes with 1009).
+    #[arg(long, value_name = "BYTES", default_value_t = rasgi::server::config::DEFAULT_WS_MAX_MESSAGE_BYTES)]
+    ws_max_size: usize,
+    /// Seconds between the server's pings on an open WebSocket (0: no pings).
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    ws_ping_interval: f64,
+    /// Seconds a ping may wait for its pong before the WebSocket is closed with 1011 (0: no
+    /// limit).
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    ws_ping_timeout: f64,
+    /// Do not offer permessage-deflate (WebSocket compression) to clients.
+    #[arg(long)]
+    no_ws_per_message_deflate: bool,
     /// Origins CORS allows, comma-separated.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_CORS_ORIGINS.map(String::from))]
     cors_origins: Vec<String>,
@@ -98,13 +111,15 @@ fn main() -> ExitCode {
             seconds(args.timeout_keep_alive, "--timeout-keep-alive")?,
             seconds(args.timeout_body, "--timeout-body")?,
             seconds(args.timeout_send, "--timeout-send")?,
+            seconds(args.ws_ping_interval, "--ws-ping-interval")?,
+            seconds(args.ws_ping_timeout, "--ws-ping-timeout")?,
             seconds(
                 args.timeout_graceful_shutdown,
                 "--timeout-graceful-shutdown",
             )?,
         ))
     })();
-    let (keep_alive, body, send, graceful) = match durations {
+    let (keep_alive, body, send, ping_interval, ping_timeout, graceful) = match durations {
         Ok(durations) => durations,
         Err(message) => {
             eprintln!("error: {message}");
@@ -142,6 +157,13 @@ fn main() -> ExitCode {
         max_body_bytes: args.max_body_bytes,
         root_path: args.root_path.clone(),
         access_log: !args.no_access_log,
+        websocket: WebSocketConfig {
+            max_message_bytes: args.ws_max_size,
+            ping_interval: (!ping_interval.is_zero()).then_some(ping_interval),
+            ping_timeout: (!ping_timeout.is_zero()).then_some(ping_timeout),
+            per_message_deflate: !args.no_ws_per_message_deflate,
+            ..WebSocketConfig::default()
+        },
         ..ServerConfig::default()
     };
     let demo_config = DemoConfig {

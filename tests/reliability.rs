@@ -483,6 +483,7 @@ impl App for SlowToStop {
                     _ => return Ok(()),
                 }
             },
+            Scope::WebSocket(_) => Ok(()),
             Scope::Http(scope) => {
                 scope.background.add("slow", async {
                     tokio::time::sleep(Duration::from_secs(60)).await;

@@ -47,6 +47,7 @@ impl App for WithLifespan {
                     _ => return Ok(()),
                 }
             },
+            Scope::WebSocket(_) => Ok(()),
             Scope::Http(scope) => {
                 let greeting = scope
                     .state

@@ -261,6 +261,9 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
         "rasgi_background_batches_waiting {}",
         background.waiting
     );
+    out.push_str("# HELP rasgi_websockets_open WebSockets open now.\n");
+    out.push_str("# TYPE rasgi_websockets_open gauge\n");
+    let _ = writeln!(out, "rasgi_websockets_open {}", server.websockets_open);
     let server_counters = [
         (
             "panics",

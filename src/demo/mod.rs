@@ -168,6 +168,7 @@ impl App for Demo {
     ) -> Result<(), AppError> {
         match scope {
             Scope::Http(scope) => routes::route(self, scope, receive, send).await,
+            Scope::WebSocket(scope) => routes::websocket(scope, receive, send).await,
             Scope::Lifespan(lifespan) => self.lifespan(lifespan, receive, send).await,
         }
     }

@@ -1,6 +1,6 @@
 //! The demo's routes. Each shows one idea: a plain response, a streamed echo, background tasks
 //! added by a handler and by a dependency-style helper, streaming and server-sent events,
-//! a compressible body, errors turned into responses, metrics.
+//! a compressible body, errors turned into responses, metrics, and a WebSocket echo.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rasgi_protocol::{
     read_body, send_response, AppError, BackgroundTasks, Event, Headers, HttpScope, Message,
-    ReadBodyError, Receive, Sender, State,
+    ReadBodyError, Receive, SendError, Sender, State, WebSocketScope,
 };
 
 use super::{metrics, Demo, LogFile};
@@ -34,6 +34,35 @@ impl fmt::Display for RateLimitExceeded {
 }
 
 impl std::error::Error for RateLimitExceeded {}
+
+/// The demo's WebSocket routes: `/ws/echo` sends every message back as it came (text as text,
+/// binary as binary). Any other path is refused (403).
+pub(super) async fn websocket<R: Receive, S: Sender>(
+    scope: WebSocketScope,
+    mut receive: R,
+    mut send: S,
+) -> Result<(), AppError> {
+    if receive.receive().await != Event::WebSocketConnect {
+        return Ok(());
+    }
+    if scope.path != "/ws/echo" {
+        send.send(Message::close(1000)).await?;
+        return Ok(());
+    }
+    send.send(Message::accept()).await?;
+    loop {
+        match receive.receive().await {
+            Event::WebSocketReceive(data) => match send.send(Message::WebSocketSend(data)).await {
+                Ok(()) => {}
+                // The client closed (or went) while its echo was on the way.
+                Err(SendError::Closed | SendError::Disconnected) => return Ok(()),
+                Err(error) => return Err(error.into()),
+            },
+            Event::WebSocketDisconnect { .. } => return Ok(()),
+            _ => {}
+        }
+    }
+}
 
 pub(super) async fn route<R: Receive, S: Sender>(
     demo: &Demo,

@@ -56,7 +56,7 @@ impl App for Probe {
     ) -> Result<(), AppError> {
         let scope = match scope {
             Scope::Http(scope) => scope,
-            Scope::Lifespan(_) => return Ok(()),
+            Scope::Lifespan(_) | Scope::WebSocket(_) => return Ok(()),
         };
         self.log.push(format!("{} {}", scope.method, scope.path));
         match scope.path.as_str() {

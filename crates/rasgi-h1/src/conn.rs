@@ -511,6 +511,12 @@ impl ServerConn {
 
     // ----- events from the caller: the transport -----
 
+    /// Whether the request being served may be answered with 101 (an HTTP/1.1 request without
+    /// a body that offered an upgrade).
+    pub fn upgrade_offered(&self) -> bool {
+        self.exchange.upgrade_offered
+    }
+
     /// The server is shutting down: every head written from now on says `connection: close`,
     /// and the connection closes after it. A response whose head went out before this finishes
     /// as it is, and, since it did not announce the close, the next request on the connection

@@ -37,6 +37,12 @@ impl ResponseHook for AddFields<'_> {
         }
         Ok(())
     }
+
+    fn on_accept(&mut self, headers: &mut Headers) {
+        for (name, value) in self.0.iter() {
+            headers.append(name.clone(), value.clone());
+        }
+    }
 }
 
 impl Middleware for CustomHeaders {
@@ -56,7 +62,8 @@ impl Middleware for CustomHeaders {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let hook = matches!(scope, Scope::Http(_)).then_some(AddFields(&self.headers));
+        let hook = matches!(scope, Scope::Http(_) | Scope::WebSocket(_))
+            .then_some(AddFields(&self.headers));
         inner.call(scope, receive, HookedSender::new(send, hook))
     }
 }

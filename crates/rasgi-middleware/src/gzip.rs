@@ -190,7 +190,7 @@ impl Middleware for GZip {
                 encoder: None,
                 ready: None,
             }),
-            Scope::Lifespan(_) => None,
+            Scope::Lifespan(_) | Scope::WebSocket(_) => None,
         };
         inner.call(scope, receive, HookedSender::new(send, hook))
     }

@@ -42,6 +42,12 @@ pub trait ResponseHook: Send {
         Ok(())
     }
 
+    /// A WebSocket is about to be accepted: `headers` are the 101's extra fields. Middleware
+    /// that add fields to every response add them here too.
+    fn on_accept(&mut self, headers: &mut Headers) {
+        let _ = headers;
+    }
+
     /// A body message is about to be sent; return what to send instead.
     fn on_body(&mut self, body: Bytes, more_body: bool) -> Bytes {
         let _ = more_body;
@@ -67,6 +73,12 @@ impl<H: ResponseHook> ResponseHook for Option<H> {
         match self {
             Some(hook) => hook.on_start(start, first_body, more_body),
             None => Ok(()),
+        }
+    }
+
+    fn on_accept(&mut self, headers: &mut Headers) {
+        if let Some(hook) = self {
+            hook.on_accept(headers);
         }
     }
 
@@ -171,6 +183,20 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
                     },
                     Message::Body { body, more_body },
                 ))
+            }
+            Message::WebSocketAccept {
+                subprotocol,
+                mut headers,
+            } => {
+                if self.pending.is_some() || self.start_sent {
+                    return Err(SendError::OutOfOrder("response already started"));
+                }
+                self.hook.on_accept(&mut headers);
+                self.start_sent = true;
+                Ok(Forward::One(Message::WebSocketAccept {
+                    subprotocol,
+                    headers,
+                }))
             }
             other => Ok(Forward::One(other)),
         }

@@ -76,18 +76,39 @@ impl Middleware for HttpsRedirect {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let Scope::Http(http) = &scope else {
-            return Either::Left(inner.call(scope, receive, send));
+        // A WebSocket over plain `ws` is refused with the same redirect, to `wss` (a denial
+        // response; browsers do not follow it, but say why).
+        let (scheme, headers, server, raw_path, query, websocket) = match &scope {
+            Scope::Http(h) => (
+                h.scheme,
+                &h.headers,
+                h.server,
+                &h.raw_path,
+                &h.query_string,
+                false,
+            ),
+            Scope::WebSocket(w) => (
+                w.scheme,
+                &w.headers,
+                w.server,
+                &w.raw_path,
+                &w.query_string,
+                true,
+            ),
+            Scope::Lifespan(_) => return Either::Left(inner.call(scope, receive, send)),
         };
-        if http.scheme == Scheme::Https {
+        if scheme == Scheme::Https {
             return Either::Left(inner.call(scope, receive, send));
         }
-        let host = http
-            .header("host")
+        let host = headers
+            .get_str("host")
             .map(str::to_string)
-            .or_else(|| http.server.map(|addr| addr.to_string()))
+            .or_else(|| server.map(|addr| addr.to_string()))
             .unwrap_or_else(|| "localhost".to_string());
-        let location = https_location(&host, &http.raw_path, &http.query_string);
+        let mut location = https_location(&host, raw_path, query);
+        if websocket {
+            location.replace_range(..5, "wss");
+        }
         let headers = Headers::new().with("location", location);
         Either::Right(crate::hook::respond(send, self.status, headers, ""))
     }

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
-use rasgi_protocol::{App, AppError, HttpScope, Receive, Scheme, Scope, Sender};
+use rasgi_protocol::{App, AppError, Headers, HttpScope, Receive, Scheme, Scope, Sender};
 
 use crate::{ConfigError, Middleware};
 
@@ -46,20 +46,25 @@ impl ProxyHeaders {
 
     /// Apply the forwarding headers to `scope` if its peer is trusted.
     pub fn apply(&self, scope: &mut HttpScope) {
-        let Some(peer) = scope.client else { return };
+        self.apply_to(&scope.headers, &mut scope.client, &mut scope.scheme);
+    }
+
+    /// Apply the forwarding `headers` to a scope's `client` and `scheme` (HTTP or WebSocket).
+    fn apply_to(&self, headers: &Headers, client: &mut Option<SocketAddr>, scheme: &mut Scheme) {
+        let Some(peer) = *client else { return };
         if !self.trusts(peer.ip()) {
             return;
         }
         // Every field, in order: a proxy that appends its own field (rather than extending
         // the client's) must not leave the client's forged first field as the only one read.
-        let forwarded = field_values(scope, "forwarded");
+        let forwarded = field_values(headers, "forwarded");
         let (for_chain, proto) = if forwarded.is_empty() {
-            let chain = field_values(scope, "x-forwarded-for")
+            let chain = field_values(headers, "x-forwarded-for")
                 .iter()
                 .flat_map(|v| v.split(','))
                 .map(|s| s.trim().to_string())
                 .collect();
-            let proto = field_values(scope, "x-forwarded-proto")
+            let proto = field_values(headers, "x-forwarded-proto")
                 .iter()
                 .flat_map(|v| v.split(','))
                 .next_back()
@@ -69,26 +74,25 @@ impl ProxyHeaders {
             parse_forwarded(&forwarded)
         };
         match proto.as_deref() {
-            Some("https") | Some("wss") => scope.scheme = Scheme::Https,
-            Some("http") | Some("ws") => scope.scheme = Scheme::Http,
+            Some("https") | Some("wss") => *scheme = Scheme::Https,
+            Some("http") | Some("ws") => *scheme = Scheme::Http,
             _ => {}
         }
         let addresses: Vec<SocketAddr> = for_chain.iter().filter_map(|h| parse_node(h)).collect();
-        let client = addresses
+        let forwarded_client = addresses
             .iter()
             .rev()
             .find(|addr| !self.trusts(addr.ip()))
             .or(addresses.first());
-        if let Some(client) = client {
-            scope.client = Some(*client);
+        if let Some(forwarded) = forwarded_client {
+            *client = Some(*forwarded);
         }
     }
 }
 
 /// Every value of the header `name`, in order (values that are not text are skipped).
-fn field_values<'s>(scope: &'s HttpScope, name: &'s str) -> Vec<&'s str> {
-    scope
-        .headers
+fn field_values<'s>(headers: &'s Headers, name: &'s str) -> Vec<&'s str> {
+    headers
         .get_all(name)
         .filter_map(|v| std::str::from_utf8(v).ok())
         .collect()
@@ -146,6 +150,10 @@ impl Middleware for ProxyHeaders {
             Scope::Http(mut http) => {
                 self.apply(&mut http);
                 Scope::Http(http)
+            }
+            Scope::WebSocket(mut ws) => {
+                self.apply_to(&ws.headers, &mut ws.client, &mut ws.scheme);
+                Scope::WebSocket(ws)
             }
             other => other,
         };

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
 
 use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
 
@@ -90,6 +90,18 @@ impl ResponseHook for Echo {
         start.headers.set("x-request-id", self.0.clone());
         Ok(())
     }
+
+    fn on_accept(&mut self, headers: &mut Headers) {
+        headers.set("x-request-id", self.0.clone());
+    }
+}
+
+/// The client's id when it is well formed, else a new one.
+fn incoming_or_new(incoming: Option<&Bytes>) -> Bytes {
+    match incoming.filter(|id| std::str::from_utf8(id).is_ok_and(well_formed)) {
+        Some(incoming) => incoming.clone(),
+        None => generate(),
+    }
 }
 
 impl Middleware for RequestId {
@@ -106,17 +118,15 @@ impl Middleware for RequestId {
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         let (scope, hook) = match scope {
             Scope::Http(mut http) => {
-                let incoming = http
-                    .headers
-                    .get("x-request-id")
-                    .filter(|id| std::str::from_utf8(id).is_ok_and(well_formed));
-                let id = match incoming {
-                    Some(incoming) => incoming.clone(),
-                    None => generate(),
-                };
+                let id = incoming_or_new(http.headers.get("x-request-id"));
                 http.extensions.insert(RequestIdValue(id.clone()));
                 http.background.set_request_id(id.clone());
                 (Scope::Http(http), Some(Echo(id)))
+            }
+            Scope::WebSocket(mut ws) => {
+                let id = incoming_or_new(ws.headers.get("x-request-id"));
+                ws.extensions.insert(RequestIdValue(id.clone()));
+                (Scope::WebSocket(ws), Some(Echo(id)))
             }
             other => (other, None),
         };

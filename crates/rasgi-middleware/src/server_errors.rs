@@ -96,9 +96,10 @@ where
 {
     // A plain function returning an `async` block, not an `async fn`: an `async fn` keeps a
     // copy of each argument beside the one it works with, and the sender and scope are large.
-    // Non-HTTP scopes take the same path (one sender type): no response start ever reaches
-    // the wrapper there.
-    let http = matches!(scope, Scope::Http(_));
+    // Lifespan takes the same path (one sender type): no response start ever reaches the
+    // wrapper there. A WebSocket that fails before it is accepted is answered like a request
+    // (the accept counts as the start); after it, the server closes it with 1011.
+    let http = matches!(scope, Scope::Http(_) | Scope::WebSocket(_));
     let mut send = HookedSender::new(send, ());
     async move {
         let Err(error) = catch_panic(inner.call(scope, receive, &mut send)).await else {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use bytes::Bytes;
-use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
 
 use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
 
@@ -28,6 +28,11 @@ impl ResponseHook for Clock {
         let value = seconds_text(micros);
         start.headers.append("x-process-time", value);
         Ok(())
+    }
+
+    fn on_accept(&mut self, headers: &mut Headers) {
+        let micros = u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+        headers.append("x-process-time", seconds_text(micros));
     }
 }
 
@@ -65,7 +70,8 @@ impl Middleware for Timing {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let clock = matches!(scope, Scope::Http(_)).then(|| Clock(Instant::now()));
+        let clock =
+            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then(|| Clock(Instant::now()));
         inner.call(scope, receive, HookedSender::new(send, clock))
     }
 }

@@ -93,8 +93,19 @@ impl Middleware for TrustedHost {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let Scope::Http(http) = &scope else {
-            return Either::Left(inner.call(scope, receive, send));
+        let http = match &scope {
+            Scope::Http(http) => http,
+            // A WebSocket handshake with a bad Host is refused with the same 400 (a denial
+            // response); there is nothing to redirect a WebSocket to.
+            Scope::WebSocket(ws) => {
+                let host = ws.header("host").map(host_without_port).unwrap_or_default();
+                if self.allows(host) {
+                    return Either::Left(inner.call(scope, receive, send));
+                }
+                let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
+                return Either::Right(respond(send, 400, headers, "Invalid host header"));
+            }
+            Scope::Lifespan(_) => return Either::Left(inner.call(scope, receive, send)),
         };
         let host = http
             .header("host")

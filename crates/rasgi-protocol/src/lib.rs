@@ -36,9 +36,9 @@ pub use app::{
 pub use background::{BackgroundTasks, Task, TaskBody};
 pub use bytestr::ByteStr;
 pub use headers::Headers;
-pub use message::{Event, Message, SendError};
+pub use message::{Event, Message, SendError, WebSocketData};
 pub use panic::{catch_panic, Panicked};
-pub use scope::{HttpScope, LifespanScope, Scheme, Scope};
+pub use scope::{HttpScope, LifespanScope, Scheme, Scope, WebSocketScope};
 pub use state::{Extensions, State};
 
 pub use bytes::Bytes;

@@ -7,10 +7,19 @@
 //!   refused with [`SendError::OutOfOrder`].
 //! - After the client has gone, `send` fails with [`SendError::Disconnected`]; `receive` answers
 //!   [`Event::Disconnect`] from then on, and also once the response is complete.
+//!
+//! And of a WebSocket (ASGI's websocket protocol):
+//! - `receive` answers [`Event::WebSocketConnect`] first. The app answers the handshake with
+//!   [`Message::WebSocketAccept`], or refuses it: [`Message::WebSocketClose`] before accepting
+//!   is a 403, and a [`Message::Start`] with its [`Message::Body`] messages is an ordinary HTTP
+//!   response instead of the 101 (the Denial Response extension).
+//! - Once accepted, `receive` answers [`Event::WebSocketReceive`] for each message and one
+//!   [`Event::WebSocketDisconnect`] at the end; `send` takes [`Message::WebSocketSend`] and one
+//!   [`Message::WebSocketClose`]. A send after the close, or after the client left, fails.
 
 use bytes::Bytes;
 
-use crate::Headers;
+use crate::{ByteStr, Headers};
 
 /// What the app receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +33,18 @@ pub enum Event {
     },
     /// The client is gone, or the response is complete: nothing more will arrive.
     Disconnect,
+    /// WebSocket: a client asks to open a WebSocket; accept, close, or deny it.
+    WebSocketConnect,
+    /// WebSocket: a whole message from the client.
+    WebSocketReceive(WebSocketData),
+    /// WebSocket: the connection is closed (by the client, by the server, or it was lost).
+    WebSocketDisconnect {
+        /// The close code: the client's, the server's own when it closed, 1006 for a lost
+        /// connection.
+        code: u16,
+        /// The close frame's reason, possibly empty.
+        reason: String,
+    },
     /// Lifespan: the server is starting; answer [`Message::StartupComplete`] or
     /// [`Message::StartupFailed`].
     Startup,
@@ -63,6 +84,22 @@ pub enum Message {
         /// The fields.
         headers: Headers,
     },
+    /// WebSocket: accept the handshake (the server answers 101).
+    WebSocketAccept {
+        /// The subprotocol chosen, one of those the client offered.
+        subprotocol: Option<String>,
+        /// Extra header fields for the 101.
+        headers: Headers,
+    },
+    /// WebSocket: one message to the client.
+    WebSocketSend(WebSocketData),
+    /// WebSocket: close the connection (before accepting: refuse it with 403).
+    WebSocketClose {
+        /// The close code (1000 for a normal close).
+        code: u16,
+        /// The reason, at most 123 bytes.
+        reason: String,
+    },
     /// Lifespan: startup went well.
     StartupComplete,
     /// Lifespan: startup failed; the server exits with this message.
@@ -100,6 +137,53 @@ impl Message {
     }
 }
 
+/// A WebSocket message's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebSocketData {
+    /// A text message.
+    Text(ByteStr),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl WebSocketData {
+    /// The message's bytes (text as UTF-8).
+    pub fn as_bytes(&self) -> &Bytes {
+        match self {
+            WebSocketData::Text(text) => text.as_bytes(),
+            WebSocketData::Binary(bytes) => bytes,
+        }
+    }
+}
+
+impl Message {
+    /// Accept a WebSocket with no subprotocol and no extra fields.
+    pub fn accept() -> Message {
+        Message::WebSocketAccept {
+            subprotocol: None,
+            headers: Headers::new(),
+        }
+    }
+
+    /// A WebSocket text message.
+    pub fn text(text: impl Into<String>) -> Message {
+        Message::WebSocketSend(WebSocketData::Text(ByteStr::from(text.into())))
+    }
+
+    /// A WebSocket binary message.
+    pub fn binary(bytes: impl Into<Bytes>) -> Message {
+        Message::WebSocketSend(WebSocketData::Binary(bytes.into()))
+    }
+
+    /// Close a WebSocket with `code` and no reason.
+    pub fn close(code: u16) -> Message {
+        Message::WebSocketClose {
+            code,
+            reason: String::new(),
+        }
+    }
+}
+
 /// Why `send` refused a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -124,6 +208,13 @@ pub enum SendError {
     /// The final body ended before the app's `content-length`.
     #[error("body shorter than its content-length")]
     BodyTooShort,
+    /// A WebSocket close code that may not be sent, a reason over 123 bytes, or a
+    /// subprotocol the client did not offer.
+    #[error("invalid WebSocket message: {0}")]
+    InvalidWebSocket(&'static str),
+    /// The WebSocket is closed: nothing may be sent after its close.
+    #[error("the WebSocket is closed")]
+    Closed,
     /// The message is not one this kind of scope takes (an HTTP message in lifespan, ...).
     #[error("message not valid for this scope")]
     WrongScope,

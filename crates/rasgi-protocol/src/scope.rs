@@ -1,5 +1,6 @@
 //! Scopes: what a connection-level call is about. [`Scope::Http`] describes one request,
-//! [`Scope::Lifespan`] the server's startup and shutdown.
+//! [`Scope::WebSocket`] one WebSocket connection, [`Scope::Lifespan`] the server's startup and
+//! shutdown.
 //!
 //! The rule: a middleware that only cares about HTTP passes every other scope through first,
 //! untouched.
@@ -18,6 +19,8 @@ use crate::{BackgroundTasks, ByteStr, Extensions, Headers, State};
 pub enum Scope {
     /// One HTTP request.
     Http(HttpScope),
+    /// One WebSocket connection, from its opening handshake to its close.
+    WebSocket(WebSocketScope),
     /// The server's lifespan: startup, then shutdown.
     Lifespan(LifespanScope),
 }
@@ -112,6 +115,70 @@ impl HttpScope {
                 (form_decode(key) == name).then(|| form_decode(value))
             })
             .next()
+    }
+}
+
+/// One WebSocket connection, as ASGI's websocket connection scope describes it. The fields
+/// mean what they mean in [`HttpScope`]; a WebSocket has no method and no background tasks.
+#[derive(Debug)]
+pub struct WebSocketScope {
+    /// `"1.1"`: the handshake is an HTTP/1.1 request.
+    pub http_version: &'static str,
+    /// [`Scheme::Http`] for `ws`, [`Scheme::Https`] for `wss`; see [`WebSocketScope::scheme_str`].
+    pub scheme: Scheme,
+    /// The path, percent-decoded as UTF-8.
+    pub path: ByteStr,
+    /// The path exactly as sent.
+    pub raw_path: Bytes,
+    /// The bytes after `?`, not decoded.
+    pub query_string: Bytes,
+    /// Where the app is mounted.
+    pub root_path: ByteStr,
+    /// The handshake's header fields: lowercase names, order and duplicates kept.
+    pub headers: Headers,
+    /// The subprotocols the client offered (`Sec-WebSocket-Protocol`), in its order.
+    pub subprotocols: Vec<String>,
+    /// The client's address.
+    pub client: Option<SocketAddr>,
+    /// The server's address.
+    pub server: Option<SocketAddr>,
+    /// The lifespan state.
+    pub state: State,
+    /// Typed values for this connection.
+    pub extensions: Extensions,
+}
+
+impl WebSocketScope {
+    /// A scope for `target` (`/path?query`), with everything else empty: for tests.
+    pub fn new(target: &str) -> WebSocketScope {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        WebSocketScope {
+            http_version: "1.1",
+            scheme: Scheme::Http,
+            path: ByteStr::from(percent_decode(path.as_bytes())),
+            raw_path: Bytes::copy_from_slice(path.as_bytes()),
+            query_string: Bytes::copy_from_slice(query.as_bytes()),
+            root_path: ByteStr::default(),
+            headers: Headers::new(),
+            subprotocols: Vec::new(),
+            client: None,
+            server: None,
+            state: State::new(),
+            extensions: Extensions::new(),
+        }
+    }
+
+    /// `"ws"` or `"wss"`, as ASGI names the scheme of a WebSocket.
+    pub fn scheme_str(&self) -> &'static str {
+        match self.scheme {
+            Scheme::Http => "ws",
+            Scheme::Https => "wss",
+        }
+    }
+
+    /// The first value of a handshake header, if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get_str(name)
     }
 }
 

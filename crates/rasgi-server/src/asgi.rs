@@ -8,6 +8,7 @@ use rasgi_h1::ServerConn;
 use rasgi_protocol::scope::percent_decode;
 use rasgi_protocol::{
     BackgroundTasks, ByteStr, Extensions, Headers, HttpScope, Message, Scheme, SendError, State,
+    WebSocketScope,
 };
 
 /// Everything the driver knows about the connection that a scope needs.
@@ -50,6 +51,29 @@ pub fn http_scope(request: Request, parts: ScopeParts<'_>) -> HttpScope {
     }
 }
 
+/// The ASGI scope for a WebSocket handshake the state machine accepted as a request.
+pub fn websocket_scope(
+    request: Request,
+    parts: ScopeParts<'_>,
+    subprotocols: Vec<String>,
+) -> WebSocketScope {
+    let http = http_scope(request, parts);
+    WebSocketScope {
+        http_version: http.http_version,
+        scheme: http.scheme,
+        path: http.path,
+        raw_path: http.raw_path,
+        query_string: http.query_string,
+        root_path: http.root_path,
+        headers: http.headers,
+        subprotocols,
+        client: http.client,
+        server: http.server,
+        state: http.state,
+        extensions: http.extensions,
+    }
+}
+
 /// Text the parser has already restricted to visible ASCII.
 fn ascii(bytes: Bytes) -> ByteStr {
     ByteStr::from_utf8(bytes).unwrap_or_default()
@@ -69,7 +93,10 @@ pub fn send_message(conn: &mut ServerConn, message: Message) -> Result<Flush, Se
         } => conn.send_start(status, headers.into_fields(), trailers),
         Message::Body { body, more_body } => conn.send_body(body, more_body),
         Message::Trailers { headers } => conn.send_trailers(headers.as_fields()),
-        Message::StartupComplete
+        Message::WebSocketAccept { .. }
+        | Message::WebSocketSend(_)
+        | Message::WebSocketClose { .. }
+        | Message::StartupComplete
         | Message::StartupFailed(_)
         | Message::ShutdownComplete
         | Message::ShutdownFailed(_) => return Err(SendError::WrongScope),
@@ -78,7 +105,7 @@ pub fn send_message(conn: &mut ServerConn, message: Message) -> Result<Flush, Se
 }
 
 /// The protocol's name for a refusal.
-fn send_error(refused: SendRefused) -> SendError {
+pub(crate) fn send_error(refused: SendRefused) -> SendError {
     match refused {
         SendRefused::Disconnected => SendError::Disconnected,
         SendRefused::OutOfOrder(what) => SendError::OutOfOrder(what),

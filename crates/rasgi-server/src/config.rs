@@ -74,6 +74,45 @@ pub struct ServerConfig {
     /// How long a TLS handshake may take.
     #[cfg(feature = "tls")]
     pub tls_handshake_timeout: Duration,
+    /// WebSocket settings.
+    pub websocket: WebSocketConfig,
+}
+
+/// Default [`WebSocketConfig::max_message_bytes`]: 16 MiB, as uvicorn's `--ws-max-size`.
+pub const DEFAULT_WS_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Default [`WebSocketConfig::ping_interval`] and [`WebSocketConfig::ping_timeout`]: 20 s.
+pub const DEFAULT_WS_PING: Duration = Duration::from_secs(20);
+/// Default [`WebSocketConfig::close_timeout`].
+pub const DEFAULT_WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How WebSockets are served.
+#[derive(Debug, Clone)]
+pub struct WebSocketConfig {
+    /// Largest message accepted (after inflating); a larger one closes the connection with
+    /// 1009 (`--ws-max-size`).
+    pub max_message_bytes: usize,
+    /// How often the server pings an open WebSocket; `None`: never (`--ws-ping-interval`).
+    pub ping_interval: Option<Duration>,
+    /// How long a ping may wait for its pong before the connection is closed with 1011
+    /// (`--ws-ping-timeout`); `None`: forever.
+    pub ping_timeout: Option<Duration>,
+    /// Offer permessage-deflate to clients that ask for it (`--no-ws-per-message-deflate`
+    /// turns it off).
+    pub per_message_deflate: bool,
+    /// How long the server waits for the client's answer to its close frame.
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            max_message_bytes: DEFAULT_WS_MAX_MESSAGE_BYTES,
+            ping_interval: Some(DEFAULT_WS_PING),
+            ping_timeout: Some(DEFAULT_WS_PING),
+            per_message_deflate: true,
+            close_timeout: DEFAULT_WS_CLOSE_TIMEOUT,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -97,6 +136,7 @@ impl Default for ServerConfig {
             tls: None,
             #[cfg(feature = "tls")]
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            websocket: WebSocketConfig::default(),
         }
     }
 }

@@ -33,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::asgi::{http_scope, ScopeParts};
 use crate::read::{HeadError, ReadSide, RequestBody};
+use crate::websocket;
 use crate::wire::{lock, put_date, ResponseSender, Wire};
 use crate::{ServerConfig, ServerCounters, Shutdown};
 
@@ -143,6 +144,13 @@ where
                 break;
             }
         };
+        if let Some(handshake) = request.as_ref() {
+            if websocket::is_websocket(&*lock(&wire).await, handshake) {
+                let handshake = request.take().expect("a request");
+                websocket::serve(ctx, peers, handshake, &mut read, &wire).await;
+                break;
+            }
+        }
         let next = serve_request(
             ctx,
             peers,

@@ -13,6 +13,7 @@ struct Inner {
     panics: AtomicU64,
     body_timeouts: AtomicU64,
     send_timeouts: AtomicU64,
+    websockets_open: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -24,6 +25,8 @@ pub struct CounterSnapshot {
     pub body_timeouts: u64,
     /// Response writes that made no progress within the send timeout.
     pub send_timeouts: u64,
+    /// WebSockets open now (accepted and not yet closed).
+    pub websockets_open: u64,
 }
 
 impl ServerCounters {
@@ -38,6 +41,7 @@ impl ServerCounters {
             panics: self.0.panics.load(Ordering::Relaxed),
             body_timeouts: self.0.body_timeouts.load(Ordering::Relaxed),
             send_timeouts: self.0.send_timeouts.load(Ordering::Relaxed),
+            websockets_open: self.0.websockets_open.load(Ordering::Relaxed),
         }
     }
 
@@ -51,5 +55,13 @@ impl ServerCounters {
 
     pub(crate) fn send_timeout(&self) {
         self.0.send_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn websocket_opened(&self) {
+        self.0.websockets_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn websocket_closed(&self) {
+        self.0.websockets_open.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -9,6 +9,7 @@
 //! | one connection's driver: I/O around the state machine ([`rasgi_h1::ServerConn`]) | `conn.rs` |
 //! | the read half: bytes in, heads and `receive` | `read.rs` |
 //! | the state machine and the write half behind `send` | `wire.rs` |
+//! | WebSockets: the handshake, `receive` and `send`, pings, closing | `websocket.rs` |
 //! | where ASGI meets the state machine: scopes, messages | [`asgi`] |
 //! | lifespan startup and shutdown | `lifespan.rs` |
 //! | TLS connections (feature `tls`) | `tls.rs` |
@@ -30,9 +31,10 @@ pub mod shutdown;
 mod stall;
 #[cfg(feature = "tls")]
 mod tls;
+mod websocket;
 mod wire;
 
-pub use config::ServerConfig;
+pub use config::{ServerConfig, WebSocketConfig};
 pub use conn::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
 pub use server::{serve, serve_connection, Listener, Server, ServerError};

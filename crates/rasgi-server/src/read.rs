@@ -86,6 +86,18 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
         self.eof
     }
 
+    /// The bytes read and not yet used.
+    pub(crate) fn buf_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// One read attempt for a WebSocket: like one between requests (an empty buffer goes back
+    /// to the pool while the connection waits), in larger pieces once a frame is under way.
+    pub(crate) fn poll_fill_frames(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        let large = !self.buf.is_empty();
+        self.poll_fill(cx, large)
+    }
+
     /// Read more bytes into the buffer; false at end of stream (or on a failed read).
     async fn fill(&mut self, body: bool) -> bool {
         std::future::poll_fn(|cx| self.poll_fill(cx, body)).await

@@ -20,6 +20,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::asgi::send_message;
 use crate::stall::StallTimer;
+use crate::websocket::WsState;
 use crate::{buffers, date, ServerCounters};
 
 /// Most pieces in one vectored write.
@@ -37,6 +38,8 @@ pub(crate) struct Wire<W> {
     counters: ServerCounters,
     /// A write made no progress for the send timeout: the client stopped reading.
     stalled: bool,
+    /// After a WebSocket handshake: its state, whose frames are the output from then on.
+    ws: Option<Box<WsState>>,
 }
 
 impl<W: AsyncWrite + Unpin + Send> Wire<W> {
@@ -52,6 +55,25 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             send_stall: StallTimer::new(send_timeout),
             counters,
             stalled: false,
+            ws: None,
+        }
+    }
+
+    /// The WebSocket's state, on a connection serving one.
+    pub(crate) fn ws(&mut self) -> Option<&mut WsState> {
+        self.ws.as_deref_mut()
+    }
+
+    /// This connection serves a WebSocket from now on.
+    pub(crate) fn set_ws(&mut self, ws: WsState) {
+        self.ws = Some(Box::new(ws));
+    }
+
+    /// Bytes waiting to be written: the WebSocket's frames once it is open, else HTTP's.
+    pub(crate) fn output_len(&self) -> usize {
+        match self.ws.as_ref().and_then(|ws| ws.session.as_ref()) {
+            Some(session) => session.output_len(),
+            None => self.conn.output_len(),
         }
     }
 
@@ -84,7 +106,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             if let Poll::Ready(result) = self.poll_flush(cx) {
                 return Poll::Ready(result);
             }
-            let left = self.conn.output_len();
+            let left = self.output_len();
             if left < waiting {
                 waiting = left;
                 self.send_stall.restart();
@@ -102,6 +124,19 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
 
     /// The output, in as few (vectored) writes as the kernel allows.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if let Some(session) = self.ws.as_mut().and_then(|ws| ws.session.as_mut()) {
+            while session.has_output() {
+                match ready!(Pin::new(&mut self.io).poll_write(cx, session.output())) {
+                    Ok(0) => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
+                    Ok(n) => session.wrote(n),
+                    Err(error) => return Poll::Ready(Err(error)),
+                }
+            }
+            if let Some(buf) = session.take_output_buffer() {
+                buffers::give(buf);
+            }
+            return Pin::new(&mut self.io).poll_flush(cx);
+        }
         while self.conn.has_output() {
             let io = Pin::new(&mut self.io);
             let written = if let Some(bytes) = self.conn.output_contiguous() {
@@ -135,6 +170,12 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
 
     /// Make sure the output has a buffer from the pool before anything is written into it.
     pub(crate) fn take_buffer(&mut self) {
+        if let Some(session) = self.ws.as_mut().and_then(|ws| ws.session.as_mut()) {
+            if !session.has_output_buffer() {
+                session.give_output_buffer(buffers::take());
+            }
+            return;
+        }
         if !self.conn.has_output_buffer() {
             self.conn.give_output_buffer(buffers::take());
         }

@@ -404,6 +404,11 @@ impl Session {
         (self.out.is_empty() && self.out.capacity() > 0).then(|| std::mem::take(&mut self.out))
     }
 
+    /// Whether the output holds a buffer (else the next frame allocates one).
+    pub fn has_output_buffer(&self) -> bool {
+        self.out.capacity() > 0
+    }
+
     /// Give the output a buffer (an empty one, from a pool) to write into.
     pub fn give_output_buffer(&mut self, buf: BytesMut) {
         if self.out.capacity() == 0 && self.out.is_empty() {

@@ -1,0 +1,690 @@
+//! WebSockets: a request the state machine found to be a WebSocket handshake is served here,
+//! from the app's answer to the handshake to the closing handshake, over the same read half and
+//! [`Wire`] as HTTP. The protocol itself is [`rasgi_ws::Session`]'s; this file is I/O, time,
+//! and the ASGI websocket protocol around it.
+//!
+//! One WebSocket, in order:
+//! 1. The handshake's fields are checked: a wrong version is answered 426 (with
+//!    `Sec-WebSocket-Version: 13`), a bad key 400, without calling the app.
+//! 2. The app runs inline, as for HTTP. Its first `receive` is `WebSocketConnect`; it answers
+//!    with `WebSocketAccept` (the 101 is written), `WebSocketClose` (403), or an HTTP response
+//!    (the denial response, through the state machine as any response is).
+//! 3. While it is open, `receive` reads frames. Whenever the app is not in `receive`, the
+//!    driver reads instead: pings are answered, pongs noted and a close answered even while the
+//!    app only sends; a message that arrives then waits (one at most) for the app's next
+//!    `receive`, and nothing more is read until it is taken. `send` queues frames; more than
+//!    [`SEND_FLUSH_BYTES`] waiting are written before `send` returns, so a client that stops
+//!    reading makes `send` wait (up to the send timeout) instead of filling memory.
+//! 4. Pings every `ping_interval`; a pong that does not come within `ping_timeout` closes the
+//!    connection with 1011. A server shutdown closes it with 1001.
+//! 5. When the app returns: a WebSocket still open is closed with 1000 (1011 if the app failed);
+//!    one never accepted is answered 403 (500 if the app failed). The client's close frame is
+//!    awaited for `close_timeout`, then the connection closes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use bytes::{Bytes, BytesMut};
+use futures::lock::Mutex;
+use rasgi_h1::conn::Request;
+use rasgi_protocol::panic::panicked;
+use rasgi_protocol::{
+    catch_panic, App, ByteStr, Event, Headers, Message, Receive, Scheme, Scope, SendError, Sender,
+    WebSocketData,
+};
+use rasgi_ws::{close_code, handshake, Data, DeflateParams, Incoming, Role, Session};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+
+use crate::asgi::{send_message, websocket_scope, ScopeParts};
+use crate::conn::{ConnContext, Peers};
+use crate::read::ReadSide;
+use crate::wire::{lock, Wire};
+use crate::WebSocketConfig;
+
+/// Frames waiting past this many bytes are written before `send` returns.
+const SEND_FLUSH_BYTES: usize = 64 * 1024;
+
+/// Where a WebSocket is in its life.
+#[derive(Debug)]
+enum Phase {
+    /// The app has not answered the handshake yet.
+    Handshake,
+    /// The app answers with an HTTP response (or the server did, with 403 or 500).
+    Denied,
+    /// Accepted: messages flow both ways.
+    Open,
+    /// Closed (both ways, or lost), with the code and reason the app is told.
+    Closed {
+        code: u16,
+        reason: String,
+        /// The close began on this side (a send after it is [`SendError::Closed`], not
+        /// [`SendError::Disconnected`]).
+        by_us: bool,
+    },
+}
+
+/// One WebSocket's state, kept in the [`Wire`] beside the HTTP state machine.
+pub(crate) struct WsState {
+    phase: Phase,
+    /// The protocol, once accepted.
+    pub(crate) session: Option<Session>,
+    /// `Sec-WebSocket-Accept` for the 101.
+    accept: String,
+    /// The subprotocols the client offered.
+    offered: Vec<String>,
+    /// permessage-deflate as negotiated, and the response field that says so.
+    deflate: Option<(DeflateParams, String)>,
+    max_message_bytes: usize,
+    /// A message read while the app was not receiving.
+    waiting: Option<Data>,
+    /// When the ping that has not been answered yet was sent.
+    ping_sent: Option<Instant>,
+}
+
+impl WsState {
+    fn closed_by_us(&mut self, code: u16, reason: &str) {
+        self.phase = Phase::Closed {
+            code,
+            reason: reason.to_string(),
+            by_us: true,
+        };
+    }
+
+    /// What `receive` answers once the WebSocket is closed.
+    fn disconnect(&self) -> Option<Event> {
+        match &self.phase {
+            Phase::Closed { code, reason, .. } => Some(Event::WebSocketDisconnect {
+                code: *code,
+                reason: reason.clone(),
+            }),
+            // Refused: the client is told no more.
+            Phase::Denied => Some(Event::WebSocketDisconnect {
+                code: close_code::ABNORMAL,
+                reason: String::new(),
+            }),
+            Phase::Handshake | Phase::Open => None,
+        }
+    }
+
+    /// Read what the buffer holds: an event for the app, or `None` for more bytes. Pings are
+    /// answered (the pong waits in the output), pongs noted, a close answered.
+    fn read_event(&mut self, buf: &mut BytesMut) -> Option<Event> {
+        if let Some(data) = self.waiting.take() {
+            return Some(receive_event(data));
+        }
+        if let Some(event) = self.disconnect() {
+            return Some(event);
+        }
+        let session = self.session.as_mut()?;
+        loop {
+            match session.read(buf) {
+                Ok(Some(Incoming::Message(data))) => return Some(receive_event(data)),
+                Ok(Some(Incoming::Ping)) => {}
+                Ok(Some(Incoming::Pong(_))) => self.ping_sent = None,
+                Ok(Some(Incoming::Close(frame))) => {
+                    // Our own close, answered: the app is told the code it closed with.
+                    if !matches!(self.phase, Phase::Closed { .. }) {
+                        self.phase = Phase::Closed {
+                            code: frame.code,
+                            reason: frame.reason,
+                            by_us: false,
+                        };
+                    }
+                    return self.disconnect();
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "WebSocket client broke the protocol; closing");
+                    self.closed_by_us(error.close_code(), "");
+                    return self.disconnect();
+                }
+                Ok(None) => return None,
+            }
+        }
+    }
+
+    /// The client's stream ended.
+    fn lost(&mut self) {
+        if !matches!(self.phase, Phase::Closed { .. }) {
+            self.phase = Phase::Closed {
+                code: close_code::ABNORMAL,
+                reason: String::new(),
+                by_us: false,
+            };
+        }
+    }
+}
+
+fn receive_event(data: Data) -> Event {
+    Event::WebSocketReceive(match data {
+        // The session has checked the text: this is a second, cheap look.
+        Data::Text(bytes) => WebSocketData::Text(ByteStr::from_utf8(bytes).unwrap_or_default()),
+        Data::Binary(bytes) => WebSocketData::Binary(bytes),
+    })
+}
+
+/// Whether the request that was just read is a WebSocket handshake this server should serve.
+pub(crate) fn is_websocket<W: AsyncWrite + Unpin + Send>(
+    wire: &Wire<W>,
+    request: &Request,
+) -> bool {
+    wire.state().upgrade_offered()
+        && handshake::is_websocket_request(&request.method, &request.headers)
+}
+
+/// Serve the WebSocket `request` asks for, to its end. The connection closes afterwards.
+pub(crate) async fn serve<R, W, A>(
+    ctx: &ConnContext<A>,
+    peers: &Peers,
+    request: Request,
+    read: &mut ReadSide<R>,
+    wire: &Mutex<Wire<W>>,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    A: App,
+{
+    let config = &ctx.config.websocket;
+    // 1. The handshake's own rules.
+    let offer = match handshake::check(&request.headers) {
+        Ok(offer) => offer,
+        Err(error) => {
+            let mut w = lock(wire).await;
+            let mut headers = Headers::new();
+            if error == handshake::HandshakeError::Version {
+                headers.append("sec-websocket-version", "13");
+            }
+            answer(&mut w, error.status(), headers, error.to_string()).await;
+            tracing::debug!(%error, "refused a WebSocket handshake");
+            return;
+        }
+    };
+    let deflate = if config.per_message_deflate {
+        rasgi_ws::negotiate(offer.extensions.iter().map(|field| &field[..]))
+    } else {
+        None
+    };
+    let path = String::from_utf8_lossy(&request.path).into_owned();
+    let scope = websocket_scope(
+        request,
+        ScopeParts {
+            client: peers.client,
+            server: peers.server,
+            state: &ctx.state,
+            root_path: &ctx.root_path,
+            background: rasgi_protocol::BackgroundTasks::new(),
+            scheme: if peers.tls {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
+        },
+        offer.subprotocols.clone(),
+    );
+    {
+        let mut w = lock(wire).await;
+        // A refusal is the connection's last response.
+        w.conn().stop();
+        w.set_ws(WsState {
+            phase: Phase::Handshake,
+            session: None,
+            accept: offer.accept,
+            offered: offer.subprotocols,
+            deflate,
+            max_message_bytes: config.max_message_bytes,
+            waiting: None,
+            ping_sent: None,
+        });
+    }
+
+    // 2-4. The app, inline, with the driver reading and pinging while it does not.
+    let reader = Mutex::new(read);
+    let result = {
+        let receive = WsReceive {
+            reader: &reader,
+            wire,
+            connected: false,
+        };
+        let send = WsSender {
+            wire,
+            counters: &ctx.counters,
+        };
+        let mut call = std::pin::pin!(catch_panic(ctx.app.call(
+            Scope::WebSocket(scope),
+            receive,
+            send
+        )));
+        let mut ping = std::pin::pin!(tokio::time::sleep(config.ping_interval.unwrap_or_default()));
+        let mut stop = std::pin::pin!(ctx.shutdown.triggered());
+        let mut stopped = false;
+        std::future::poll_fn(|cx| loop {
+            if let Poll::Ready(result) = call.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            let Some(mut w) = wire.try_lock() else {
+                // A `send` holds the wire: it is writing already.
+                return Poll::Pending;
+            };
+            let mut changed = false;
+            if !stopped && stop.as_mut().poll(cx).is_ready() {
+                stopped = true;
+                changed |= close_for_shutdown(&mut w);
+            }
+            changed |= keep_alive(&mut w, config, ping.as_mut(), cx);
+            // Read for the app while it is not reading itself.
+            if let Some(mut read) = reader.try_lock() {
+                changed |= read_aside(&mut w, &mut read, cx);
+            }
+            if w.output_len() > 0 {
+                let _ = w.poll_flush(cx);
+            }
+            drop(w);
+            if !changed {
+                return Poll::Pending;
+            }
+            // The state changed under the app (a close, a message waiting): poll it again.
+        })
+        .await
+    };
+
+    // 5. The app returned.
+    let mut w = lock(wire).await;
+    let panic = result.as_ref().err().and_then(panicked);
+    if panic.is_some() {
+        ctx.counters.panic();
+    }
+    let ws = w.ws().expect("a WebSocket");
+    let accepted = ws.session.is_some();
+    match (&ws.phase, &result) {
+        (Phase::Handshake, Ok(())) => {
+            tracing::debug!(path, "WebSocket app returned without accepting: 403");
+            ws.phase = Phase::Denied;
+            answer(&mut w, 403, Headers::new(), String::new()).await;
+        }
+        (Phase::Handshake, Err(error)) => {
+            match &panic {
+                Some(panic) => {
+                    tracing::error!(path, %panic, "WebSocket app panicked before accepting")
+                }
+                None => tracing::error!(path, %error, "WebSocket app failed before accepting"),
+            }
+            ws.phase = Phase::Denied;
+            answer(&mut w, 500, Headers::new(), "Internal Server Error".into()).await;
+        }
+        (Phase::Open, result) => {
+            let code = match result {
+                Ok(()) => close_code::NORMAL,
+                Err(error) => {
+                    match &panic {
+                        Some(panic) => {
+                            tracing::error!(path, %panic, "WebSocket app panicked; closing with 1011")
+                        }
+                        None => {
+                            tracing::error!(path, %error, "WebSocket app failed; closing with 1011")
+                        }
+                    }
+                    close_code::INTERNAL_ERROR
+                }
+            };
+            if let Some(session) = ws.session.as_mut() {
+                let _ = session.close(code, "");
+            }
+            ws.closed_by_us(code, "");
+        }
+        (Phase::Denied, _) => {
+            let outcome = w.conn().app_returned(result.is_err());
+            tracing::debug!(path, ?outcome, "WebSocket handshake denied");
+        }
+        (Phase::Closed { .. }, Err(error)) => {
+            tracing::debug!(path, %error, "WebSocket app failed after its close");
+        }
+        (Phase::Closed { .. }, Ok(())) => {}
+    }
+    let _ = w.flush().await;
+    drop(w);
+    if accepted {
+        // The client's close frame, for a clean closing handshake.
+        let read = reader.into_inner();
+        let _ = tokio::time::timeout(config.close_timeout, await_close(read, wire)).await;
+        ctx.counters.websocket_closed();
+    }
+}
+
+/// Queue an HTTP answer of the server's own to the handshake (426, 400, 403, 500) and write it.
+async fn answer<W: AsyncWrite + Unpin + Send>(
+    w: &mut Wire<W>,
+    status: u16,
+    mut headers: Headers,
+    body: String,
+) {
+    w.take_buffer();
+    w.conn().stop();
+    headers.append("content-type", "text/plain; charset=utf-8");
+    headers.append("content-length", body.len().to_string());
+    let started = send_message(w.conn(), Message::start(status, headers));
+    if started.is_ok() {
+        let _ = send_message(w.conn(), Message::body(Bytes::from(body)));
+    }
+    let _ = w.flush().await;
+}
+
+/// The server is stopping: an open WebSocket is closed with 1001.
+fn close_for_shutdown<W: AsyncWrite + Unpin + Send>(w: &mut Wire<W>) -> bool {
+    let Some(ws) = w.ws() else { return false };
+    if !matches!(ws.phase, Phase::Open) {
+        return false;
+    }
+    if let Some(session) = ws.session.as_mut() {
+        let _ = session.close(close_code::GOING_AWAY, "");
+    }
+    ws.closed_by_us(close_code::GOING_AWAY, "");
+    true
+}
+
+/// Pings on the interval; a ping unanswered past the timeout closes with 1011. Returns whether
+/// the WebSocket closed.
+fn keep_alive<W: AsyncWrite + Unpin + Send>(
+    w: &mut Wire<W>,
+    config: &WebSocketConfig,
+    mut timer: Pin<&mut Sleep>,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    let Some(interval) = config.ping_interval else {
+        return false;
+    };
+    let Some(ws) = w.ws() else { return false };
+    let Phase::Open = ws.phase else { return false };
+    loop {
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        let now = Instant::now();
+        match (ws.ping_sent, config.ping_timeout) {
+            (Some(sent), Some(timeout)) if now >= sent + timeout => {
+                tracing::debug!("WebSocket ping not answered in time; closing with 1011");
+                if let Some(session) = ws.session.as_mut() {
+                    let _ = session.close(close_code::INTERNAL_ERROR, "keepalive ping timeout");
+                }
+                ws.closed_by_us(close_code::INTERNAL_ERROR, "keepalive ping timeout");
+                return true;
+            }
+            (Some(sent), Some(timeout)) => timer.as_mut().reset(sent + timeout),
+            _ => {
+                if let Some(session) = ws.session.as_mut() {
+                    let _ = session.ping(b"");
+                }
+                ws.ping_sent.get_or_insert(now);
+                let next = match config.ping_timeout {
+                    Some(timeout) => now + timeout.min(interval),
+                    None => now + interval,
+                };
+                timer.as_mut().reset(next);
+            }
+        }
+    }
+}
+
+/// Read frames while the app is not in `receive`. Returns whether something changed that the
+/// app should see (a message waiting, the WebSocket closed).
+fn read_aside<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send>(
+    w: &mut Wire<W>,
+    read: &mut ReadSide<R>,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    let Some(ws) = w.ws() else { return false };
+    if !matches!(ws.phase, Phase::Open) || ws.waiting.is_some() || read.is_eof() {
+        return false;
+    }
+    loop {
+        match ws.read_event(read.buf_mut()) {
+            Some(Event::WebSocketReceive(data)) => {
+                ws.waiting = Some(match data {
+                    WebSocketData::Text(text) => Data::Text(text.as_bytes().clone()),
+                    WebSocketData::Binary(bytes) => Data::Binary(bytes),
+                });
+                return true;
+            }
+            Some(_) => return true,
+            None => {}
+        }
+        match read.poll_fill_frames(cx) {
+            Poll::Ready(true) => {}
+            Poll::Ready(false) => {
+                ws.lost();
+                return true;
+            }
+            Poll::Pending => return false,
+        }
+    }
+}
+
+/// After this side's close: read until the client's close frame comes (or its stream ends).
+async fn await_close<R, W>(read: &mut ReadSide<R>, wire: &Mutex<Wire<W>>)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    loop {
+        {
+            let mut w = lock(wire).await;
+            let Some(session) = w.ws().and_then(|ws| ws.session.as_mut()) else {
+                return;
+            };
+            while !session.is_closed() {
+                match session.read(read.buf_mut()) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => break,
+                }
+            }
+            let closed = session.is_closed();
+            let _ = w.flush().await;
+            if closed {
+                return;
+            }
+        }
+        if read.is_eof() || !std::future::poll_fn(|cx| read.poll_fill_frames(cx)).await {
+            return;
+        }
+    }
+}
+
+/// The app's `receive` on a WebSocket.
+struct WsReceive<'a, 'r, R, W> {
+    reader: &'a Mutex<&'r mut ReadSide<R>>,
+    wire: &'a Mutex<Wire<W>>,
+    connected: bool,
+}
+
+impl<R, W> Receive for WsReceive<'_, '_, R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    async fn receive(&mut self) -> Event {
+        if !std::mem::replace(&mut self.connected, true) {
+            return Event::WebSocketConnect;
+        }
+        let mut read = self.reader.lock().await;
+        loop {
+            {
+                let mut w = lock(self.wire).await;
+                let Some(ws) = w.ws() else {
+                    return Event::WebSocketDisconnect {
+                        code: close_code::ABNORMAL,
+                        reason: String::new(),
+                    };
+                };
+                let event = ws.read_event(read.buf_mut());
+                let event = match (event, &ws.phase) {
+                    (Some(event), _) => Some(event),
+                    // Not accepted yet: nothing can arrive before the 101.
+                    (None, Phase::Handshake) => Some(Event::WebSocketDisconnect {
+                        code: close_code::ABNORMAL,
+                        reason: "receive before accept".into(),
+                    }),
+                    (None, _) => None,
+                };
+                // Pongs, the answer to a close: out now.
+                if w.output_len() > 0 {
+                    let _ = w.flush().await;
+                }
+                if let Some(event) = event {
+                    return event;
+                }
+            }
+            let wire = self.wire;
+            let got = std::future::poll_fn(|cx| {
+                // The driver may have closed the WebSocket (a ping timeout, a shutdown).
+                if let Some(mut w) = wire.try_lock() {
+                    if w.ws().is_some_and(|ws| ws.disconnect().is_some()) {
+                        return Poll::Ready(true);
+                    }
+                }
+                read.poll_fill_frames(cx)
+            })
+            .await;
+            if !got {
+                if let Some(ws) = lock(self.wire).await.ws() {
+                    ws.lost();
+                }
+            }
+        }
+    }
+}
+
+/// The app's `send` on a WebSocket.
+struct WsSender<'a, W> {
+    wire: &'a Mutex<Wire<W>>,
+    counters: &'a crate::ServerCounters,
+}
+
+impl<W: AsyncWrite + Unpin + Send> Sender for WsSender<'_, W> {
+    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        let mut w = lock(self.wire).await;
+        w.take_buffer();
+        let ws = w.ws().ok_or(SendError::Disconnected)?;
+        match (&ws.phase, message) {
+            (
+                Phase::Handshake,
+                Message::WebSocketAccept {
+                    subprotocol,
+                    headers,
+                },
+            ) => {
+                if let Some(chosen) = &subprotocol {
+                    if !ws.offered.iter().any(|offered| offered == chosen) {
+                        return Err(SendError::InvalidWebSocket(
+                            "a subprotocol the client did not offer",
+                        ));
+                    }
+                }
+                let mut fields = vec![
+                    (
+                        Bytes::from_static(b"upgrade"),
+                        Bytes::from_static(b"websocket"),
+                    ),
+                    (
+                        Bytes::from_static(b"connection"),
+                        Bytes::from_static(b"Upgrade"),
+                    ),
+                    (
+                        Bytes::from_static(b"sec-websocket-accept"),
+                        Bytes::from(ws.accept.clone()),
+                    ),
+                ];
+                if let Some(chosen) = subprotocol {
+                    fields.push((
+                        Bytes::from_static(b"sec-websocket-protocol"),
+                        Bytes::from(chosen),
+                    ));
+                }
+                if let Some((_, answer)) = &ws.deflate {
+                    fields.push((
+                        Bytes::from_static(b"sec-websocket-extensions"),
+                        Bytes::from(answer.clone()),
+                    ));
+                }
+                fields.extend(headers.into_fields());
+                let session = Session::new(
+                    Role::Server,
+                    rasgi_ws::Config {
+                        max_message_bytes: ws.max_message_bytes,
+                        deflate: ws.deflate.as_ref().map(|(params, _)| *params),
+                    },
+                );
+                w.conn()
+                    .send_start(101, fields, false)
+                    .map_err(crate::asgi::send_error)?;
+                // The 101 is in HTTP's output: write it before the first frame.
+                w.flush().await.map_err(|_| SendError::Disconnected)?;
+                let ws = w.ws().expect("a WebSocket");
+                ws.session = Some(session);
+                ws.phase = Phase::Open;
+                self.counters.websocket_opened();
+                Ok(())
+            }
+            (Phase::Handshake, Message::WebSocketClose { .. }) => {
+                ws.phase = Phase::Denied;
+                answer(&mut w, 403, Headers::new(), String::new()).await;
+                Ok(())
+            }
+            (Phase::Handshake, message @ Message::Start { .. }) => {
+                ws.phase = Phase::Denied;
+                let flush = send_message(w.conn(), message)?;
+                if flush == rasgi_h1::conn::Flush::Now {
+                    w.flush().await.map_err(|_| SendError::Disconnected)?;
+                }
+                Ok(())
+            }
+            (Phase::Denied, message @ (Message::Body { .. } | Message::Trailers { .. })) => {
+                w.send(message).await
+            }
+            (Phase::Open, Message::WebSocketSend(data)) => {
+                let session = ws
+                    .session
+                    .as_mut()
+                    .expect("an open WebSocket has a session");
+                let data = match data {
+                    WebSocketData::Text(text) => Data::Text(text.as_bytes().clone()),
+                    WebSocketData::Binary(bytes) => Data::Binary(bytes),
+                };
+                session.send(&data).map_err(|_| SendError::Closed)?;
+                if w.output_len() >= SEND_FLUSH_BYTES {
+                    w.flush().await.map_err(|_| SendError::Disconnected)?;
+                }
+                Ok(())
+            }
+            (Phase::Open, Message::WebSocketClose { code, reason }) => {
+                let session = ws
+                    .session
+                    .as_mut()
+                    .expect("an open WebSocket has a session");
+                session.close(code, &reason).map_err(|error| match error {
+                    rasgi_ws::SendError::InvalidCloseCode(_) => {
+                        SendError::InvalidWebSocket("a close code that may not be sent")
+                    }
+                    rasgi_ws::SendError::ControlTooLong => {
+                        SendError::InvalidWebSocket("a close reason over 123 bytes")
+                    }
+                    rasgi_ws::SendError::Closed => SendError::Closed,
+                })?;
+                ws.closed_by_us(code, &reason);
+                w.flush().await.map_err(|_| SendError::Disconnected)?;
+                Ok(())
+            }
+            (Phase::Closed { by_us: true, .. }, _) => Err(SendError::Closed),
+            (Phase::Closed { by_us: false, .. }, _) => Err(SendError::Disconnected),
+            (Phase::Handshake, Message::WebSocketSend(_)) => Err(SendError::OutOfOrder(
+                "send before the WebSocket was accepted",
+            )),
+            (Phase::Open, Message::WebSocketAccept { .. })
+            | (Phase::Denied, Message::WebSocketAccept { .. }) => {
+                Err(SendError::OutOfOrder("the handshake was already answered"))
+            }
+            (Phase::Denied, _) => Err(SendError::OutOfOrder("the handshake was denied")),
+            (_, _) => Err(SendError::WrongScope),
+        }
+    }
+}
