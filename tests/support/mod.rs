@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod binary;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::time::Duration;
