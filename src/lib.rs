@@ -26,6 +26,7 @@ pub use rasgi_h1 as h1;
 pub use rasgi_middleware as middleware;
 pub use rasgi_protocol as protocol;
 pub use rasgi_server as server;
+pub use rasgi_ws as ws;
 
 /// The names most apps need.
 pub mod prelude {

@@ -718,3 +718,200 @@ async fn open_websockets_are_counted() {
     }
     drop(a);
 }
+
+// ----- Autobahn 12 and 13: permessage-deflate -----
+
+mod deflate {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use rasgi::ws::{negotiate, Config, Data, DeflateParams, Incoming, Role, Session};
+
+    /// The client's side of what the server answered.
+    fn client_session(answer: &str) -> Session {
+        let (server, _) = negotiate([answer.as_bytes()]).expect("the answer is a valid offer");
+        let client = DeflateParams {
+            own_no_context_takeover: server.peer_no_context_takeover,
+            peer_no_context_takeover: server.own_no_context_takeover,
+            own_max_window_bits: server.peer_max_window_bits,
+            peer_max_window_bits: server.own_max_window_bits,
+        };
+        Session::new(
+            Role::Client,
+            Config {
+                max_message_bytes: 1 << 24,
+                deflate: Some(client),
+            },
+        )
+    }
+
+    /// Send `data` compressed; return the echo's frame as it came and the message it inflates to.
+    async fn round_trip(
+        ws: &mut WsClient,
+        client: &mut Session,
+        data: Data,
+    ) -> (support::ws::Frame, Data) {
+        client.send(&data).unwrap();
+        let out = client.output().to_vec();
+        client.wrote(out.len());
+        assert_eq!(out[0] & 0x40, 0x40, "the client's frame is compressed");
+        ws.send_raw(&out).await;
+        let frame = ws.read_data_frame().await;
+        let mut wire = BytesMut::new();
+        wire.extend_from_slice(&[frame.first]);
+        let len = frame.payload.len();
+        if len < 126 {
+            wire.extend_from_slice(&[len as u8]);
+        } else if len <= 0xFFFF {
+            wire.extend_from_slice(&[126]);
+            wire.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            wire.extend_from_slice(&[127]);
+            wire.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        wire.extend_from_slice(&frame.payload);
+        match client.read(&mut wire) {
+            Ok(Some(Incoming::Message(echo))) => (frame, echo),
+            other => panic!("no message from the echo: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn compressed_messages_of_every_size_round_trip() {
+        let (server, _) = server().await;
+        let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits";
+        let mut ws = WsClient::open(server.addr, "/echo", &[offer]).await;
+        let answer = ws
+            .response
+            .header("sec-websocket-extensions")
+            .unwrap()
+            .to_string();
+        assert_eq!(answer, "permessage-deflate");
+        let mut client = client_session(&answer);
+        for len in [0, 1, 16, 125, 126, 4096, 65_536, 1 << 20] {
+            let text: String = (0..len).map(|i| (b'a' + (i % 7) as u8) as char).collect();
+            let (frame, echo) =
+                round_trip(&mut ws, &mut client, Data::Text(Bytes::from(text.clone()))).await;
+            assert!(frame.rsv1(), "the echo of {len} bytes is compressed");
+            assert!(
+                frame.payload.len() <= len / 2 + 16,
+                "{len} -> {}",
+                frame.payload.len()
+            );
+            assert_eq!(echo, Data::Text(Bytes::from(text)));
+            let bytes = Bytes::from(vec![7u8; len]);
+            let (_, echo) = round_trip(&mut ws, &mut client, Data::Binary(bytes.clone())).await;
+            assert_eq!(echo, Data::Binary(bytes));
+        }
+    }
+
+    #[tokio::test]
+    async fn negotiated_parameters_are_honoured() {
+        let (server, _) = server().await;
+        for offer in [
+            "permessage-deflate; server_no_context_takeover",
+            "permessage-deflate; client_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            "permessage-deflate; server_max_window_bits=9",
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=10",
+            "permessage-deflate; client_max_window_bits=15",
+        ] {
+            let field = format!("Sec-WebSocket-Extensions: {offer}");
+            let mut ws = WsClient::open(server.addr, "/echo", &[&field]).await;
+            let answer = ws
+                .response
+                .header("sec-websocket-extensions")
+                .unwrap()
+                .to_string();
+            assert_eq!(answer, offer, "the server accepts and echoes {offer:?}");
+            let mut client = client_session(&answer);
+            let message = Bytes::from("a message said twice, a message said twice. ".repeat(20));
+            let (first, _) = round_trip(&mut ws, &mut client, Data::Text(message.clone())).await;
+            let (second, echo) =
+                round_trip(&mut ws, &mut client, Data::Text(message.clone())).await;
+            assert_eq!(echo, Data::Text(message));
+            if offer.contains("server_no_context_takeover") {
+                assert_eq!(
+                    first.payload, second.payload,
+                    "{offer}: each message starts afresh"
+                );
+            } else {
+                assert!(
+                    second.payload.len() < first.payload.len(),
+                    "{offer}: the window carries over"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn offers_that_cannot_be_honoured_are_declined_and_deflate_can_be_off() {
+        let (server, _) = server().await;
+        for offer in [
+            "permessage-deflate; server_max_window_bits=8",
+            "permessage-deflate; unknown_parameter",
+            "x-webkit-deflate-frame",
+        ] {
+            let field = format!("Sec-WebSocket-Extensions: {offer}");
+            let mut ws = WsClient::open(server.addr, "/echo", &[&field]).await;
+            assert_eq!(
+                ws.response.header("sec-websocket-extensions"),
+                None,
+                "{offer}"
+            );
+            ws.text("plain").await;
+            let echo = ws.read_data_frame().await;
+            assert!(!echo.rsv1());
+            // Without the extension, RSV1 is a protocol error.
+            ws.send_frame(0xC1, b"x").await;
+            ws.expect_failed(1002).await;
+        }
+        let off = TestServer::with_config(
+            WsApp::default(),
+            config_with(WebSocketConfig {
+                per_message_deflate: false,
+                ..WebSocketConfig::default()
+            }),
+        )
+        .await;
+        let ws = WsClient::open(
+            off.addr,
+            "/echo",
+            &["Sec-WebSocket-Extensions: permessage-deflate"],
+        )
+        .await;
+        assert_eq!(ws.response.header("sec-websocket-extensions"), None);
+    }
+
+    #[tokio::test]
+    async fn broken_compressed_messages_fail_the_connection() {
+        let small_limit = config_with(WebSocketConfig {
+            max_message_bytes: 100_000,
+            ..WebSocketConfig::default()
+        });
+        let server = TestServer::with_config(WsApp::default(), small_limit).await;
+        let offer = "Sec-WebSocket-Extensions: permessage-deflate";
+        // RSV1 on a continuation frame.
+        let mut ws = WsClient::open(server.addr, "/echo", &[offer]).await;
+        ws.send_frame(0x41, b"x").await;
+        ws.send_frame(0xC0, b"y").await;
+        ws.expect_failed(1002).await;
+        // RSV1 on a control frame.
+        let mut ws = WsClient::open(server.addr, "/echo", &[offer]).await;
+        ws.send_frame(0xC9, b"").await;
+        ws.expect_failed(1002).await;
+        // Data that does not inflate.
+        let mut ws = WsClient::open(server.addr, "/echo", &[offer]).await;
+        ws.send_frame(0xC1, &[0xFF; 32]).await;
+        ws.expect_failed(1002).await;
+        // 1 MiB of zeros in about 10 KB: under the limit on the wire, over it once inflated.
+        let mut ws = WsClient::open(server.addr, "/echo", &[offer]).await;
+        let mut client = client_session("permessage-deflate");
+        client
+            .send(&Data::Binary(Bytes::from(vec![0u8; 1 << 20])))
+            .unwrap();
+        let bomb = client.output().to_vec();
+        assert!(bomb.len() < 20_000, "{}", bomb.len());
+        ws.send_raw(&bomb).await;
+        ws.expect_failed(1009).await;
+    }
+}

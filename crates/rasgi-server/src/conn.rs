@@ -147,7 +147,9 @@ where
         if let Some(handshake) = request.as_ref() {
             if websocket::is_websocket(&*lock(&wire).await, handshake) {
                 let handshake = request.take().expect("a request");
-                websocket::serve(ctx, peers, handshake, &mut read, &wire).await;
+                // Boxed: inline, its state (the app's future for a WebSocket, the ping timer)
+                // would be room in every connection's future, WebSocket or not.
+                Box::pin(websocket::serve(ctx, peers, handshake, &mut read, &wire)).await;
                 break;
             }
         }

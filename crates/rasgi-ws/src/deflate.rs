@@ -165,6 +165,11 @@ impl Deflate {
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
         }
+        // Nothing came out (an empty message right after a flush): the empty stored block's
+        // first byte, so that the peer's appended tail completes a block (RFC 7692 §7.2.3.6).
+        if out.is_empty() {
+            out.push(0x00);
+        }
         if self.params.own_no_context_takeover {
             compress.reset();
         }
@@ -299,6 +304,30 @@ mod tests {
                 let back = b.decompress(&wire, 1 << 20).unwrap();
                 assert_eq!(&back[..], message.as_bytes());
             }
+        }
+    }
+
+    #[test]
+    fn messages_of_every_size_round_trip() {
+        let (mut a, mut b) = pair(false, false);
+        for len in [0, 1, 2, 16, 125, 4096, 65_536, 1 << 20] {
+            let message: Vec<u8> = (0..len).map(|i| (i % 7) as u8 + b'a').collect();
+            let wire = a.compress(&message);
+            assert_eq!(
+                b.decompress(&wire, 1 << 21).as_deref(),
+                Ok(&message[..]),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_messages_in_a_row_keep_both_ends_in_step() {
+        let (mut a, mut b) = pair(false, false);
+        for message in [&b""[..], b"", b"", b"a", b"", &[7u8; 16]] {
+            let wire = a.compress(message);
+            assert!(!wire.is_empty());
+            assert_eq!(b.decompress(&wire, 1 << 20).as_deref(), Ok(message));
         }
     }
 
