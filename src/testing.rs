@@ -31,6 +31,9 @@ use rasgi_server::config::{DEFAULT_DRAIN_LIMIT_BYTES, DEFAULT_MAX_BODY_BYTES};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+mod websocket;
+pub use websocket::{TestWebSocket, WebSocketBuilder, WebSocketClosed, WebSocketRefused};
+
 /// An in-memory client for one app.
 pub struct TestClient<A> {
     app: Arc<A>,
@@ -69,6 +72,19 @@ impl<A: App> TestClient<A> {
     /// `GET target`.
     pub fn get(&self, target: &str) -> RequestBuilder<'_, A> {
         self.request("GET", target)
+    }
+
+    /// A WebSocket to `path` (`/path?query`), to add fields and subprotocols to before
+    /// connecting.
+    pub fn websocket(&self, path: &str) -> WebSocketBuilder<'_, A> {
+        WebSocketBuilder::new(self, path)
+    }
+
+    /// Open a WebSocket to `path`, as Starlette's `websocket_connect`: the handshake goes
+    /// through the server's own connection driver over an in-memory stream, so what the app
+    /// answers (accept, close, a denial response) is what a socket client would see.
+    pub async fn websocket_connect(&self, path: &str) -> Result<TestWebSocket, WebSocketRefused> {
+        self.websocket(path).connect().await
     }
 
     /// `POST target`.

@@ -915,3 +915,54 @@ mod deflate {
         ws.expect_failed(1009).await;
     }
 }
+
+// ----- the in-memory client -----
+
+mod test_client {
+    use super::*;
+    use rasgi::testing::{TestClient, WebSocketClosed, WebSocketRefused};
+
+    #[tokio::test]
+    async fn websocket_connect_echoes_text_and_bytes_and_closes() {
+        let client = TestClient::new(WsApp::default());
+        let mut ws = client
+            .websocket("/echo")
+            .subprotocol("chat")
+            .connect()
+            .await
+            .expect("accepted");
+        assert_eq!(ws.header("sec-websocket-protocol"), Some("chat"));
+        assert_eq!(ws.header("x-app"), Some("yes"));
+        ws.send_text("hello").await.unwrap();
+        assert_eq!(ws.receive_text().await.unwrap(), "hello");
+        ws.send_bytes(&b"\x00\x01"[..]).await.unwrap();
+        assert_eq!(&ws.receive_bytes().await.unwrap()[..], b"\x00\x01");
+        ws.close(1000).await.unwrap();
+        assert!(ws.send_text("late").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn refusals_come_back_as_the_response_and_closes_as_their_code() {
+        let client = TestClient::new(WsApp::default());
+        let Err(WebSocketRefused::Denied(response)) = client.websocket_connect("/deny").await
+        else {
+            panic!("the app denied it");
+        };
+        assert_eq!((response.status, response.text().as_str()), (401, "no way"));
+        for (path, status) in [("/close-first", 403), ("/fail-first", 500)] {
+            match client.websocket_connect(path).await {
+                Err(WebSocketRefused::Denied(response)) => assert_eq!(response.status, status),
+                other => panic!("{path}: {:?}", other.map(|_| ())),
+            }
+        }
+        let mut ws = client.websocket_connect("/close-after-one").await.unwrap();
+        ws.send_text("one").await.unwrap();
+        assert_eq!(
+            ws.receive().await,
+            Err(WebSocketClosed {
+                code: 4000,
+                reason: "done".into()
+            })
+        );
+    }
+}

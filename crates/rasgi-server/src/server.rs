@@ -141,6 +141,12 @@ impl<A: App> Server<A> {
         self
     }
 
+    /// Share `state` as the lifespan state every request sees (an in-memory client's, say).
+    pub fn with_state(mut self, state: State) -> Server<A> {
+        self.ctx.state = state;
+        self
+    }
+
     /// The panic and timeout counters.
     pub fn server_counters(&self) -> &ServerCounters {
         &self.ctx.counters
