@@ -27,6 +27,10 @@ fn help_lists_every_flag() {
         "--email-delay-ms",
         "--allowed-hosts",
         "--cors-origins",
+        "--ws-max-size",
+        "--ws-ping-interval",
+        "--ws-ping-timeout",
+        "--no-ws-per-message-deflate",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
@@ -39,6 +43,9 @@ fn bad_flags_get_a_message_and_exit_2() {
         &["--workers", "0"],
         &["--timeout-keep-alive", "-1"],
         &["--max-body-bytes", "lots"],
+        &["--ws-max-size", "big"],
+        &["--ws-ping-interval", "-1"],
+        &["--ws-ping-timeout", "soon"],
     ] {
         let output = Command::new(binary()).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");

@@ -966,3 +966,96 @@ mod test_client {
         );
     }
 }
+
+// ----- the shipped binary and its demo stack -----
+
+mod binary {
+    use super::*;
+    use std::net::SocketAddr;
+    use support::binary::Rasgi;
+
+    fn addr(rasgi: &Rasgi) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], rasgi.port))
+    }
+
+    #[tokio::test]
+    async fn ws_echo_through_the_demo_stack_gets_its_headers_and_echoes_both_types() {
+        let rasgi = Rasgi::start(&[]);
+        let origin = "Origin: http://localhost:3000";
+        let gzip = "Accept-Encoding: gzip";
+        let mut ws = WsClient::open(addr(&rasgi), "/ws/echo", &[origin, gzip]).await;
+        // RequestId, Timing and CustomHeaders add theirs to the 101; CORS and GZip pass it.
+        assert_eq!(ws.response.header("x-request-id").map(str::len), Some(32));
+        assert!(ws.response.header("x-process-time").is_some());
+        assert_eq!(ws.response.header("x-custom-header"), Some("Custom Header Value"));
+        for absent in ["access-control-allow-origin", "vary", "content-encoding"] {
+            assert_eq!(ws.response.header(absent), None, "{absent} on a 101");
+        }
+        ws.text("κόσμε").await;
+        let echo = ws.read_data_frame().await;
+        assert_eq!((echo.first, echo.payload.as_slice()), (0x81, "κόσμε".as_bytes()));
+        ws.binary(&[0, 1, 2, 255]).await;
+        let echo = ws.read_data_frame().await;
+        assert_eq!((echo.first, echo.payload.as_slice()), (0x82, &[0, 1, 2, 255][..]));
+        // A request id the client sent is kept.
+        let mine = WsClient::open(addr(&rasgi), "/ws/echo", &["X-Request-ID: abc-123"]).await;
+        assert_eq!(mine.response.header("x-request-id"), Some("abc-123"));
+        ws.close(1000, "").await;
+        assert_eq!(ws.read_frame().await.close_code(), 1000);
+    }
+
+    #[tokio::test]
+    async fn trusted_host_refuses_a_bad_host_and_unknown_paths_get_403() {
+        let rasgi = Rasgi::start(&[]);
+        let bad_host = handshake_request("/ws/echo", &[]).replace("Host: localhost", "Host: evil.example");
+        let ws = WsClient::handshake(addr(&rasgi), &bad_host).await;
+        assert_eq!((ws.response.status, ws.response.text().as_str()), (400, "Invalid host header"));
+        let ws = WsClient::handshake(addr(&rasgi), &handshake_request("/ws/nowhere", &[])).await;
+        assert_eq!(ws.response.status, 403);
+    }
+
+    #[tokio::test]
+    async fn deflate_is_offered_by_default_and_the_flags_are_honoured() {
+        let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits";
+        let rasgi = Rasgi::start(&[]);
+        let ws = WsClient::open(addr(&rasgi), "/ws/echo", &[offer]).await;
+        assert_eq!(ws.response.header("sec-websocket-extensions"), Some("permessage-deflate"));
+        let rasgi = Rasgi::start(&["--no-ws-per-message-deflate", "--ws-max-size", "1000"]);
+        let mut ws = WsClient::open(addr(&rasgi), "/ws/echo", &[offer]).await;
+        assert_eq!(ws.response.header("sec-websocket-extensions"), None);
+        ws.binary(&[1; 1000]).await;
+        assert_eq!(ws.read_data_frame().await.payload.len(), 1000);
+        ws.binary(&[1; 1001]).await;
+        ws.expect_failed(1009).await;
+    }
+
+    #[tokio::test]
+    async fn the_ping_flags_close_a_silent_client_with_1011() {
+        let rasgi = Rasgi::start(&["--ws-ping-interval", "0.1", "--ws-ping-timeout", "0.2"]);
+        let mut ws = WsClient::open(addr(&rasgi), "/ws/echo", &[]).await;
+        assert_eq!(ws.read_frame().await.opcode(), 0x9);
+        assert_eq!(ws.read_frame().await.close_code(), 1011);
+        assert!(ws.http.closed().await);
+    }
+
+    #[tokio::test]
+    async fn metrics_count_open_websockets_and_sigterm_closes_them_with_1001() {
+        let mut rasgi = Rasgi::start(&[]);
+        let mut ws = WsClient::open(addr(&rasgi), "/ws/echo", &[]).await;
+        let mut client = support::Client::connect(addr(&rasgi)).await;
+        client
+            .send(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let metrics = client.response().await.text();
+        assert!(metrics.contains("\nrasgi_websockets_open 1\n"), "{metrics}");
+        drop(client);
+        rasgi.terminate();
+        assert_eq!(ws.read_frame().await.close_code(), 1001);
+        ws.close(1001, "").await;
+        assert!(ws.http.closed().await);
+        let code = tokio::task::spawn_blocking(move || rasgi.wait(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        assert_eq!(code, Some(0));
+    }
+}
