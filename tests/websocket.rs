@@ -987,16 +987,25 @@ mod binary {
         // RequestId, Timing and CustomHeaders add theirs to the 101; CORS and GZip pass it.
         assert_eq!(ws.response.header("x-request-id").map(str::len), Some(32));
         assert!(ws.response.header("x-process-time").is_some());
-        assert_eq!(ws.response.header("x-custom-header"), Some("Custom Header Value"));
+        assert_eq!(
+            ws.response.header("x-custom-header"),
+            Some("Custom Header Value")
+        );
         for absent in ["access-control-allow-origin", "vary", "content-encoding"] {
             assert_eq!(ws.response.header(absent), None, "{absent} on a 101");
         }
         ws.text("κόσμε").await;
         let echo = ws.read_data_frame().await;
-        assert_eq!((echo.first, echo.payload.as_slice()), (0x81, "κόσμε".as_bytes()));
+        assert_eq!(
+            (echo.first, echo.payload.as_slice()),
+            (0x81, "κόσμε".as_bytes())
+        );
         ws.binary(&[0, 1, 2, 255]).await;
         let echo = ws.read_data_frame().await;
-        assert_eq!((echo.first, echo.payload.as_slice()), (0x82, &[0, 1, 2, 255][..]));
+        assert_eq!(
+            (echo.first, echo.payload.as_slice()),
+            (0x82, &[0, 1, 2, 255][..])
+        );
         // A request id the client sent is kept.
         let mine = WsClient::open(addr(&rasgi), "/ws/echo", &["X-Request-ID: abc-123"]).await;
         assert_eq!(mine.response.header("x-request-id"), Some("abc-123"));
@@ -1007,9 +1016,13 @@ mod binary {
     #[tokio::test]
     async fn trusted_host_refuses_a_bad_host_and_unknown_paths_get_403() {
         let rasgi = Rasgi::start(&[]);
-        let bad_host = handshake_request("/ws/echo", &[]).replace("Host: localhost", "Host: evil.example");
+        let bad_host =
+            handshake_request("/ws/echo", &[]).replace("Host: localhost", "Host: evil.example");
         let ws = WsClient::handshake(addr(&rasgi), &bad_host).await;
-        assert_eq!((ws.response.status, ws.response.text().as_str()), (400, "Invalid host header"));
+        assert_eq!(
+            (ws.response.status, ws.response.text().as_str()),
+            (400, "Invalid host header")
+        );
         let ws = WsClient::handshake(addr(&rasgi), &handshake_request("/ws/nowhere", &[])).await;
         assert_eq!(ws.response.status, 403);
     }
@@ -1019,7 +1032,10 @@ mod binary {
         let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits";
         let rasgi = Rasgi::start(&[]);
         let ws = WsClient::open(addr(&rasgi), "/ws/echo", &[offer]).await;
-        assert_eq!(ws.response.header("sec-websocket-extensions"), Some("permessage-deflate"));
+        assert_eq!(
+            ws.response.header("sec-websocket-extensions"),
+            Some("permessage-deflate")
+        );
         let rasgi = Rasgi::start(&["--no-ws-per-message-deflate", "--ws-max-size", "1000"]);
         let mut ws = WsClient::open(addr(&rasgi), "/ws/echo", &[offer]).await;
         assert_eq!(ws.response.header("sec-websocket-extensions"), None);
@@ -1057,5 +1073,124 @@ mod binary {
             .await
             .unwrap();
         assert_eq!(code, Some(0));
+    }
+}
+
+// ----- real clients: Python's `websockets` and headless Chromium -----
+
+mod real_clients {
+    use super::*;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::OnceLock;
+    use support::binary::Rasgi;
+
+    /// A venv with `websockets`, made once per test run in cargo's temp dir for tests.
+    fn python_with_websockets() -> &'static Path {
+        static VENV: OnceLock<PathBuf> = OnceLock::new();
+        VENV.get_or_init(|| {
+            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ws-venv");
+            let python = venv.join("bin/python");
+            let ready = |python: &Path| {
+                Command::new(python)
+                    .args(["-c", "import websockets.asyncio.client"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !ready(&python) {
+                let made = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()
+                    .expect("python3 -m venv");
+                assert!(made.success(), "python3 -m venv failed");
+                let installed = Command::new(venv.join("bin/pip"))
+                    .args(["install", "--quiet", "websockets>=13,<18"])
+                    .status()
+                    .expect("pip install websockets");
+                assert!(installed.success(), "pip install websockets failed");
+            }
+            assert!(
+                ready(&python),
+                "websockets is not importable in {}",
+                venv.display()
+            );
+            python
+        })
+    }
+
+    #[test]
+    fn pythons_websockets_library_echoes_with_and_without_deflate() {
+        let python = python_with_websockets();
+        let rasgi = Rasgi::start(&["--no-access-log"]);
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/ws_echo.py");
+        let output = Command::new(python)
+            .arg(script)
+            .arg(format!("ws://127.0.0.1:{}/ws/echo", rasgi.port))
+            .output()
+            .expect("run the websockets client");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("compression=deflate: extensions='permessage-deflate'"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("compression=None: extensions=None"),
+            "{stdout}"
+        );
+        assert!(stdout.trim_end().ends_with("ok"), "{stdout}");
+    }
+
+    #[test]
+    fn headless_chromium_echoes_text_and_binary() {
+        let chromium = Path::new("/usr/bin/chromium");
+        assert!(
+            chromium.exists(),
+            "this test needs Debian's chromium package (.ci/run installs it)"
+        );
+        let rasgi = Rasgi::start(&[]);
+        let page = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/ws_page.html");
+        let profile =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chromium-{}", std::process::id()));
+        let mut browser = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("file://{page}?port={}", rasgi.port))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let report = loop {
+            if let Some(line) = rasgi.stderr().lines().find(|l| l.contains("/chromium/")) {
+                break line.to_string();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = browser.kill();
+                panic!("no report from chromium; server log:\n{}", rasgi.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let _ = browser.kill();
+        let _ = browser.wait();
+        let _ = std::fs::remove_dir_all(&profile);
+        // Chromium offers permessage-deflate and the demo accepts it: the echoes came back
+        // compressed and were inflated by the browser.
+        assert!(
+            report.contains("/chromium/text-ok-binary-ok-close-1000-ext-permessage-deflate"),
+            "{report}"
+        );
     }
 }
