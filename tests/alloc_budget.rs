@@ -318,3 +318,110 @@ fn a_waiting_event_stream_keeps_little_memory_plain_or_compressed() {
 const PLAIN_STREAM_BUDGET_BYTES: f64 = 9_000.0;
 /// The same through GZip, which keeps its context (8 KiB) between events, not a deflate state.
 const GZIP_STREAM_BUDGET_BYTES: f64 = 64_000.0;
+
+/// Hello over HTTP, and an echo on every WebSocket: the smallest WebSocket app.
+struct Echo;
+
+impl App for Echo {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        mut receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        match scope {
+            // Boxed: an app's future is as large as its largest branch, and this one lives as
+            // long as each WebSocket does (docs/benchmarks.md).
+            Scope::Http(_) => Box::pin(Hello.call(scope, receive, send)).await,
+            Scope::WebSocket(scope) => {
+                drop(scope);
+                receive.receive().await;
+                send.send(rasgi::protocol::Message::accept()).await?;
+                while let rasgi::protocol::Event::WebSocketReceive(data) = receive.receive().await {
+                    send.send(rasgi::protocol::Message::WebSocketSend(data))
+                        .await?;
+                }
+                Ok(())
+            }
+            Scope::Lifespan(_) => Ok(()),
+        }
+    }
+}
+
+/// Open a WebSocket to `path` and read the 101, with no allocation here.
+fn open_websocket(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut got = 0;
+    loop {
+        got += stream.read(&mut buf[got..]).unwrap();
+        if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+            assert!(buf.starts_with(b"HTTP/1.1 101"));
+            return stream;
+        }
+    }
+}
+
+/// Heap bytes per open, idle WebSocket.
+fn bytes_per_idle_websocket<A: App>(app: A, path: &str) -> f64 {
+    let server = Running::start(app);
+    let addr = server.addr;
+    let mut barrier = TcpStream::connect(addr).unwrap();
+    for _ in 0..WARM_UP {
+        exchange(&mut barrier);
+    }
+    drop(open_websocket(addr, path));
+    exchange(&mut barrier);
+    let mut sockets = Vec::with_capacity(IDLE_CONNECTIONS);
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    for _ in 0..IDLE_CONNECTIONS {
+        sockets.push(open_websocket(addr, path));
+    }
+    exchange(&mut barrier);
+    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    drop((sockets, barrier));
+    server.finish();
+    (after - before) as f64 / IDLE_CONNECTIONS as f64
+}
+
+#[test]
+fn an_idle_websocket_keeps_little_memory() {
+    let _one = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let bare = bytes_per_idle_websocket(Echo, "/ws/echo");
+    let dir = std::env::temp_dir().join(format!("rasgi-alloc-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = DemoConfig {
+        log_file: dir.join("demo.log"),
+        ..DemoConfig::default()
+    };
+    let demo = rasgi::demo::build(
+        config,
+        rasgi::background::Executor::default(),
+        rasgi::server::ServerCounters::new(),
+    )
+    .unwrap();
+    let full = bytes_per_idle_websocket(demo, "/ws/echo");
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("heap bytes per idle WebSocket: bare echo {bare:.0}, demo stack {full:.0}");
+    assert!(
+        bare <= IDLE_WEBSOCKET_BUDGET_BYTES,
+        "bare echo: {bare:.0} bytes"
+    );
+    assert!(
+        full <= IDLE_WEBSOCKET_STACK_BUDGET_BYTES,
+        "demo stack: {full:.0} bytes"
+    );
+}
+
+/// An idle WebSocket: its connection's task, the boxed WebSocket future (the app's future
+/// within it), the session; no buffers (they go back to the pool while it waits).
+const IDLE_WEBSOCKET_BUDGET_BYTES: f64 = 100_000.0;
+/// The same behind the demo's stack.
+const IDLE_WEBSOCKET_STACK_BUDGET_BYTES: f64 = 100_000.0;

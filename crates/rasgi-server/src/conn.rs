@@ -147,9 +147,12 @@ where
         if let Some(handshake) = request.as_ref() {
             if websocket::is_websocket(&*lock(&wire).await, handshake) {
                 let handshake = request.take().expect("a request");
+
                 // Boxed: inline, its state (the app's future for a WebSocket, the ping timer)
                 // would be room in every connection's future, WebSocket or not.
-                Box::pin(websocket::serve(ctx, peers, handshake, &mut read, &wire)).await;
+                let mut handshake = Some(handshake);
+                let fut = websocket::serve(ctx, peers, &mut handshake, &mut read, &wire);
+                Box::pin(fut).await;
                 break;
             }
         }

@@ -23,15 +23,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::{Bytes, BytesMut};
 use futures::lock::Mutex;
+use futures::task::AtomicWaker;
 use rasgi_h1::conn::Request;
 use rasgi_protocol::panic::panicked;
 use rasgi_protocol::{
     catch_panic, App, ByteStr, Event, Headers, Message, Receive, Scheme, Scope, SendError, Sender,
-    WebSocketData,
+    WebSocketData, WebSocketScope,
 };
 use rasgi_ws::{close_code, handshake, Data, DeflateParams, Incoming, Role, Session};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -174,10 +177,13 @@ pub(crate) fn is_websocket<W: AsyncWrite + Unpin + Send>(
 }
 
 /// Serve the WebSocket `request` asks for, to its end. The connection closes afterwards.
+///
+/// The request comes in a slot that is emptied before the first wait: passed by value, it
+/// would keep its room in this (boxed, long-lived) future for the WebSocket's whole life.
 pub(crate) async fn serve<R, W, A>(
     ctx: &ConnContext<A>,
     peers: &Peers,
-    request: Request,
+    request: &mut Option<Request>,
     read: &mut ReadSide<R>,
     wire: &Mutex<Wire<W>>,
 ) where
@@ -186,64 +192,21 @@ pub(crate) async fn serve<R, W, A>(
     A: App,
 {
     let config = &ctx.config.websocket;
-    // 1. The handshake's own rules.
-    let offer = match handshake::check(&request.headers) {
-        Ok(offer) => offer,
-        Err(error) => {
-            let mut w = lock(wire).await;
-            let mut headers = Headers::new();
-            if error == handshake::HandshakeError::Version {
-                headers.append("sec-websocket-version", "13");
-            }
-            answer(&mut w, error.status(), headers, error.to_string()).await;
-            tracing::debug!(%error, "refused a WebSocket handshake");
-            return;
-        }
+    let Some((scope, path)) = begin(ctx, peers, request, wire) else {
+        // 1. Refused by the handshake's own rules: the answer is queued.
+        let _ = lock(wire).await.flush().await;
+        return;
     };
-    let deflate = if config.per_message_deflate {
-        rasgi_ws::negotiate(offer.extensions.iter().map(|field| &field[..]))
-    } else {
-        None
-    };
-    let path = String::from_utf8_lossy(&request.path).into_owned();
-    let scope = websocket_scope(
-        request,
-        ScopeParts {
-            client: peers.client,
-            server: peers.server,
-            state: &ctx.state,
-            root_path: &ctx.root_path,
-            background: rasgi_protocol::BackgroundTasks::new(),
-            scheme: if peers.tls {
-                Scheme::Https
-            } else {
-                Scheme::Http
-            },
-        },
-        offer.subprotocols.clone(),
-    );
-    {
-        let mut w = lock(wire).await;
-        // A refusal is the connection's last response.
-        w.conn().stop();
-        w.set_ws(WsState {
-            phase: Phase::Handshake,
-            session: None,
-            accept: offer.accept,
-            offered: offer.subprotocols,
-            deflate,
-            max_message_bytes: config.max_message_bytes,
-            waiting: None,
-            ping_sent: None,
-        });
-    }
 
     // 2-4. The app, inline, with the driver reading and pinging while it does not.
     let reader = Mutex::new(read);
+    // Set when the driver closes the WebSocket while the app waits in `receive`.
+    let closed_under_app = AtomicBool::new(false);
     let result = {
         let receive = WsReceive {
             reader: &reader,
             wire,
+            closed_under_app: &closed_under_app,
             connected: false,
         };
         let send = WsSender {
@@ -258,22 +221,51 @@ pub(crate) async fn serve<R, W, A>(
         let mut ping = std::pin::pin!(tokio::time::sleep(config.ping_interval.unwrap_or_default()));
         let mut stop = std::pin::pin!(ctx.shutdown.triggered());
         let mut stopped = false;
+        // The ping timer and the shutdown signal wake the task through the alarm, so they are
+        // polled only when one of them fired, not on every message.
+        let alarm = Arc::new(Alarm {
+            rang: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
+        let alarm_waker = Waker::from(Arc::clone(&alarm));
+        let mut registered = false;
+        // The ping timer is polled (armed) once the WebSocket is open.
+        let mut armed = config.ping_interval.is_none();
         std::future::poll_fn(|cx| loop {
             if let Poll::Ready(result) = call.as_mut().poll(cx) {
                 return Poll::Ready(result);
+            }
+            // The app waits in `receive`, which reads and writes for itself: unless a timer or
+            // the shutdown signal fired, there is nothing to do here.
+            let reading = reader.try_lock();
+            if reading.is_none() && registered && armed && !alarm.rang.load(Ordering::Acquire) {
+                return Poll::Pending;
             }
             let Some(mut w) = wire.try_lock() else {
                 // A `send` holds the wire: it is writing already.
                 return Poll::Pending;
             };
             let mut changed = false;
-            if !stopped && stop.as_mut().poll(cx).is_ready() {
-                stopped = true;
-                changed |= close_for_shutdown(&mut w);
+            // Each wake through the alarm uses its registration up: it is renewed whenever this
+            // path runs, which it does after every such wake.
+            alarm.task.register(cx.waker());
+            registered = true;
+            if alarm.rang.swap(false, Ordering::AcqRel) || !armed {
+                let mut timers = Context::from_waker(&alarm_waker);
+                if !stopped && stop.as_mut().poll(&mut timers).is_ready() {
+                    stopped = true;
+                    changed |= close_for_shutdown(&mut w);
+                }
+                if let Some(closed) = keep_alive(&mut w, config, ping.as_mut(), &mut timers) {
+                    armed = true;
+                    changed |= closed;
+                }
+                if changed {
+                    closed_under_app.store(true, Ordering::Release);
+                }
             }
-            changed |= keep_alive(&mut w, config, ping.as_mut(), cx);
             // Read for the app while it is not reading itself.
-            if let Some(mut read) = reader.try_lock() {
+            if let Some(mut read) = reading {
                 changed |= read_aside(&mut w, &mut read, cx);
             }
             if w.output_len() > 0 {
@@ -351,8 +343,88 @@ pub(crate) async fn serve<R, W, A>(
     }
 }
 
-/// Queue an HTTP answer of the server's own to the handshake (426, 400, 403, 500) and write it.
-async fn answer<W: AsyncWrite + Unpin + Send>(
+/// Check the handshake, negotiate, and make the scope and the WebSocket's state; `None` when
+/// the handshake is refused (its answer queued). No waiting: nothing else holds the wire yet.
+fn begin<A, W: AsyncWrite + Unpin + Send>(
+    ctx: &ConnContext<A>,
+    peers: &Peers,
+    request: &mut Option<Request>,
+    wire: &Mutex<Wire<W>>,
+) -> Option<(WebSocketScope, String)> {
+    let config = &ctx.config.websocket;
+    let request = request.take()?;
+    let mut w = wire
+        .try_lock()
+        .expect("the wire is free before the app runs");
+    // A refusal (the server's or the app's) is the connection's last response.
+    w.conn().stop();
+    let offer = match handshake::check(&request.headers) {
+        Ok(offer) => offer,
+        Err(error) => {
+            let mut headers = Headers::new();
+            if error == handshake::HandshakeError::Version {
+                headers.append("sec-websocket-version", "13");
+            }
+            queue_answer(&mut w, error.status(), headers, error.to_string());
+            tracing::debug!(%error, "refused a WebSocket handshake");
+            return None;
+        }
+    };
+    let deflate = if config.per_message_deflate {
+        rasgi_ws::negotiate(offer.extensions.iter().map(|field| &field[..]))
+    } else {
+        None
+    };
+    let path = String::from_utf8_lossy(&request.path).into_owned();
+    let scope = websocket_scope(
+        request,
+        ScopeParts {
+            client: peers.client,
+            server: peers.server,
+            state: &ctx.state,
+            root_path: &ctx.root_path,
+            background: rasgi_protocol::BackgroundTasks::new(),
+            scheme: if peers.tls {
+                Scheme::Https
+            } else {
+                Scheme::Http
+            },
+        },
+        offer.subprotocols.clone(),
+    );
+    w.set_ws(WsState {
+        phase: Phase::Handshake,
+        session: None,
+        accept: offer.accept,
+        offered: offer.subprotocols,
+        deflate,
+        max_message_bytes: config.max_message_bytes,
+        waiting: None,
+        ping_sent: None,
+    });
+    Some((scope, path))
+}
+
+/// The waker the ping timer and the shutdown signal are polled with: it notes that one of them
+/// fired, then wakes the connection's task.
+struct Alarm {
+    rang: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for Alarm {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.rang.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+/// Queue an HTTP answer of the server's own to the handshake (426, 400, 403, 500).
+fn queue_answer<W: AsyncWrite + Unpin + Send>(
     w: &mut Wire<W>,
     status: u16,
     mut headers: Headers,
@@ -362,10 +434,19 @@ async fn answer<W: AsyncWrite + Unpin + Send>(
     w.conn().stop();
     headers.append("content-type", "text/plain; charset=utf-8");
     headers.append("content-length", body.len().to_string());
-    let started = send_message(w.conn(), Message::start(status, headers));
-    if started.is_ok() {
+    if send_message(w.conn(), Message::start(status, headers)).is_ok() {
         let _ = send_message(w.conn(), Message::body(Bytes::from(body)));
     }
+}
+
+/// Queue an HTTP answer of the server's own to the handshake (426, 400, 403, 500) and write it.
+async fn answer<W: AsyncWrite + Unpin + Send>(
+    w: &mut Wire<W>,
+    status: u16,
+    headers: Headers,
+    body: String,
+) {
+    queue_answer(w, status, headers, body);
     let _ = w.flush().await;
 }
 
@@ -383,21 +464,19 @@ fn close_for_shutdown<W: AsyncWrite + Unpin + Send>(w: &mut Wire<W>) -> bool {
 }
 
 /// Pings on the interval; a ping unanswered past the timeout closes with 1011. Returns whether
-/// the WebSocket closed.
+/// the WebSocket closed, or `None` when the timer was not looked at (not open, or no pings).
 fn keep_alive<W: AsyncWrite + Unpin + Send>(
     w: &mut Wire<W>,
     config: &WebSocketConfig,
     mut timer: Pin<&mut Sleep>,
-    cx: &mut std::task::Context<'_>,
-) -> bool {
-    let Some(interval) = config.ping_interval else {
-        return false;
-    };
-    let Some(ws) = w.ws() else { return false };
-    let Phase::Open = ws.phase else { return false };
+    cx: &mut Context<'_>,
+) -> Option<bool> {
+    let interval = config.ping_interval?;
+    let ws = w.ws()?;
+    let Phase::Open = ws.phase else { return None };
     loop {
         if timer.as_mut().poll(cx).is_pending() {
-            return false;
+            return Some(false);
         }
         let now = Instant::now();
         match (ws.ping_sent, config.ping_timeout) {
@@ -407,7 +486,7 @@ fn keep_alive<W: AsyncWrite + Unpin + Send>(
                     let _ = session.close(close_code::INTERNAL_ERROR, "keepalive ping timeout");
                 }
                 ws.closed_by_us(close_code::INTERNAL_ERROR, "keepalive ping timeout");
-                return true;
+                return Some(true);
             }
             (Some(sent), Some(timeout)) => timer.as_mut().reset(sent + timeout),
             _ => {
@@ -494,6 +573,7 @@ where
 struct WsReceive<'a, 'r, R, W> {
     reader: &'a Mutex<&'r mut ReadSide<R>>,
     wire: &'a Mutex<Wire<W>>,
+    closed_under_app: &'a AtomicBool,
     connected: bool,
 }
 
@@ -534,13 +614,11 @@ where
                     return event;
                 }
             }
-            let wire = self.wire;
+            let closed = self.closed_under_app;
             let got = std::future::poll_fn(|cx| {
                 // The driver may have closed the WebSocket (a ping timeout, a shutdown).
-                if let Some(mut w) = wire.try_lock() {
-                    if w.ws().is_some_and(|ws| ws.disconnect().is_some()) {
-                        return Poll::Ready(true);
-                    }
+                if closed.load(Ordering::Acquire) {
+                    return Poll::Ready(true);
                 }
                 read.poll_fill_frames(cx)
             })
@@ -627,8 +705,8 @@ impl<W: AsyncWrite + Unpin + Send> Sender for WsSender<'_, W> {
             }
             (Phase::Handshake, Message::WebSocketClose { .. }) => {
                 ws.phase = Phase::Denied;
-                answer(&mut w, 403, Headers::new(), String::new()).await;
-                Ok(())
+                queue_answer(&mut w, 403, Headers::new(), String::new());
+                w.flush().await.map_err(|_| SendError::Disconnected)
             }
             (Phase::Handshake, message @ Message::Start { .. }) => {
                 ws.phase = Phase::Denied;
@@ -639,7 +717,8 @@ impl<W: AsyncWrite + Unpin + Send> Sender for WsSender<'_, W> {
                 Ok(())
             }
             (Phase::Denied, message @ (Message::Body { .. } | Message::Trailers { .. })) => {
-                w.send(message).await
+                // Boxed: a rare path, whose future would otherwise be room in every send's.
+                Box::pin(w.send(message)).await
             }
             (Phase::Open, Message::WebSocketSend(data)) => {
                 let session = ws

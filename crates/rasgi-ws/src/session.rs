@@ -210,6 +210,21 @@ impl Session {
                     return Err(Error::MessageNotEnded);
                 }
                 let text = head.opcode == OpCode::Text;
+                // The common case, a whole uncompressed message in one frame: no assembly.
+                if head.fin && !head.rsv1 {
+                    if text && std::str::from_utf8(&payload).is_err() {
+                        return Err(Error::InvalidUtf8);
+                    }
+                    if closing {
+                        return Ok(Some(None));
+                    }
+                    let payload = payload.freeze();
+                    return Ok(Some(Some(Incoming::Message(if text {
+                        Data::Text(payload)
+                    } else {
+                        Data::Binary(payload)
+                    }))));
+                }
                 let mut partial = Partial {
                     text,
                     compressed: head.rsv1,
