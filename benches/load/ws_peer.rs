@@ -28,7 +28,8 @@ async fn fastwebsockets_echo(
             match frame.opcode {
                 fastwebsockets::OpCode::Close => break,
                 fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => {
-                    if ws.write_frame(frame).await.is_err() {
+                    let written = ws.write_frame(frame).await;
+                    if written.is_err() {
                         break;
                     }
                 }
