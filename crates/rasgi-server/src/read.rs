@@ -91,11 +91,23 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
         &mut self.buf
     }
 
-    /// One read attempt for a WebSocket: like one between requests (an empty buffer goes back
-    /// to the pool while the connection waits), in larger pieces once a frame is under way.
-    pub(crate) fn poll_fill_frames(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        let large = !self.buf.is_empty();
-        self.poll_fill(cx, large)
+    /// One read attempt for a WebSocket, in larger pieces once a frame is under way. An empty
+    /// buffer goes back to the pool while the read waits, unless `keep` (a busy WebSocket,
+    /// which would take it back at once).
+    pub(crate) fn poll_fill_frames(&mut self, cx: &mut Context<'_>, keep: bool) -> Poll<bool> {
+        let want = if self.buf.is_empty() {
+            READ_CHUNK
+        } else {
+            BODY_READ_CHUNK
+        };
+        self.poll_read_more(cx, want, !keep)
+    }
+
+    /// Give the buffer back to the pool if it holds nothing.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            buffers::give(std::mem::take(&mut self.buf));
+        }
     }
 
     /// Read more bytes into the buffer; false at end of stream (or on a failed read).
@@ -126,6 +138,12 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     /// holds no buffer.
     fn poll_fill(&mut self, cx: &mut Context<'_>, body: bool) -> Poll<bool> {
         let want = if body { BODY_READ_CHUNK } else { READ_CHUNK };
+        self.poll_read_more(cx, want, !body)
+    }
+
+    /// One read attempt with room for `want` bytes; with `release`, an empty buffer goes back
+    /// to the pool while the read waits.
+    fn poll_read_more(&mut self, cx: &mut Context<'_>, want: usize, release: bool) -> Poll<bool> {
         if self.buf.capacity() == 0 {
             self.buf = buffers::take();
         }
@@ -137,8 +155,8 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
             &mut self.buf
         ))
         .poll(cx) else {
-            if self.buf.is_empty() && !body {
-                buffers::give(std::mem::take(&mut self.buf));
+            if release {
+                self.release_if_empty();
             }
             return Poll::Pending;
         };

@@ -84,6 +84,10 @@ pub(crate) struct WsState {
     waiting: Option<Data>,
     /// When the ping that has not been answered yet was sent.
     ping_sent: Option<Instant>,
+    /// Messages flowed since the last ping tick: the read and write buffers are kept between
+    /// them (taking them from the pool and giving them back for every message costs more than
+    /// the rest of a small message's way). At the next tick an idle WebSocket gives them back.
+    pub(crate) busy: bool,
 }
 
 impl WsState {
@@ -123,7 +127,10 @@ impl WsState {
         let session = self.session.as_mut()?;
         loop {
             match session.read(buf) {
-                Ok(Some(Incoming::Message(data))) => return Some(receive_event(data)),
+                Ok(Some(Incoming::Message(data))) => {
+                    self.busy = true;
+                    return Some(receive_event(data));
+                }
                 Ok(Some(Incoming::Ping)) => {}
                 Ok(Some(Incoming::Pong(_))) => self.ping_sent = None,
                 Ok(Some(Incoming::Close(frame))) => {
@@ -202,11 +209,14 @@ pub(crate) async fn serve<R, W, A>(
     let reader = Mutex::new(read);
     // Set when the driver closes the WebSocket while the app waits in `receive`.
     let closed_under_app = AtomicBool::new(false);
+    // Set at a ping tick that found the WebSocket idle: its read buffer goes back to the pool.
+    let idle_tick = AtomicBool::new(false);
     let result = {
         let receive = WsReceive {
             reader: &reader,
             wire,
             closed_under_app: &closed_under_app,
+            idle_tick: &idle_tick,
             connected: false,
         };
         let send = WsSender {
@@ -237,7 +247,7 @@ pub(crate) async fn serve<R, W, A>(
             }
             // The app waits in `receive`, which reads and writes for itself: unless a timer or
             // the shutdown signal fired, there is nothing to do here.
-            let reading = reader.try_lock();
+            let mut reading = reader.try_lock();
             if reading.is_none() && registered && armed && !alarm.rang.load(Ordering::Acquire) {
                 return Poll::Pending;
             }
@@ -256,12 +266,26 @@ pub(crate) async fn serve<R, W, A>(
                     stopped = true;
                     changed |= close_for_shutdown(&mut w);
                 }
-                if let Some(closed) = keep_alive(&mut w, config, ping.as_mut(), &mut timers) {
+                let ticked_before = idle_tick.load(Ordering::Acquire);
+                if let Some(closed) =
+                    keep_alive(&mut w, config, ping.as_mut(), &idle_tick, &mut timers)
+                {
                     armed = true;
                     changed |= closed;
                 }
                 if changed {
                     closed_under_app.store(true, Ordering::Release);
+                }
+                if !ticked_before && idle_tick.load(Ordering::Acquire) {
+                    match reading.as_mut() {
+                        // The app is not reading: the buffer is given back here.
+                        Some(read) => {
+                            read.release_if_empty();
+                            idle_tick.store(false, Ordering::Release);
+                        }
+                        // The app's waiting `receive` gives it back when polled again.
+                        None => changed = true,
+                    }
                 }
             }
             // Read for the app while it is not reading itself.
@@ -401,6 +425,7 @@ fn begin<A, W: AsyncWrite + Unpin + Send>(
         max_message_bytes: config.max_message_bytes,
         waiting: None,
         ping_sent: None,
+        busy: false,
     });
     Some((scope, path))
 }
@@ -469,6 +494,7 @@ fn keep_alive<W: AsyncWrite + Unpin + Send>(
     w: &mut Wire<W>,
     config: &WebSocketConfig,
     mut timer: Pin<&mut Sleep>,
+    idle_tick: &AtomicBool,
     cx: &mut Context<'_>,
 ) -> Option<bool> {
     let interval = config.ping_interval?;
@@ -490,6 +516,13 @@ fn keep_alive<W: AsyncWrite + Unpin + Send>(
             }
             (Some(sent), Some(timeout)) => timer.as_mut().reset(sent + timeout),
             _ => {
+                // A tick: a WebSocket idle since the last one gives its buffers back.
+                if !std::mem::take(&mut ws.busy) {
+                    if let Some(buf) = ws.session.as_mut().and_then(Session::take_output_buffer) {
+                        crate::buffers::give(buf);
+                    }
+                    idle_tick.store(true, Ordering::Release);
+                }
                 if let Some(session) = ws.session.as_mut() {
                     let _ = session.ping(b"");
                 }
@@ -527,7 +560,7 @@ fn read_aside<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send>(
             Some(_) => return true,
             None => {}
         }
-        match read.poll_fill_frames(cx) {
+        match read.poll_fill_frames(cx, false) {
             Poll::Ready(true) => {}
             Poll::Ready(false) => {
                 ws.lost();
@@ -563,7 +596,7 @@ where
                 return;
             }
         }
-        if read.is_eof() || !std::future::poll_fn(|cx| read.poll_fill_frames(cx)).await {
+        if read.is_eof() || !std::future::poll_fn(|cx| read.poll_fill_frames(cx, false)).await {
             return;
         }
     }
@@ -574,6 +607,7 @@ struct WsReceive<'a, 'r, R, W> {
     reader: &'a Mutex<&'r mut ReadSide<R>>,
     wire: &'a Mutex<Wire<W>>,
     closed_under_app: &'a AtomicBool,
+    idle_tick: &'a AtomicBool,
     connected: bool,
 }
 
@@ -587,6 +621,7 @@ where
             return Event::WebSocketConnect;
         }
         let mut read = self.reader.lock().await;
+        let mut keep;
         loop {
             {
                 let mut w = lock(self.wire).await;
@@ -613,14 +648,19 @@ where
                 if let Some(event) = event {
                     return event;
                 }
+                keep = w.ws().is_some_and(|ws| ws.busy);
             }
-            let closed = self.closed_under_app;
+            let (closed, idle_tick) = (self.closed_under_app, self.idle_tick);
             let got = std::future::poll_fn(|cx| {
                 // The driver may have closed the WebSocket (a ping timeout, a shutdown).
                 if closed.load(Ordering::Acquire) {
                     return Poll::Ready(true);
                 }
-                read.poll_fill_frames(cx)
+                if idle_tick.swap(false, Ordering::AcqRel) {
+                    keep = false;
+                    read.release_if_empty();
+                }
+                read.poll_fill_frames(cx, keep)
             })
             .await;
             if !got {

@@ -124,6 +124,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
 
     /// The output, in as few (vectored) writes as the kernel allows.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let ws_busy = self.ws.as_ref().is_some_and(|ws| ws.busy);
         if let Some(session) = self.ws.as_mut().and_then(|ws| ws.session.as_mut()) {
             while session.has_output() {
                 match ready!(Pin::new(&mut self.io).poll_write(cx, session.output())) {
@@ -132,8 +133,11 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
                     Err(error) => return Poll::Ready(Err(error)),
                 }
             }
-            if let Some(buf) = session.take_output_buffer() {
-                buffers::give(buf);
+            // A busy WebSocket keeps its buffer until the next ping tick finds it idle.
+            if !ws_busy {
+                if let Some(buf) = session.take_output_buffer() {
+                    buffers::give(buf);
+                }
             }
             return Pin::new(&mut self.io).poll_flush(cx);
         }
