@@ -12,7 +12,9 @@
 //! | close sent | only a close matters (messages are dropped) | refused |
 //! | closed (close both ways, or failed) | nothing | refused |
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
+use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -103,6 +105,11 @@ pub struct Session {
     max_message_bytes: usize,
     deflate: Option<Box<Deflate>>,
     partial: Option<Partial>,
+    /// Output written before `out`, in order: heads and small frames frozen off `out`, and large
+    /// payloads queued as the app's own buffers (a server's frames are not masked, so a large
+    /// payload is never copied).
+    queued: VecDeque<Bytes>,
+    /// The output's tail, that frames are written into.
     out: BytesMut,
     close_sent: bool,
     close_received: Option<CloseFrame>,
@@ -127,6 +134,7 @@ impl Session {
             max_message_bytes: config.max_message_bytes,
             deflate: config.deflate.map(|params| Box::new(Deflate::new(params))),
             partial: None,
+            queued: VecDeque::new(),
             out: BytesMut::new(),
             close_sent: false,
             close_received: None,
@@ -310,6 +318,11 @@ impl Session {
                 let compressed = deflate.compress(payload);
                 self.write_frame(opcode, true, &compressed);
             }
+            None if self.role == Role::Server && payload.len() >= QUEUE_AS_IS_BYTES => {
+                write_head(&mut self.out, true, false, opcode, payload.len(), None);
+                self.queued.push_back(self.out.split().freeze());
+                self.queued.push_back(payload.clone());
+            }
             None => self.write_frame(opcode, false, payload),
         }
         Ok(())
@@ -396,27 +409,61 @@ impl Session {
 
     /// Whether frames wait to be written.
     pub fn has_output(&self) -> bool {
-        !self.out.is_empty()
+        !self.queued.is_empty() || !self.out.is_empty()
     }
 
     /// Bytes waiting to be written.
     pub fn output_len(&self) -> usize {
-        self.out.len()
+        self.queued.iter().map(Bytes::len).sum::<usize>() + self.out.len()
     }
 
-    /// The frames waiting to be written.
+    /// The first contiguous piece of what waits to be written (all of it unless a large
+    /// payload is queued): write it, say how much went with [`Session::wrote`], repeat.
     pub fn output(&self) -> &[u8] {
-        &self.out
+        match self.queued.front() {
+            Some(first) => first,
+            None => &self.out,
+        }
+    }
+
+    /// The output as slices for one vectored write, in order; returns how many were filled.
+    pub fn output_slices<'s>(&'s self, slices: &mut [IoSlice<'s>]) -> usize {
+        let pieces = self
+            .queued
+            .iter()
+            .map(|b| &b[..])
+            .chain(std::iter::once(&self.out[..]))
+            .filter(|piece| !piece.is_empty());
+        let mut used = 0;
+        for (slot, piece) in slices.iter_mut().zip(pieces) {
+            *slot = IoSlice::new(piece);
+            used += 1;
+        }
+        used
     }
 
     /// `n` bytes of the output were written.
-    pub fn wrote(&mut self, n: usize) {
-        self.out.advance(n);
+    pub fn wrote(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(first) = self.queued.front_mut() else {
+                self.out.advance(n);
+                return;
+            };
+            let step = n.min(first.len());
+            first.advance(step);
+            n -= step;
+            if first.is_empty() {
+                self.queued.pop_front();
+            }
+        }
+        while self.queued.front().is_some_and(Bytes::is_empty) {
+            self.queued.pop_front();
+        }
     }
 
     /// Take the output's buffer once it is empty (to pool it while the connection is idle).
     pub fn take_output_buffer(&mut self) -> Option<BytesMut> {
-        (self.out.is_empty() && self.out.capacity() > 0).then(|| std::mem::take(&mut self.out))
+        (!self.has_output() && self.out.capacity() > 0).then(|| std::mem::take(&mut self.out))
     }
 
     /// Whether the output holds a buffer (else the next frame allocates one).
@@ -432,6 +479,9 @@ impl Session {
         }
     }
 }
+
+/// Payloads at least this large are queued as they are, not copied into the output.
+const QUEUE_AS_IS_BYTES: usize = 16 * 1024;
 
 /// A close frame's payload: empty, or a sendable code and a UTF-8 reason.
 fn parse_close(payload: &[u8]) -> Result<CloseFrame, Error> {

@@ -286,3 +286,48 @@ fn compressed_messages_round_trip_between_client_and_server() {
     bytes.extend(frame(0xC0, b"y"));
     assert_eq!(feed(&mut server, &bytes).1, Some(Error::CompressedFragment));
 }
+
+#[test]
+fn a_large_payload_is_queued_as_it_is_and_written_in_order() {
+    let mut server = server(1 << 20);
+    let big = Bytes::from(vec![5u8; 100_000]);
+    server
+        .send(&Data::Text(Bytes::from("small first")))
+        .unwrap();
+    server.send(&Data::Binary(big.clone())).unwrap();
+    server.ping(b"after").unwrap();
+    let mut slices = [std::io::IoSlice::new(&[]); 8];
+    let used = server.output_slices(&mut slices);
+    // The small frame and the big one's head, the big payload (the app's own buffer), the ping.
+    assert_eq!(used, 3);
+    assert_eq!(slices[1].as_ptr(), big.as_ptr(), "not copied");
+    let total = server.output_len();
+    // Written back in odd-sized pieces, it reads as the three frames in order.
+    let mut wire = BytesMut::new();
+    while server.has_output() {
+        let piece = server.output();
+        let n = piece.len().min(7_777);
+        wire.extend_from_slice(&piece[..n]);
+        server.wrote(n);
+    }
+    assert_eq!(wire.len(), total);
+    assert!(server.take_output_buffer().is_some());
+    let mut client = Session::new(
+        Role::Client,
+        Config {
+            max_message_bytes: 1 << 20,
+            deflate: None,
+        },
+    );
+    assert_eq!(
+        client.read(&mut wire),
+        Ok(Some(Incoming::Message(Data::Text(Bytes::from(
+            "small first"
+        )))))
+    );
+    assert_eq!(
+        client.read(&mut wire),
+        Ok(Some(Incoming::Message(Data::Binary(big))))
+    );
+    assert_eq!(client.read(&mut wire), Ok(Some(Incoming::Ping)));
+}
