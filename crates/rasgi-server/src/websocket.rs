@@ -620,11 +620,19 @@ where
         if !std::mem::replace(&mut self.connected, true) {
             return Event::WebSocketConnect;
         }
-        let mut read = self.reader.lock().await;
+        // The locks are taken without a future when they are free, as they nearly always are:
+        // this is every message's path.
+        let mut read = match self.reader.try_lock() {
+            Some(read) => read,
+            None => self.reader.lock().await,
+        };
         let mut keep;
         loop {
             {
-                let mut w = lock(self.wire).await;
+                let mut w = match self.wire.try_lock() {
+                    Some(w) => w,
+                    None => self.wire.lock().await,
+                };
                 let Some(ws) = w.ws() else {
                     return Event::WebSocketDisconnect {
                         code: close_code::ABNORMAL,
@@ -680,7 +688,10 @@ struct WsSender<'a, W> {
 
 impl<W: AsyncWrite + Unpin + Send> Sender for WsSender<'_, W> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let mut w = lock(self.wire).await;
+        let mut w = match self.wire.try_lock() {
+            Some(w) => w,
+            None => self.wire.lock().await,
+        };
         w.take_buffer();
         let ws = w.ws().ok_or(SendError::Disconnected)?;
         match (&ws.phase, message) {
