@@ -425,5 +425,5 @@ fn an_idle_websocket_keeps_little_memory() {
 /// 5.3 KB; fastwebsockets' idle WebSocket is 5.8 KB (docs/benchmarks.md).
 const IDLE_WEBSOCKET_BUDGET_BYTES: f64 = 6_000.0;
 /// The same behind the demo's stack, whose HTTP routes size the app's future: measured at
-/// 13.8 KB (over fastwebsockets' figure; docs/benchmarks.md says why), guarded from growing.
-const IDLE_WEBSOCKET_STACK_BUDGET_BYTES: f64 = 15_000.0;
+/// 11.4 KB (over fastwebsockets' figure; docs/benchmarks.md says why), guarded from growing.
+const IDLE_WEBSOCKET_STACK_BUDGET_BYTES: f64 = 12_500.0;

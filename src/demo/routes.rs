@@ -42,10 +42,14 @@ pub(super) async fn websocket<R: Receive, S: Sender>(
     mut receive: R,
     mut send: S,
 ) -> Result<(), AppError> {
+    let echo = scope.path == "/ws/echo";
+    // The scope is not needed past the handshake: dropping it gives back the handshake's
+    // fields and the read buffer they are slices of, for the WebSocket's whole life.
+    drop(scope);
     if receive.receive().await != Event::WebSocketConnect {
         return Ok(());
     }
-    if scope.path != "/ws/echo" {
+    if !echo {
         send.send(Message::close(1000)).await?;
         return Ok(());
     }
