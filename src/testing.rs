@@ -240,13 +240,13 @@ impl<A: App> RequestBuilder<'_, A> {
                 server: Some(SocketAddr::from(([127, 0, 0, 1], 80))),
                 state: &self.client.state,
                 root_path: &root_path,
-                background: background.clone(),
                 scheme: if self.https {
                     Scheme::Https
                 } else {
                     Scheme::Http
                 },
             },
+            background.clone(),
         );
         let label = format!("{} {}", scope.method, scope.path);
         let app = Arc::clone(&self.client.app);

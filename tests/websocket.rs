@@ -129,6 +129,12 @@ impl App for WsApp {
                 Ok(())
             }
             "/return-first" => Ok(()),
+            "/receive-first" => {
+                // Nothing can arrive before the 101: told at once, not left waiting.
+                let early = receive.receive().await;
+                self.seen.push(format!("before accept: {early:?}"));
+                Ok(())
+            }
             "/fail-first" => Err("the app failed".into()),
             "/panic-first" => panic!("the app panicked"),
             "/fail-after" => {
@@ -284,7 +290,7 @@ async fn an_upgrade_that_is_not_a_websocket_request_is_plain_http() {
 
 #[tokio::test]
 async fn the_app_may_deny_with_an_http_response_or_refuse_with_403() {
-    let (server, _) = server().await;
+    let (server, seen) = server().await;
     let ws = WsClient::handshake(server.addr, &handshake_request("/deny", &[])).await;
     assert_eq!(
         (ws.response.status, ws.response.text().as_str()),
@@ -295,6 +301,13 @@ async fn the_app_may_deny_with_an_http_response_or_refuse_with_403() {
         let ws = WsClient::handshake(server.addr, &handshake_request(path, &[])).await;
         assert_eq!(ws.response.status, 403, "{path}");
     }
+    let ws = WsClient::handshake(server.addr, &handshake_request("/receive-first", &[])).await;
+    assert_eq!(ws.response.status, 403);
+    let early = seen.wait_for("before accept").await;
+    assert!(
+        early.contains("WebSocketDisconnect { code: 1006"),
+        "{early}"
+    );
 }
 
 #[tokio::test]
@@ -920,7 +933,57 @@ mod deflate {
 
 mod test_client {
     use super::*;
+    use rasgi::middleware::{HttpsRedirect, ProxyHeaders, RequestId, ServerErrors, Stack};
     use rasgi::testing::{TestClient, WebSocketClosed, WebSocketRefused};
+
+    #[tokio::test]
+    async fn middleware_see_websocket_scopes() {
+        let app = WsApp::default();
+        let seen = app.seen.clone();
+        let stack = Stack::new()
+            .push(ProxyHeaders::new(["127.0.0.1"]).unwrap())
+            .push(HttpsRedirect::new())
+            .push(RequestId::new())
+            .push(ServerErrors::new())
+            .app(app);
+        let client = TestClient::new(stack);
+        // Plain ws is redirected to wss, as HTTP is to https.
+        let Err(WebSocketRefused::Denied(redirect)) = client.websocket_connect("/echo?a=1").await
+        else {
+            panic!("a ws handshake behind HttpsRedirect is refused");
+        };
+        assert_eq!(
+            redirect.header("location"),
+            Some("wss://testserver/echo?a=1")
+        );
+        // Behind a trusted proxy that terminated TLS, the scope is wss and the app is reached.
+        let ws = client
+            .websocket("/echo")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-for", "203.0.113.7")
+            .connect()
+            .await
+            .expect("accepted");
+        assert_eq!(ws.header("x-request-id").map(str::len), Some(32));
+        assert!(seen.wait_for("scope").await.starts_with("scope wss /echo"));
+        // RequestId's field reaches a denial too, and ServerErrors answers a failure with 500.
+        for (path, status) in [("/deny", 401), ("/fail-first", 500)] {
+            let Err(WebSocketRefused::Denied(response)) = client
+                .websocket(path)
+                .header("x-forwarded-proto", "https")
+                .connect()
+                .await
+            else {
+                panic!("{path} is refused");
+            };
+            assert_eq!(response.status, status, "{path}");
+            assert_eq!(
+                response.header("x-request-id").map(str::len),
+                Some(32),
+                "{path}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn websocket_connect_echoes_text_and_bytes_and_closes() {

@@ -21,24 +21,22 @@ pub struct ScopeParts<'a> {
     pub state: &'a State,
     /// Where the app is mounted.
     pub root_path: &'a ByteStr,
-    /// The request's background tasks.
-    pub background: BackgroundTasks,
     /// `http`, or `https` on a TLS connection.
     pub scheme: Scheme,
 }
 
-/// The ASGI scope for a request the state machine accepted.
-pub fn http_scope(request: Request, parts: ScopeParts<'_>) -> HttpScope {
-    let path = if request.path.contains(&b'%') {
-        ByteStr::from(percent_decode(&request.path))
-    } else {
-        ascii(request.path.clone())
-    };
+/// The ASGI scope for a request the state machine accepted, with its response's `background`
+/// tasks.
+pub fn http_scope(
+    request: Request,
+    parts: ScopeParts<'_>,
+    background: BackgroundTasks,
+) -> HttpScope {
     HttpScope {
         http_version: request.version.as_str(),
         method: ascii(request.method),
         scheme: parts.scheme,
-        path,
+        path: decoded_path(&request.path),
         raw_path: request.path,
         query_string: request.query,
         root_path: parts.root_path.clone(),
@@ -47,7 +45,16 @@ pub fn http_scope(request: Request, parts: ScopeParts<'_>) -> HttpScope {
         server: parts.server,
         state: parts.state.clone(),
         extensions: Extensions::new(),
-        background: parts.background,
+        background,
+    }
+}
+
+/// The path percent-decoded, or shared with the buffer when it has nothing to decode.
+fn decoded_path(raw: &Bytes) -> ByteStr {
+    if raw.contains(&b'%') {
+        ByteStr::from(percent_decode(raw))
+    } else {
+        ascii(raw.clone())
     }
 }
 
@@ -57,20 +64,19 @@ pub fn websocket_scope(
     parts: ScopeParts<'_>,
     subprotocols: Vec<String>,
 ) -> WebSocketScope {
-    let http = http_scope(request, parts);
     WebSocketScope {
-        http_version: http.http_version,
-        scheme: http.scheme,
-        path: http.path,
-        raw_path: http.raw_path,
-        query_string: http.query_string,
-        root_path: http.root_path,
-        headers: http.headers,
+        http_version: request.version.as_str(),
+        scheme: parts.scheme,
+        path: decoded_path(&request.path),
+        raw_path: request.path,
+        query_string: request.query,
+        root_path: parts.root_path.clone(),
+        headers: Headers::from_fields(request.headers),
         subprotocols,
-        client: http.client,
-        server: http.server,
-        state: http.state,
-        extensions: http.extensions,
+        client: parts.client,
+        server: parts.server,
+        state: parts.state.clone(),
+        extensions: Extensions::new(),
     }
 }
 

@@ -144,17 +144,14 @@ where
                 break;
             }
         };
-        if let Some(handshake) = request.as_ref() {
-            if websocket::is_websocket(&*lock(&wire).await, handshake) {
-                let handshake = request.take().expect("a request");
-
-                // Boxed: inline, its state (the app's future for a WebSocket, the ping timer)
-                // would be room in every connection's future, WebSocket or not.
-                let mut handshake = Some(handshake);
-                let fut = websocket::serve(ctx, peers, &mut handshake, &mut read, &wire);
-                Box::pin(fut).await;
-                break;
-            }
+        // The request's own fields first: most requests are told apart without the lock.
+        if request.as_ref().is_some_and(websocket::asks_for_websocket)
+            && lock(&wire).await.state().upgrade_offered()
+        {
+            // Boxed: inline, its state (the app's future for a WebSocket, the ping timer)
+            // would be room in every connection's future, WebSocket or not.
+            Box::pin(websocket::serve(ctx, peers, &mut request, &mut read, &wire)).await;
+            break;
         }
         let next = serve_request(
             ctx,
@@ -240,14 +237,13 @@ where
             server: peers.server,
             state: &ctx.state,
             root_path: &ctx.root_path,
-            background: background.for_next_response(),
             scheme: if peers.tls {
                 Scheme::Https
             } else {
                 Scheme::Http
             },
         };
-        let scope = http_scope(request, parts);
+        let scope = http_scope(request, parts, background.for_next_response());
         let (method, path) = (scope.method.clone(), scope.path.clone());
         (Scope::Http(scope), method, path)
     };

@@ -80,8 +80,8 @@ pub(crate) struct WsState {
     /// permessage-deflate as negotiated, and the response field that says so.
     deflate: Option<(DeflateParams, String)>,
     max_message_bytes: usize,
-    /// A message read while the app was not receiving.
-    waiting: Option<Data>,
+    /// A message read while the app was not receiving (a `WebSocketReceive`).
+    waiting: Option<Event>,
     /// When the ping that has not been answered yet was sent.
     ping_sent: Option<Instant>,
     /// Messages flowed since the last ping tick: the read and write buffers are kept between
@@ -118,8 +118,8 @@ impl WsState {
     /// Read what the buffer holds: an event for the app, or `None` for more bytes. Pings are
     /// answered (the pong waits in the output), pongs noted, a close answered.
     fn read_event(&mut self, buf: &mut BytesMut) -> Option<Event> {
-        if let Some(data) = self.waiting.take() {
-            return Some(receive_event(data));
+        if let Some(event) = self.waiting.take() {
+            return Some(event);
         }
         if let Some(event) = self.disconnect() {
             return Some(event);
@@ -174,13 +174,10 @@ fn receive_event(data: Data) -> Event {
     })
 }
 
-/// Whether the request that was just read is a WebSocket handshake this server should serve.
-pub(crate) fn is_websocket<W: AsyncWrite + Unpin + Send>(
-    wire: &Wire<W>,
-    request: &Request,
-) -> bool {
-    wire.state().upgrade_offered()
-        && handshake::is_websocket_request(&request.method, &request.headers)
+/// Whether the request that was just read asks for a WebSocket; it is served as one when the
+/// state machine also says it may be answered with 101 (`ServerConn::upgrade_offered`).
+pub(crate) fn asks_for_websocket(request: &Request) -> bool {
+    handshake::is_websocket_request(&request.method, &request.headers)
 }
 
 /// Serve the WebSocket `request` asks for, to its end. The connection closes afterwards.
@@ -407,7 +404,6 @@ fn begin<A, W: AsyncWrite + Unpin + Send>(
             server: peers.server,
             state: &ctx.state,
             root_path: &ctx.root_path,
-            background: rasgi_protocol::BackgroundTasks::new(),
             scheme: if peers.tls {
                 Scheme::Https
             } else {
@@ -455,8 +451,8 @@ fn queue_answer<W: AsyncWrite + Unpin + Send>(
     mut headers: Headers,
     body: String,
 ) {
+    // `begin` has stopped the connection: the answer says `connection: close`.
     w.take_buffer();
-    w.conn().stop();
     headers.append("content-type", "text/plain; charset=utf-8");
     headers.append("content-length", body.len().to_string());
     if send_message(w.conn(), Message::start(status, headers)).is_ok() {
@@ -550,11 +546,8 @@ fn read_aside<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send>(
     }
     loop {
         match ws.read_event(read.buf_mut()) {
-            Some(Event::WebSocketReceive(data)) => {
-                ws.waiting = Some(match data {
-                    WebSocketData::Text(text) => Data::Text(text.as_bytes().clone()),
-                    WebSocketData::Binary(bytes) => Data::Binary(bytes),
-                });
+            Some(event @ Event::WebSocketReceive(_)) => {
+                ws.waiting = Some(event);
                 return true;
             }
             Some(_) => return true,
@@ -746,13 +739,14 @@ impl<W: AsyncWrite + Unpin + Send> Sender for WsSender<'_, W> {
                 w.conn()
                     .send_start(101, fields, false)
                     .map_err(crate::asgi::send_error)?;
-                // The 101 is in HTTP's output: write it before the first frame.
-                w.flush().await.map_err(|_| SendError::Disconnected)?;
+                // Open (and counted) before the 101 leaves: a client that has read it finds the
+                // WebSocket open everywhere, the metrics included.
                 let ws = w.ws().expect("a WebSocket");
                 ws.session = Some(session);
                 ws.phase = Phase::Open;
                 self.counters.websocket_opened();
-                Ok(())
+                // The 101 is in HTTP's output: write it before the first frame.
+                w.flush().await.map_err(|_| SendError::Disconnected)
             }
             (Phase::Handshake, Message::WebSocketClose { .. }) => {
                 ws.phase = Phase::Denied;

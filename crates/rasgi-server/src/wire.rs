@@ -69,12 +69,10 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
         self.ws = Some(Box::new(ws));
     }
 
-    /// Bytes waiting to be written: the WebSocket's frames once it is open, else HTTP's.
+    /// Bytes waiting to be written: HTTP's, and the WebSocket's frames once it is open.
     pub(crate) fn output_len(&self) -> usize {
-        match self.ws.as_ref().and_then(|ws| ws.session.as_ref()) {
-            Some(session) => session.output_len(),
-            None => self.conn.output_len(),
-        }
+        let frames = self.ws.as_ref().and_then(|ws| ws.session.as_ref());
+        self.conn.output_len() + frames.map_or(0, |session| session.output_len())
     }
 
     /// The state machine.
@@ -124,6 +122,25 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
 
     /// The output, in as few (vectored) writes as the kernel allows.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // HTTP's output first (on a WebSocket, the 101), then the WebSocket's frames.
+        while self.conn.has_output() {
+            let io = Pin::new(&mut self.io);
+            let written = if let Some(bytes) = self.conn.output_contiguous() {
+                ready!(io.poll_write(cx, bytes))
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let used = self.conn.output_slices(&mut slices);
+                ready!(io.poll_write_vectored(cx, &slices[..used]))
+            };
+            match written {
+                Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
+                Ok(n) => self.conn.wrote(n),
+                Err(error) => return Poll::Ready(Err(self.failed(error))),
+            }
+        }
+        // Everything is out: the buffer goes back to the pool until the next write (a stream
+        // waiting between its events holds none).
+        self.release_buffer();
         let ws_busy = self.ws.as_ref().is_some_and(|ws| ws.busy);
         if let Some(session) = self.ws.as_mut().and_then(|ws| ws.session.as_mut()) {
             while session.has_output() {
@@ -147,26 +164,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
                     buffers::give(buf);
                 }
             }
-            return Pin::new(&mut self.io).poll_flush(cx);
         }
-        while self.conn.has_output() {
-            let io = Pin::new(&mut self.io);
-            let written = if let Some(bytes) = self.conn.output_contiguous() {
-                ready!(io.poll_write(cx, bytes))
-            } else {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let used = self.conn.output_slices(&mut slices);
-                ready!(io.poll_write_vectored(cx, &slices[..used]))
-            };
-            match written {
-                Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
-                Ok(n) => self.conn.wrote(n),
-                Err(error) => return Poll::Ready(Err(self.failed(error))),
-            }
-        }
-        // Everything is out: the buffer goes back to the pool until the next write (a stream
-        // waiting between its events holds none).
-        self.release_buffer();
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
