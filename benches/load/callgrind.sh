@@ -4,7 +4,11 @@
 # divides the program's total instruction count by the requests wrk completed. Start-up is
 # included, which overstates the figure by well under 1 % at these request counts.
 #
-#   benches/load/callgrind.sh [hello|pipelined|stack|hyper|hyper-pipelined]...
+#   benches/load/callgrind.sh [hello|pipelined|stack|binary|binary-pipelined|hyper|
+#                              hyper-pipelined|hyper-minimal|hyper-minimal-pipelined]...
+#
+# `binary` is the shipped `rasgi --workers 1 --no-access-log` with its demo stack;
+# `hyper-minimal` is hyper at its fastest (one `Full<Bytes>` hello, no router), the baseline.
 #
 # The profiles are left in target/callgrind/<name>.out for callgrind_annotate.
 set -euo pipefail
@@ -13,7 +17,7 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --example load_rasgi --example load_hyper
+cargo build --release --bin rasgi --example load_rasgi --example load_hyper
 out="$root/target/callgrind"
 mkdir -p "$out"
 port=19400
@@ -40,14 +44,21 @@ run() {
   echo "$name: $requests requests, $((total / requests)) instructions per request"
 }
 
-for scenario in "${@:-hello pipelined stack hyper hyper-pipelined}"; do
+binary=(target/release/rasgi --workers 1 --no-access-log --log-file "$out/rasgi-demo.log")
+all="hello pipelined stack binary binary-pipelined hyper hyper-pipelined hyper-minimal hyper-minimal-pipelined"
+for scenario in "${@:-$all}"; do
   for name in $scenario; do
     case $name in
       hello) run hello "" target/release/examples/load_rasgi ;;
       pipelined) run pipelined pipeline.lua target/release/examples/load_rasgi ;;
       stack) run stack "" target/release/examples/load_rasgi --stack ;;
+      binary) run binary "" "${binary[@]}" ;;
+      binary-pipelined) run binary-pipelined pipeline.lua "${binary[@]}" ;;
       hyper) run hyper "" target/release/examples/load_hyper ;;
       hyper-pipelined) run hyper-pipelined pipeline.lua target/release/examples/load_hyper ;;
+      hyper-minimal) run hyper-minimal "" target/release/examples/load_hyper --minimal ;;
+      hyper-minimal-pipelined)
+        run hyper-minimal-pipelined pipeline.lua target/release/examples/load_hyper --minimal ;;
       *) echo "unknown scenario: $name" >&2; exit 2 ;;
     esac
   done

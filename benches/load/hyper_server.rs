@@ -1,7 +1,10 @@
 //! The baseline: hyper 1.x serving the same routes as `load_rasgi`, on the same runtime flavour
 //! (one current-thread runtime per worker), with `pipeline_flush(true)`.
 //!
-//!   load_hyper --bind 127.0.0.1:8081 [--workers N]
+//!   load_hyper --bind 127.0.0.1:8081 [--workers N] [--minimal]
+//!
+//! `--minimal` is hyper at its fastest, the baseline for hello and pipelined: every request is
+//! answered "Hello, World!" as a `Full<Bytes>` body, with no router and no boxed body.
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -78,17 +81,33 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible
     Ok(response)
 }
 
-async fn serve(listener: tokio::net::TcpListener) {
+/// `--minimal`: the same hello for every request, nothing else.
+async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::builder()
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from_static(b"Hello, World!")))
+        .expect("response"))
+}
+
+async fn serve(listener: tokio::net::TcpListener, minimal: bool) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
         tokio::task::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new()
-                .pipeline_flush(true)
-                .serve_connection(TokioIo::new(stream), hyper::service::service_fn(handle))
-                .await;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.pipeline_flush(true);
+            let io = TokioIo::new(stream);
+            let _ = if minimal {
+                builder
+                    .serve_connection(io, hyper::service::service_fn(hello))
+                    .await
+            } else {
+                builder
+                    .serve_connection(io, hyper::service::service_fn(handle))
+                    .await
+            };
         });
     }
 }
@@ -96,15 +115,17 @@ async fn serve(listener: tokio::net::TcpListener) {
 fn main() {
     let mut bind = "127.0.0.1:8081".to_string();
     let mut workers = 1usize;
+    let mut minimal = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--bind" => bind = it.next().expect("--bind HOST:PORT"),
             "--workers" => workers = it.next().and_then(|n| n.parse().ok()).expect("--workers N"),
+            "--minimal" => minimal = true,
             other => panic!("unknown argument {other}"),
         }
     }
-    println!("load_hyper on {bind} (workers: {workers})");
+    println!("load_hyper on {bind} (workers: {workers}, minimal: {minimal})");
     let addr: std::net::SocketAddr = bind.parse().expect("IP:port");
     let threads: Vec<_> = (0..workers)
         .map(|_| {
@@ -118,7 +139,7 @@ fn main() {
                     socket.set_reuseport(true).expect("reuseport");
                     socket.set_reuseaddr(true).expect("reuseaddr");
                     socket.bind(addr).expect("bind");
-                    serve(socket.listen(1024).expect("listen")).await;
+                    serve(socket.listen(1024).expect("listen"), minimal).await;
                 });
             })
         })

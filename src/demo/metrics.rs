@@ -2,15 +2,14 @@
 //! and the `/metrics` page (Prometheus text format).
 
 use std::fmt::Write;
-use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
 use rasgi_background::Counters;
-use rasgi_middleware::{HookedSender, Middleware, ResponseHook, ResponseStart};
-use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+use rasgi_middleware::{Decision, ResponseHook, ResponseStart, Step};
+use rasgi_protocol::{Scope, SendError};
 use rasgi_server::CounterSnapshot;
 
 /// The upper bounds (seconds) of the duration histogram's buckets: Prometheus' defaults.
@@ -120,7 +119,7 @@ impl Metrics {
 /// One request's measurement: counts the status when the response starts, and the duration
 /// and the end of the request when the app is done with its `send` (the hook is dropped with
 /// it), so no future of its own is needed.
-struct Count<'a> {
+pub struct Count<'a> {
     counts: &'a RequestCounts,
     method: u8,
     status: u16,
@@ -161,23 +160,18 @@ impl Drop for Count<'_> {
     }
 }
 
-impl Middleware for Metrics {
+impl Step for Metrics {
+    type Hook<'a> = Option<Count<'a>>;
+
     fn describe(&self) -> String {
         "Metrics(requests by status, durations by method and status, in flight)".into()
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let hook = match &scope {
+    fn on_request(&self, scope: &mut Scope) -> Decision<Option<Count<'_>>> {
+        Decision::Continue(match scope {
             Scope::Http(http) => Some(Count::start(&self.counts, &http.method)),
             _ => None,
-        };
-        inner.call(scope, receive, HookedSender::new(send, hook))
+        })
     }
 }
 

@@ -126,19 +126,18 @@ pub fn stack<A: App>(
         .map(String::as_str)
         .collect();
     Ok(Stack::new()
-        .push(Metrics::new(counts))
-        .push(ProxyHeaders::new(proxies)?)
-        .push(TrustedHost::new(hosts)?)
-        .push(cors)
-        .push(GZip::default())
-        .push(RequestId::new())
-        .push(Timing::new())
-        .push(CustomHeaders::new([(
+        .step(Metrics::new(counts))
+        .step(ProxyHeaders::new(proxies)?)
+        .step(TrustedHost::new(hosts)?)
+        .step(cors)
+        .step(GZip::default())
+        .step(RequestId::new())
+        .step(Timing::new())
+        .step(CustomHeaders::new([(
             "x-custom-header",
             "Custom Header Value",
         )])?)
-        .push(ServerErrors::new())
-        .push(rate_limits)
+        .push(ServerErrors::new().with_exception_handlers(rate_limits))
         .app(app))
 }
 

@@ -14,16 +14,13 @@
 //! - `*` origins together with credentials are refused in [`Cors::new`]: the CORS spec forbids a
 //!   wildcard on a credentialed response.
 
-use futures::future::Either;
-use std::future::Future;
-
 use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rasgi_protocol::{App, AppError, Headers, HttpScope, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{Headers, HttpScope, Scope, SendError};
 
-use crate::{ConfigError, HookedSender, Middleware, ResponseHook, ResponseStart};
+use crate::{ConfigError, Decision, Response, ResponseHook, ResponseStart, Step};
 
 /// Default for [`CorsConfig::max_age`]: 600 s, Starlette's (browsers cap it anyway).
 pub const DEFAULT_MAX_AGE: u32 = 600;
@@ -185,13 +182,8 @@ impl Cors {
             || scope.headers.contains("cookie")
     }
 
-    async fn preflight<S: Sender>(
-        &self,
-        scope: HttpScope,
-        origin: String,
-        mut send: S,
-    ) -> Result<(), AppError> {
-        let (scope, origin) = (&scope, origin.as_str());
+    /// The answer to a preflight request from `origin`.
+    fn preflight(&self, scope: &HttpScope, origin: &str) -> Response {
         let mut failures = Vec::new();
         let mut headers = Headers::new();
         if self.origin_allowed(origin) {
@@ -237,13 +229,12 @@ impl Cors {
         } else {
             (400, format!("Disallowed CORS {}", failures.join(", ")))
         };
-        rasgi_protocol::send_response(&mut send, status, headers, body).await?;
-        Ok(())
+        Response::new(status, headers, body)
     }
 }
 
 /// Adds the CORS response headers for an allowed origin, or only `Vary: Origin`.
-struct SimpleResponse {
+pub struct SimpleResponse {
     /// `None`: the origin is missing or not allowed; only `Vary` may be added.
     allow_origin: Option<Bytes>,
     vary_origin: bool,
@@ -311,7 +302,9 @@ pub(crate) fn add_vary(headers: &mut Headers, token: &'static str) {
     }
 }
 
-impl Middleware for Cors {
+impl Step for Cors {
+    type Hook<'a> = Option<SimpleResponse>;
+
     fn describe(&self) -> String {
         format!(
             "Cors(origins: {:?}; methods: {})",
@@ -319,31 +312,22 @@ impl Middleware for Cors {
         )
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let http = match scope {
-            Scope::Http(http) => http,
-            other => {
-                return Either::Right(inner.call(other, receive, HookedSender::new(send, None)));
-            }
+    fn on_request(&self, scope: &mut Scope) -> Decision<Option<SimpleResponse>> {
+        let Scope::Http(http) = scope else {
+            return Decision::Continue(None);
         };
-        let hook = match http.header("origin").map(str::to_string) {
+        let hook = match http.header("origin") {
             Some(origin)
                 if http.method == "OPTIONS"
                     && http.headers.contains("access-control-request-method") =>
             {
-                return Either::Left(self.preflight(http, origin, send));
+                return Decision::Respond(self.preflight(http, origin));
             }
-            Some(origin) if self.origin_allowed(&origin) => {
-                let echo = self.echo_origin(&http);
+            Some(origin) if self.origin_allowed(origin) => {
+                let echo = self.echo_origin(http);
                 Some(SimpleResponse {
                     allow_origin: Some(if echo {
-                        Bytes::from(origin)
+                        http.headers.get("origin").cloned().unwrap_or_default()
                     } else {
                         Bytes::from_static(b"*")
                     }),
@@ -362,6 +346,6 @@ impl Middleware for Cors {
                 expose: None,
             }),
         };
-        Either::Right(inner.call(Scope::Http(http), receive, HookedSender::new(send, hook)))
+        Decision::Continue(hook)
     }
 }

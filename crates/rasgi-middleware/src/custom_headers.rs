@@ -1,10 +1,9 @@
 //! CustomHeaders: the same header fields added to every response.
 
 use bytes::Bytes;
-use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
-use std::future::Future;
+use rasgi_protocol::{Headers, Scope, SendError};
 
-use crate::{valid_header, ConfigError, HookedSender, Middleware, ResponseHook, ResponseStart};
+use crate::{valid_header, ConfigError, Decision, ResponseHook, ResponseStart, Step};
 
 /// Adds fixed header fields to every HTTP response.
 #[derive(Debug, Clone)]
@@ -28,7 +27,8 @@ impl CustomHeaders {
     }
 }
 
-struct AddFields<'a>(&'a Headers);
+/// The fields to add, for one response.
+pub struct AddFields<'a>(&'a Headers);
 
 impl ResponseHook for AddFields<'_> {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
@@ -45,7 +45,9 @@ impl ResponseHook for AddFields<'_> {
     }
 }
 
-impl Middleware for CustomHeaders {
+impl Step for CustomHeaders {
+    type Hook<'a> = Option<AddFields<'a>>;
+
     fn describe(&self) -> String {
         let names: Vec<String> = self
             .headers
@@ -55,15 +57,10 @@ impl Middleware for CustomHeaders {
         format!("CustomHeaders({})", names.join(", "))
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let hook = matches!(scope, Scope::Http(_) | Scope::WebSocket(_))
-            .then_some(AddFields(&self.headers));
-        inner.call(scope, receive, HookedSender::new(send, hook))
+    fn on_request(&self, scope: &mut Scope) -> Decision<Option<AddFields<'_>>> {
+        Decision::Continue(
+            matches!(scope, Scope::Http(_) | Scope::WebSocket(_))
+                .then_some(AddFields(&self.headers)),
+        )
     }
 }

@@ -50,6 +50,16 @@ impl ExceptionHandlers {
         self.handlers.push((name, erased));
         self
     }
+
+    /// Whether no handler was added.
+    pub fn is_empty(&self) -> bool {
+        self.handlers.is_empty()
+    }
+
+    /// The response of the first handler for `error`'s type.
+    pub(crate) fn answer(&self, error: &AppError) -> Option<Response> {
+        self.handlers.iter().find_map(|(_, handler)| handler(error))
+    }
 }
 
 impl Middleware for ExceptionHandlers {
@@ -65,8 +75,6 @@ impl Middleware for ExceptionHandlers {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let answer =
-            |error: &AppError| self.handlers.iter().find_map(|(_, handler)| handler(error));
-        call_answering_errors(inner, scope, receive, send, answer)
+        call_answering_errors(inner, scope, receive, send, |error| self.answer(error))
     }
 }

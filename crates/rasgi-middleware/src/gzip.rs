@@ -11,14 +11,12 @@
 //! - `Accept-Encoding` q-values are honoured (`gzip;q=0` refuses gzip); `Vary:
 //!   Accept-Encoding` is added to every response that could have been compressed.
 
-use std::future::Future;
-
 use bytes::Bytes;
-use rasgi_protocol::{App, AppError, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{Scope, SendError};
 
 use crate::cors::add_vary;
 use crate::deflate::GzipStream;
-use crate::{ConfigError, HookedSender, Middleware, ResponseHook, ResponseStart};
+use crate::{ConfigError, Decision, ResponseHook, ResponseStart, Step};
 
 /// Default for [`GZip::minimum_size`]: 500 bytes, Starlette's; smaller bodies gain little and
 /// cost a compressor.
@@ -98,7 +96,8 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
     gzip.or(any).unwrap_or(false)
 }
 
-struct Compress<'a> {
+/// One response's compression: the negotiation's outcome and the stream's state.
+pub struct Compress<'a> {
     config: &'a GZip,
     accepts: bool,
     head: bool,
@@ -167,7 +166,9 @@ impl ResponseHook for Compress<'_> {
     }
 }
 
-impl Middleware for GZip {
+impl Step for GZip {
+    type Hook<'a> = Option<Compress<'a>>;
+
     fn describe(&self) -> String {
         format!(
             "GZip(minimum_size: {}, level: {})",
@@ -175,14 +176,8 @@ impl Middleware for GZip {
         )
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let hook = match &scope {
+    fn on_request(&self, scope: &mut Scope) -> Decision<Option<Compress<'_>>> {
+        Decision::Continue(match scope {
             Scope::Http(http) => Some(Compress {
                 config: self,
                 accepts: http.header("accept-encoding").is_some_and(accepts_gzip),
@@ -191,8 +186,7 @@ impl Middleware for GZip {
                 ready: None,
             }),
             Scope::Lifespan(_) | Scope::WebSocket(_) => None,
-        };
-        inner.call(scope, receive, HookedSender::new(send, hook))
+        })
     }
 }
 

@@ -53,6 +53,19 @@ pub trait ResponseHook: Send {
         let _ = more_body;
         body
     }
+
+    /// The start and its first body, together: `on_start`, then `on_body` of that body. A
+    /// chain of hooks overrides it, so that each hook sees the start and the first body the
+    /// hook inside it left (as a stack of wrappers would pass them on).
+    fn on_first(
+        &mut self,
+        start: &mut ResponseStart,
+        body: Bytes,
+        more_body: bool,
+    ) -> Result<Bytes, SendError> {
+        self.on_start(start, &body, more_body)?;
+        Ok(self.on_body(body, more_body))
+    }
 }
 
 /// A hook that changes nothing (for middleware that only needs to know what went out).
@@ -86,6 +99,18 @@ impl<H: ResponseHook> ResponseHook for Option<H> {
         match self {
             Some(hook) => hook.on_body(body, more_body),
             None => body,
+        }
+    }
+
+    fn on_first(
+        &mut self,
+        start: &mut ResponseStart,
+        body: Bytes,
+        more_body: bool,
+    ) -> Result<Bytes, SendError> {
+        match self {
+            Some(hook) => hook.on_first(start, body, more_body),
+            None => Ok(body),
         }
     }
 }
@@ -172,9 +197,8 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
                     let body = self.hook.on_body(body, more_body);
                     return Ok(Forward::One(Message::Body { body, more_body }));
                 };
-                self.hook.on_start(&mut start, &body, more_body)?;
+                let body = self.hook.on_first(&mut start, body, more_body)?;
                 self.start_sent = true;
-                let body = self.hook.on_body(body, more_body);
                 Ok(Forward::Two(
                     Message::Start {
                         status: start.status,
@@ -284,18 +308,6 @@ pub trait Middleware: Send + Sync + 'static {
         A: rasgi_protocol::App,
         R: Receive,
         S: Sender;
-}
-
-/// Send a whole response of a middleware's own (a refusal, a redirect), when the inner app is
-/// not called at all.
-pub(crate) async fn respond<S: Sender>(
-    mut send: S,
-    status: u16,
-    headers: Headers,
-    body: &'static str,
-) -> Result<(), AppError> {
-    rasgi_protocol::send_response(&mut send, status, headers, body).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,12 +2,9 @@
 //! default, which keeps the method and body; 308 when configured), keeping the path, the query
 //! and any port other than 80 and 443.
 
-use futures::future::Either;
-use std::future::Future;
+use rasgi_protocol::{Headers, Scheme, Scope};
 
-use rasgi_protocol::{App, AppError, Headers, Receive, Scheme, Scope, Sender};
-
-use crate::{ConfigError, Middleware};
+use crate::{ConfigError, Decision, Response, Step};
 
 /// Redirects http to https.
 #[derive(Debug, Clone)]
@@ -64,21 +61,17 @@ pub fn https_location(host: &str, raw_path: &[u8], query: &[u8]) -> String {
     location
 }
 
-impl Middleware for HttpsRedirect {
+impl Step for HttpsRedirect {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         format!("HttpsRedirect({})", self.status)
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
+    fn on_request(&self, scope: &mut Scope) -> Decision<()> {
         // A WebSocket over plain `ws` is refused with the same redirect, to `wss` (a denial
         // response; browsers do not follow it, but say why).
-        let (scheme, headers, server, raw_path, query, websocket) = match &scope {
+        let (scheme, headers, server, raw_path, query, websocket) = match &*scope {
             Scope::Http(h) => (
                 h.scheme,
                 &h.headers,
@@ -95,10 +88,10 @@ impl Middleware for HttpsRedirect {
                 &w.query_string,
                 true,
             ),
-            Scope::Lifespan(_) => return Either::Left(inner.call(scope, receive, send)),
+            Scope::Lifespan(_) => return Decision::Continue(()),
         };
         if scheme == Scheme::Https {
-            return Either::Left(inner.call(scope, receive, send));
+            return Decision::Continue(());
         }
         let host = headers
             .get_str("host")
@@ -110,7 +103,7 @@ impl Middleware for HttpsRedirect {
             location.replace_range(..5, "wss");
         }
         let headers = Headers::new().with("location", location);
-        Either::Right(crate::hook::respond(send, self.status, headers, ""))
+        Decision::Respond(Response::new(self.status, headers, ""))
     }
 }
 

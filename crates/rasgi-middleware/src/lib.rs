@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | the one send-wrapper shape, and the `Middleware` trait | [`hook`] |
 //! | composing middleware in order, and printing the onion | [`stack`] |
+//! | synchronous middleware, a run of them as one layer | [`step`] |
 //! | `x-process-time` | [`timing`] |
 //! | `x-request-id` | [`request_id`] |
 //! | static response headers | [`custom_headers`] |
@@ -34,6 +35,7 @@ pub mod proxy_headers;
 pub mod request_id;
 pub mod server_errors;
 pub mod stack;
+pub mod step;
 pub mod timing;
 pub mod trusted_host;
 
@@ -48,6 +50,7 @@ pub use proxy_headers::ProxyHeaders;
 pub use request_id::{RequestId, RequestIdValue};
 pub use server_errors::ServerErrors;
 pub use stack::{Stack, StackApp};
+pub use step::{Decision, Step, StepList, Steps};
 pub use timing::Timing;
 pub use trusted_host::TrustedHost;
 

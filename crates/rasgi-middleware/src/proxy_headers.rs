@@ -6,12 +6,11 @@
 //! The client is the rightmost address in the chain that is not itself a trusted proxy (as
 //! uvicorn does), so a client cannot hide behind a forged leftmost entry.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
-use rasgi_protocol::{App, AppError, Headers, HttpScope, Receive, Scheme, Scope, Sender};
+use rasgi_protocol::{Headers, HttpScope, Scheme, Scope};
 
-use crate::{ConfigError, Middleware};
+use crate::{ConfigError, Decision, Step};
 
 /// Trusts forwarding headers from the listed peers.
 #[derive(Debug, Clone)]
@@ -53,6 +52,14 @@ impl ProxyHeaders {
     fn apply_to(&self, headers: &Headers, client: &mut Option<SocketAddr>, scheme: &mut Scheme) {
         let Some(peer) = *client else { return };
         if !self.trusts(peer.ip()) {
+            return;
+        }
+        let forwarding = |name: &[u8]| {
+            name.eq_ignore_ascii_case(b"forwarded")
+                || name.eq_ignore_ascii_case(b"x-forwarded-for")
+                || name.eq_ignore_ascii_case(b"x-forwarded-proto")
+        };
+        if !headers.iter().any(|(name, _)| forwarding(name)) {
             return;
         }
         // Every field, in order: a proxy that appends its own field (rather than extending
@@ -129,7 +136,9 @@ fn parse_node(node: &str) -> Option<SocketAddr> {
     bare.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0))
 }
 
-impl Middleware for ProxyHeaders {
+impl Step for ProxyHeaders {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         if self.trust_all {
             "ProxyHeaders(trusting *)".into()
@@ -139,25 +148,13 @@ impl Middleware for ProxyHeaders {
         }
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let scope = match scope {
-            Scope::Http(mut http) => {
-                self.apply(&mut http);
-                Scope::Http(http)
-            }
-            Scope::WebSocket(mut ws) => {
-                self.apply_to(&ws.headers, &mut ws.client, &mut ws.scheme);
-                Scope::WebSocket(ws)
-            }
-            other => other,
-        };
-        inner.call(scope, receive, send)
+    fn on_request(&self, scope: &mut Scope) -> Decision<()> {
+        match scope {
+            Scope::Http(http) => self.apply(http),
+            Scope::WebSocket(ws) => self.apply_to(&ws.headers, &mut ws.client, &mut ws.scheme),
+            Scope::Lifespan(_) => {}
+        }
+        Decision::Continue(())
     }
 }
 

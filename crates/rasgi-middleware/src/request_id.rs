@@ -3,15 +3,14 @@
 //! inner middleware read it as [`RequestIdValue`]) and on the response.
 
 use std::collections::hash_map::RandomState;
-use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{Headers, Scope, SendError};
 
-use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
+use crate::{Decision, ResponseHook, ResponseStart, Step};
 
 /// Longest incoming id kept; longer ones are replaced (they would bloat every log line).
 pub const MAX_INCOMING_ID_LEN: usize = 128;
@@ -83,7 +82,8 @@ fn hex(out: &mut [u8], n: u64) {
     }
 }
 
-struct Echo(Bytes);
+/// The id to put on the response.
+pub struct Echo(Bytes);
 
 impl ResponseHook for Echo {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
@@ -104,33 +104,29 @@ fn incoming_or_new(incoming: Option<&Bytes>) -> Bytes {
     }
 }
 
-impl Middleware for RequestId {
+impl Step for RequestId {
+    type Hook<'a> = Option<Echo>;
+
     fn describe(&self) -> String {
         "RequestId(x-request-id)".into()
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let (scope, hook) = match scope {
-            Scope::Http(mut http) => {
+    fn on_request(&self, scope: &mut Scope) -> Decision<Option<Echo>> {
+        let id = match scope {
+            Scope::Http(http) => {
                 let id = incoming_or_new(http.headers.get("x-request-id"));
                 http.extensions.insert(RequestIdValue(id.clone()));
                 http.background.set_request_id(id.clone());
-                (Scope::Http(http), Some(Echo(id)))
+                id
             }
-            Scope::WebSocket(mut ws) => {
+            Scope::WebSocket(ws) => {
                 let id = incoming_or_new(ws.headers.get("x-request-id"));
                 ws.extensions.insert(RequestIdValue(id.clone()));
-                (Scope::WebSocket(ws), Some(Echo(id)))
+                id
             }
-            other => (other, None),
+            Scope::Lifespan(_) => return Decision::Continue(None),
         };
-        inner.call(scope, receive, HookedSender::new(send, hook))
+        Decision::Continue(Some(Echo(id)))
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rasgi_protocol::panic::panicked;
 use rasgi_protocol::{catch_panic, is_client_gone, App, AppError, Headers, Receive, Scope, Sender};
 
-use crate::{HookedSender, Middleware, Response};
+use crate::{ExceptionHandlers, HookedSender, Middleware, Response};
 
 type Handler = Arc<dyn Fn(&AppError) -> Response + Send + Sync>;
 
@@ -21,12 +21,15 @@ type Handler = Arc<dyn Fn(&AppError) -> Response + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct ServerErrors {
     handler: Option<Handler>,
+    /// Typed errors answered first, in this same layer.
+    typed: ExceptionHandlers,
 }
 
 impl fmt::Debug for ServerErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerErrors")
             .field("custom_handler", &self.handler.is_some())
+            .field("typed", &self.typed)
             .finish()
     }
 }
@@ -43,13 +46,26 @@ impl ServerErrors {
     ) -> ServerErrors {
         ServerErrors {
             handler: Some(Arc::new(handler)),
+            typed: ExceptionHandlers::new(),
         }
+    }
+
+    /// Answer the errors `handlers` know with their responses first, and only the others with
+    /// 500: what [`ExceptionHandlers`] pushed right inside this middleware does, in one layer
+    /// instead of two.
+    pub fn with_exception_handlers(mut self, handlers: ExceptionHandlers) -> ServerErrors {
+        self.typed = handlers;
+        self
     }
 }
 
 impl Middleware for ServerErrors {
     fn describe(&self) -> String {
-        "ServerErrors(500)".into()
+        if self.typed.is_empty() {
+            "ServerErrors(500)".into()
+        } else {
+            format!("ServerErrors(500; {})", self.typed.describe())
+        }
     }
 
     fn call<A: App, R: Receive, S: Sender>(
@@ -60,6 +76,9 @@ impl Middleware for ServerErrors {
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         let answer = |error: &AppError| {
+            if let Some(response) = self.typed.answer(error) {
+                return Some(response);
+            }
             if panicked(error).is_none() {
                 tracing::error!(%error, "app failed; answering 500");
             }

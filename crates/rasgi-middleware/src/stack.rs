@@ -12,6 +12,8 @@
 //!
 //! The rule: the first middleware pushed sees the request first and the response last.
 //! Composition is static (nested generic types): no boxing, no dynamic dispatch per message.
+//! [`Stack::push`] adds a layer; [`Stack::step`] adds a synchronous [`Step`], and consecutive
+//! steps share one layer (see [`crate::step`]).
 //! A crate that serves a stack of ten or more middleware may need `#![recursion_limit = "256"]`
 //! for the compiler to lay out the nested future.
 
@@ -19,6 +21,7 @@ use std::future::Future;
 
 use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
 
+use crate::step::{Step, Steps};
 use crate::Middleware;
 
 /// A middleware wrapped around an inner app.
@@ -87,9 +90,34 @@ impl<A: App, Head: Middleware, Tail: Wrap<A>> Wrap<A> for (Head, Tail) {
     }
 }
 
-/// The middleware builder: push from the outside in, then wrap the app.
-pub struct Stack<L> {
+/// Ends a run of steps: appends it to the layers as one [`Steps`] layer (an empty run adds
+/// nothing).
+pub trait Close<L> {
+    /// The layers with the run appended.
+    type Output;
+    /// Append the run to `layers`.
+    fn close(self, layers: L) -> Self::Output;
+}
+
+impl<L> Close<L> for () {
+    type Output = L;
+    fn close(self, layers: L) -> L {
+        layers
+    }
+}
+
+impl<L: Append<Steps<(Head, Tail)>>, Head, Tail> Close<L> for (Head, Tail) {
+    type Output = L::Output;
+    fn close(self, layers: L) -> Self::Output {
+        layers.append(Steps(self))
+    }
+}
+
+/// The middleware builder: push from the outside in, then wrap the app. `L` is the layers
+/// so far, `G` the run of steps not yet closed into a layer.
+pub struct Stack<L, G = ()> {
     layers: L,
+    steps: G,
     names: Vec<String>,
 }
 
@@ -104,21 +132,38 @@ impl Stack<()> {
     pub fn new() -> Stack<()> {
         Stack {
             layers: (),
+            steps: (),
             names: Vec::new(),
         }
     }
 }
 
-impl<L> Stack<L> {
-    /// Add `middleware` inside every middleware pushed before it.
-    pub fn push<M: Middleware>(self, middleware: M) -> Stack<L::Output>
+impl<L, G: Close<L>> Stack<L, G> {
+    /// Add `middleware` inside every middleware pushed before it, as a layer of its own.
+    pub fn push<M: Middleware>(self, middleware: M) -> Stack<<G::Output as Append<M>>::Output>
     where
-        L: Append<M>,
+        G::Output: Append<M>,
     {
         let mut names = self.names;
         names.push(middleware.describe());
         Stack {
-            layers: self.layers.append(middleware),
+            layers: self.steps.close(self.layers).append(middleware),
+            steps: (),
+            names,
+        }
+    }
+
+    /// Add a synchronous `step` inside everything pushed before it. It shares one layer with
+    /// the steps added right before and after it.
+    pub fn step<S: Step>(self, step: S) -> Stack<L, <G as Append<S>>::Output>
+    where
+        G: Append<S>,
+    {
+        let mut names = self.names;
+        names.push(step.describe());
+        Stack {
+            layers: self.layers,
+            steps: self.steps.append(step),
             names,
         }
     }
@@ -134,12 +179,12 @@ impl<L> Stack<L> {
     }
 
     /// Wrap `app` in the stack.
-    pub fn app<A: App>(self, app: A) -> StackApp<L::Output>
+    pub fn app<A: App>(self, app: A) -> StackApp<<G::Output as Wrap<A>>::Output>
     where
-        L: Wrap<A>,
+        G::Output: Wrap<A>,
     {
         StackApp {
-            app: self.layers.wrap(app),
+            app: self.steps.close(self.layers).wrap(app),
             names: self.names,
         }
     }

@@ -1,13 +1,12 @@
 //! Timing: `x-process-time`, the seconds from the request reaching this middleware to the
 //! response start leaving it (Starlette's classic example).
 
-use std::future::Future;
 use std::time::Instant;
 
 use bytes::Bytes;
-use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{Headers, Scope, SendError};
 
-use crate::{HookedSender, Middleware, ResponseHook, ResponseStart};
+use crate::{Decision, ResponseHook, ResponseStart, Step};
 
 /// Adds `x-process-time: <seconds>` to every HTTP response.
 #[derive(Debug, Clone, Default)]
@@ -20,7 +19,8 @@ impl Timing {
     }
 }
 
-struct Clock(Instant);
+/// When the request reached the middleware.
+pub struct Clock(Instant);
 
 impl ResponseHook for Clock {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
@@ -58,21 +58,17 @@ fn seconds_text(micros: u64) -> Bytes {
     rasgi_protocol::headers::arena_value(&text[at..])
 }
 
-impl Middleware for Timing {
+impl Step for Timing {
+    type Hook<'a> = Option<Clock>;
+
     fn describe(&self) -> String {
         "Timing(x-process-time)".into()
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let clock =
-            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then(|| Clock(Instant::now()));
-        inner.call(scope, receive, HookedSender::new(send, clock))
+    fn on_request(&self, scope: &mut Scope) -> Decision<Option<Clock>> {
+        Decision::Continue(
+            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then(|| Clock(Instant::now())),
+        )
     }
 }
 

@@ -6,18 +6,21 @@
 //! A request without `Host` (HTTP/1.0 allows one; the server serves it) has the empty host,
 //! which only `*` allows: it is refused with 400 otherwise, as Starlette refuses it.
 
-use futures::future::Either;
-use std::future::Future;
+use rasgi_protocol::{Headers, Scope};
 
-use rasgi_protocol::{App, AppError, Headers, Receive, Scope, Sender};
-
-use crate::hook::respond;
-use crate::{ConfigError, Middleware};
+use crate::{ConfigError, Decision, Response, Step};
 
 /// Refuses requests for hosts not in the list.
 #[derive(Debug, Clone)]
 pub struct TrustedHost {
+    /// The patterns as given (lowercased), for the printout.
     patterns: Vec<String>,
+    /// `*` was given: every host is allowed.
+    any: bool,
+    /// Exact host names.
+    exact: Vec<Box<[u8]>>,
+    /// `*.domain` patterns as `.domain`: a host that ends with one (and is longer) is allowed.
+    suffixes: Vec<Box<[u8]>>,
     www_redirect: bool,
 }
 
@@ -45,8 +48,19 @@ impl TrustedHost {
                 "TrustedHost needs at least one pattern".into(),
             ));
         }
+        let (mut exact, mut suffixes) = (Vec::new(), Vec::new());
+        for pattern in &checked {
+            match pattern.strip_prefix('*') {
+                Some("") => {}
+                Some(suffix) => suffixes.push(suffix.as_bytes().into()),
+                None => exact.push(pattern.as_bytes().into()),
+            }
+        }
         Ok(TrustedHost {
+            any: checked.iter().any(|p| p == "*"),
             patterns: checked,
+            exact,
+            suffixes,
             www_redirect: false,
         })
     }
@@ -59,64 +73,75 @@ impl TrustedHost {
 
     /// Whether `host` (without port; any case) is allowed.
     pub fn allows(&self, host: &str) -> bool {
-        let host = host.as_bytes();
-        self.patterns.iter().any(|pattern| {
-            pattern == "*"
-                || pattern.as_bytes().eq_ignore_ascii_case(host)
-                || pattern.strip_prefix('*').is_some_and(|suffix| {
-                    host.len() > suffix.len()
-                        && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
-                })
-        })
+        self.allows_bytes(host.as_bytes())
+    }
+
+    fn allows_bytes(&self, host: &[u8]) -> bool {
+        self.any
+            || self
+                .exact
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(host))
+            || self.suffixes.iter().any(|suffix| {
+                host.len() > suffix.len()
+                    && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+            })
     }
 }
 
 /// `host[:port]` → `host`; IPv6 literals keep their brackets.
 pub fn host_without_port(host: &str) -> &str {
-    let host = host.trim();
-    if host.starts_with('[') {
-        host.find(']').map_or(host, |end| &host[..=end])
-    } else {
-        host.split(':').next().unwrap_or(host)
-    }
+    let bare = bare_host(host.as_bytes());
+    // `bare_host` cuts at ASCII bytes only, so the cut is on a character boundary.
+    let at = bare.as_ptr() as usize - host.as_ptr() as usize;
+    &host[at..at + bare.len()]
 }
 
-impl Middleware for TrustedHost {
+/// [`host_without_port`] on the field's bytes.
+fn bare_host(host: &[u8]) -> &[u8] {
+    let host = host.trim_ascii();
+    let end = if host.first() == Some(&b'[') {
+        host.iter()
+            .position(|&b| b == b']')
+            .map_or(host.len(), |end| end + 1)
+    } else {
+        host.iter().position(|&b| b == b':').unwrap_or(host.len())
+    };
+    &host[..end]
+}
+
+impl Step for TrustedHost {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         format!("TrustedHost({})", self.patterns.join(", "))
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
-        scope: Scope,
-        receive: R,
-        send: S,
-    ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let http = match &scope {
+    fn on_request(&self, scope: &mut Scope) -> Decision<()> {
+        let headers = match &*scope {
+            Scope::Http(http) => &http.headers,
+            Scope::WebSocket(ws) => &ws.headers,
+            Scope::Lifespan(_) => return Decision::Continue(()),
+        };
+        let host = headers.get("host").map_or(&b""[..], |host| bare_host(host));
+        if self.allows_bytes(host) {
+            return Decision::Continue(());
+        }
+        let refusal = || {
+            let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
+            Decision::Respond(Response::new(400, headers, "Invalid host header"))
+        };
+        let http = match &*scope {
             Scope::Http(http) => http,
-            // A WebSocket handshake with a bad Host is refused with the same 400 (a denial
-            // response); there is nothing to redirect a WebSocket to.
-            Scope::WebSocket(ws) => {
-                let host = ws.header("host").map(host_without_port).unwrap_or_default();
-                if self.allows(host) {
-                    return Either::Left(inner.call(scope, receive, send));
-                }
-                let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
-                return Either::Right(respond(send, 400, headers, "Invalid host header"));
-            }
-            Scope::Lifespan(_) => return Either::Left(inner.call(scope, receive, send)),
+            // There is nothing to redirect a WebSocket to: the same 400 (a denial response).
+            _ => return refusal(),
         };
         let host = http
             .header("host")
             .map(host_without_port)
             .unwrap_or_default();
-        if self.allows(host) {
-            return Either::Left(inner.call(scope, receive, send));
-        }
         let www = format!("www.{}", host.to_ascii_lowercase());
-        let (status, headers, body) = if self.www_redirect && !host.is_empty() && self.allows(&www)
-        {
+        if self.www_redirect && !host.is_empty() && self.allows(&www) {
             let query = if http.query_string.is_empty() {
                 String::new()
             } else {
@@ -133,12 +158,14 @@ impl Middleware for TrustedHost {
                 http.scheme.as_str(),
                 String::from_utf8_lossy(&http.raw_path)
             );
-            (301, Headers::new().with("location", location), "")
+            Decision::Respond(Response::new(
+                301,
+                Headers::new().with("location", location),
+                "",
+            ))
         } else {
-            let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
-            (400, headers, "Invalid host header")
-        };
-        Either::Right(respond(send, status, headers, body))
+            refusal()
+        }
     }
 }
 

@@ -279,10 +279,11 @@ where
     }
     let outcome = w.conn().app_returned(result.is_err());
     let (tasks, request_id) = background.take_with_request_id();
-    let request_id = request_id.as_deref().map(String::from_utf8_lossy);
+    let request_id = || request_id.as_deref().map(String::from_utf8_lossy);
     match panic {
         Some(panic) => {
-            let id = request_id.as_deref().unwrap_or("-");
+            let id = request_id();
+            let id = id.as_deref().unwrap_or("-");
             tracing::error!(%method, %path, request_id = id, %panic, "app panicked; closing the connection");
         }
         None if w.state().client_gone() => {
@@ -292,7 +293,7 @@ where
         None => log_outcome(outcome, &method, &path, result.as_ref().err()),
     }
     if !tasks.is_empty() {
-        let label = match &request_id {
+        let label = match request_id() {
             Some(id) => format!("{method} {path} (request id {id})"),
             None => format!("{method} {path}"),
         };
