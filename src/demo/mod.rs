@@ -141,8 +141,10 @@ pub fn stack<A: App>(
         .app(app))
 }
 
-/// The app `cargo run --release` serves: the demo routes behind the demo stack. `/metrics`
-/// shows the counters of `executor` and `server_counters` (give both to the server too).
+/// The app `cargo run --release` serves: the demo routes behind the demo stack, its request
+/// futures on the heap (an idle connection then keeps no room for the stack and the largest
+/// route; one allocation per request). `/metrics` shows the counters of `executor` and
+/// `server_counters` (give both to the server too).
 pub fn build(
     config: DemoConfig,
     executor: Executor,
@@ -155,7 +157,7 @@ pub fn build(
         counts: counts.clone(),
         server_counters,
     };
-    stack(&config, counts, demo)
+    stack(&config, counts, demo).map(StackApp::on_heap)
 }
 
 impl App for Demo {

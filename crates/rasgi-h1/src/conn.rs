@@ -42,11 +42,43 @@ const MAX_HEADER_SLOTS: usize = 128;
 /// long one.
 pub const STREAM_GATHER_BYTES: usize = 256 * 1024;
 
+/// Field lists a thread keeps for reuse (see [`SPARE_FIELD_LISTS`]).
+const MAX_SPARE_FIELD_LISTS: usize = 64;
+/// A list with room for more fields than this is not kept: one huge response must not pin
+/// its room on the thread.
+const MAX_SPARE_FIELD_CAPACITY: usize = 32;
+
 thread_local! {
     /// The parser's field slots, one set per thread: zeroing 4 KiB of slots for every request
     /// costs more than parsing a small head, and a set per connection would be 4 KiB idle.
     static HEADER_SLOTS: std::cell::RefCell<[HeaderSpan; MAX_HEADER_SLOTS]> =
         const { std::cell::RefCell::new([HeaderSpan::EMPTY; MAX_HEADER_SLOTS]) };
+
+    /// The field lists of written response heads, emptied, for the next request heads parsed
+    /// on this thread: a request and its response allocate one list between them, not two.
+    /// Per thread rather than per connection, so an idle connection keeps none.
+    static SPARE_FIELD_LISTS: std::cell::RefCell<Vec<Vec<(Bytes, Bytes)>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty field list, reused when the thread has one.
+fn field_list() -> Vec<(Bytes, Bytes)> {
+    SPARE_FIELD_LISTS
+        .with_borrow_mut(Vec::pop)
+        .unwrap_or_default()
+}
+
+/// Keep `fields`' room for a later [`field_list`].
+fn give_back_field_list(mut fields: Vec<(Bytes, Bytes)>) {
+    if fields.capacity() == 0 || fields.capacity() > MAX_SPARE_FIELD_CAPACITY {
+        return;
+    }
+    fields.clear();
+    SPARE_FIELD_LISTS.with_borrow_mut(|spare| {
+        if spare.len() < MAX_SPARE_FIELD_LISTS {
+            spare.push(fields);
+        }
+    });
 }
 
 /// What a connection is told once, when it is made.
@@ -646,10 +678,12 @@ impl ServerConn {
             };
             let bytes = buf.split_to(len).freeze();
             let slice = |span: Span| bytes.slice(span.start..span.end);
-            let headers: Vec<(Bytes, Bytes)> = slots[..parts.field_count]
-                .iter()
-                .map(|field| (slice(field.name), slice(field.value)))
-                .collect();
+            let mut headers = field_list();
+            headers.extend(
+                slots[..parts.field_count]
+                    .iter()
+                    .map(|field| (slice(field.name), slice(field.value))),
+            );
             let request = Request {
                 method: slice(parts.method),
                 path: slice(parts.path),
@@ -1015,6 +1049,7 @@ impl ServerConn {
         }
         buf.extend_from_slice(b"\r\n");
         self.status = status;
+        give_back_field_list(start.fields);
         framing
     }
 

@@ -115,14 +115,15 @@ impl ResponseHook for Compress<'_> {
     ) -> Result<(), SendError> {
         let status = start.status;
         let headers = &mut start.headers;
-        let eligible = (200..300).contains(&status)
+        // The size first: it rules out most small responses before any field is looked at.
+        let eligible = (more_body || first.len() >= self.config.minimum_size)
+            && (200..300).contains(&status)
             && status != 204
             && status != 206
             && !headers.contains("content-encoding")
             && !headers
                 .get_str("content-type")
-                .is_some_and(|t| self.config.excluded(t))
-            && (more_body || first.len() >= self.config.minimum_size);
+                .is_some_and(|t| self.config.excluded(t));
         if !eligible {
             return Ok(());
         }

@@ -19,7 +19,7 @@
 
 use std::future::Future;
 
-use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
+use rasgi_protocol::{App, AppError, OnHeap, Receive, Scope, Sender};
 
 use crate::step::{Step, Steps};
 use crate::Middleware;
@@ -197,6 +197,14 @@ pub struct StackApp<A> {
 }
 
 impl<A> StackApp<A> {
+    /// The same stack with its request futures on the heap (see [`OnHeap`]).
+    pub fn on_heap(self) -> StackApp<OnHeap<A>> {
+        StackApp {
+            app: OnHeap(self.app),
+            names: self.names,
+        }
+    }
+
     /// The middleware, outermost first.
     pub fn names(&self) -> &[String] {
         &self.names

@@ -172,6 +172,23 @@ impl App for BoxApp {
     }
 }
 
+/// An app whose request futures live on the heap: a connection's task keeps a pointer for it
+/// instead of the whole future, so an idle connection does not carry room for the largest
+/// request the app can serve. The price is one allocation per request; worth it when the
+/// future is large (a deep stack, big routes) and connections wait long between requests.
+pub struct OnHeap<A>(pub A);
+
+impl<A: App> App for OnHeap<A> {
+    fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
+        Box::pin(self.0.call(scope, receive, send))
+    }
+}
+
 /// Why [`read_body`] gave up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadBodyError {

@@ -31,7 +31,8 @@ pub mod scope;
 pub mod state;
 
 pub use app::{
-    is_client_gone, read_body, send_response, App, AppError, BoxApp, ReadBodyError, Receive, Sender,
+    is_client_gone, read_body, send_response, App, AppError, BoxApp, OnHeap, ReadBodyError,
+    Receive, Sender,
 };
 pub use background::{BackgroundTasks, Task, TaskBody};
 pub use bytestr::ByteStr;

@@ -211,6 +211,36 @@ fn settings(config: &ServerConfig) -> Settings {
 /// One request, from its head to the end of its response (steps 2 to 5); returns what the
 /// connection does next. Its own function, so that the connection's future holds the
 /// request's state and the app's future in one slot, shared with the wait for the next head.
+/// The bytes of one request's future over `reader` and `writer` (built, never polled).
+pub(crate) fn request_future_bytes<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> usize
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    A: App,
+{
+    let config = &*ctx.config;
+    let mut read = ReadSide::new(reader, config.body_read_timeout);
+    let wire = Mutex::new(Wire::new(
+        writer,
+        settings(config),
+        config.send_timeout,
+        ctx.counters.clone(),
+    ));
+    let background = BackgroundTasks::new();
+    let (mut request, mut batches) = (None, Vec::new());
+    let peers = Peers::default();
+    let future = serve_request(
+        ctx,
+        &peers,
+        &mut request,
+        &mut read,
+        &wire,
+        &background,
+        &mut batches,
+    );
+    std::mem::size_of_val(&future)
+}
+
 async fn serve_request<R, W, A>(
     ctx: &ConnContext<A>,
     peers: &Peers,

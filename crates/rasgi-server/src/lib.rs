@@ -37,7 +37,7 @@ mod wire;
 pub use config::{ServerConfig, WebSocketConfig};
 pub use conn::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
-pub use server::{serve, serve_connection, Listener, Server, ServerError};
+pub use server::{serve, serve_connection, FutureSizes, Listener, Server, ServerError};
 pub use shutdown::Shutdown;
 /// rustls, for building [`ServerConfig::tls`] (feature `tls`).
 #[cfg(feature = "tls")]

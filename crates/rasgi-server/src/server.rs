@@ -248,6 +248,21 @@ impl<A: App> Server<A> {
         Ok(())
     }
 
+    /// The sizes of the futures a connection's task holds for this app (built over a socket
+    /// pair, never polled). For memory budgets: a test pins them, so that a change that grows
+    /// them is seen. Needs a Tokio runtime.
+    pub fn future_sizes(&self) -> std::io::Result<FutureSizes> {
+        let (one, _other) = tokio::net::UnixStream::pair()?;
+        let mut request_side = tokio::net::UnixStream::pair()?.0;
+        let (reader, writer) = request_side.split();
+        let request = crate::conn::request_future_bytes(reader, writer, &self.ctx);
+        let connection = Accepted::Unix(one).serve(Arc::new(self.ctx.clone()));
+        Ok(FutureSizes {
+            connection: std::mem::size_of_val(&connection),
+            request,
+        })
+    }
+
     /// Serve one connection over any byte stream (a socket, a pipe, an in-memory duplex).
     pub async fn serve_connection<IO>(&self, io: IO, peers: Peers)
     where
@@ -256,6 +271,16 @@ impl<A: App> Server<A> {
         let (reader, writer) = tokio::io::split(io);
         drive(reader, writer, &peers, &self.ctx).await;
     }
+}
+
+/// What [`Server::future_sizes`] measures, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FutureSizes {
+    /// A connection's whole future: what its task keeps all its life, idle or not (a
+    /// request's future is room inside it).
+    pub connection: usize,
+    /// One request's future: the app's future and the server's state around it.
+    pub request: usize,
 }
 
 /// Serve one connection over `io` with `app` and the default settings.
