@@ -14,7 +14,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = {
     "rasgi": (["{root}/target/release/examples/load_rasgi", "--bind", "127.0.0.1:{port}", "--keep-alive", "60"], None),
     "rasgi-stack": (["{root}/target/release/examples/load_rasgi", "--stack", "--bind", "127.0.0.1:{port}", "--keep-alive", "60"], None),
-    "hyper": (["{root}/target/release/examples/load_hyper", "--bind", "127.0.0.1:{port}"], None),
+    "rasgi-binary": (["{root}/target/release/rasgi", "--workers", "1", "--no-access-log", "--bind", "127.0.0.1:{port}",
+                      "--timeout-keep-alive", "60", "--log-file", "{root}/target/bench-demo.log"], None),
+    # The hyper ratios are taken against: its fastest configuration for hello and pipelined
+    # (`--minimal`: one `Full<Bytes>` hello, no router); the routed one for the others.
+    "hyper": (["{root}/target/release/examples/load_hyper", "--minimal", "--bind", "127.0.0.1:{port}"], None),
+    "hyper-routed": (["{root}/target/release/examples/load_hyper", "--bind", "127.0.0.1:{port}"], None),
     "uvicorn-raw": (["{venv}/bin/uvicorn", "starlette_app:raw", "--port", "{port}", "--no-access-log", "--loop", "uvloop",
                      "--http", "httptools", "--timeout-keep-alive", "60", "--log-level", "warning"], HERE),
     "uvicorn-starlette": (["{venv}/bin/uvicorn", "starlette_app:app", "--port", "{port}", "--no-access-log", "--loop", "uvloop",
@@ -25,11 +30,16 @@ SERVERS = {
 SCENARIOS = {
     "hello": ("/", None, 64, ["rasgi", "hyper", "uvicorn-raw"]),
     "pipelined": ("/", "pipeline.lua", 64, ["rasgi", "hyper", "uvicorn-raw"]),
-    "stack": ("/", None, 64, ["rasgi-stack", "hyper", "uvicorn-starlette"]),
-    "stream": ("/stream", None, 16, ["rasgi", "hyper"]),
-    "upload": ("/echo", "upload.lua", 16, ["rasgi", "hyper"]),
-    "gzip": ("/big", "gzip.lua", 16, ["rasgi-stack", "hyper", "uvicorn-starlette"]),
+    "stack": ("/", None, 64, ["rasgi-stack", "rasgi-binary", "hyper", "uvicorn-starlette"]),
+    "stream": ("/stream", None, 16, ["rasgi", "hyper-routed"]),
+    "upload": ("/echo", "upload.lua", 16, ["rasgi", "hyper-routed"]),
+    "gzip": ("/big", "gzip.lua", 16, ["rasgi-stack", "hyper-routed", "uvicorn-starlette"]),
 }
+
+
+def baseline(servers):
+    """The hyper a scenario's ratios are taken against."""
+    return "hyper" if "hyper" in servers else "hyper-routed"
 
 
 def cpu_ticks(pid):
@@ -94,7 +104,7 @@ def main():
     skip = set(filter(None, args.skip_servers.split(",")))
     scenarios = {k: (p, s, c, [x for x in servers if x not in skip])
                  for k, (p, s, c, servers) in SCENARIOS.items() if not only or k in only}
-    names = sorted({s for v in scenarios.values() for s in v[3]} | ({"rasgi", "hyper"} if not only or "idle" in only else set()))
+    names = sorted({s for v in scenarios.values() for s in v[3]} | ({"rasgi", "rasgi-binary", "hyper"} if not only or "idle" in only else set()))
     ports = {name: 18500 + i for i, name in enumerate(names)}
     processes = {}
     results = {}
@@ -116,13 +126,13 @@ def main():
             }
             # Each round runs the servers back to back, so a round's ratio is the least disturbed
             # by the machine's drift; report the median of those too.
-            if "hyper" in runs:
+            if baseline(runs) in runs:
                 for s, rs in runs.items():
-                    ratios = [r["rps"] / h["rps"] for r, h in zip(rs, runs["hyper"]) if h["rps"]]
+                    ratios = [r["rps"] / h["rps"] for r, h in zip(rs, runs[baseline(runs)]) if h["rps"]]
                     results[scenario][s]["paired_ratio"] = statistics.median(ratios) if ratios else 0.0
         if not only or "idle" in only:
             results["idle"] = {}
-            for server in ["rasgi", "hyper"]:
+            for server in ["rasgi", "rasgi-binary", "hyper"]:
                 before, after, per = idle(server, ports[server], processes[server], args.idle_connections)
                 results["idle"][server] = {"rss_before_kib": before, "rss_after_kib": after, "bytes_per_connection": per}
                 print(f"idle      {server:17} {args.idle_connections} connections: {before} -> {after} KiB, {per:.0f} B each", flush=True)
@@ -145,7 +155,7 @@ def report(results, args):
     for scenario, servers in results.items():
         if scenario == "idle":
             continue
-        base = servers.get("hyper", {}).get("rps")
+        base = servers.get(baseline(servers), {}).get("rps")
         for server, m in servers.items():
             ratio = f"{m['rps'] / base:.2f}x" if base else "-"
             paired = f"{m['paired_ratio']:.2f}x" if "paired_ratio" in m else "-"
@@ -165,11 +175,11 @@ def report(results, args):
 
 def chart(results):
     """Grouped bars: req/s relative to hyper per scenario, labelled with req/s."""
-    colors = {"rasgi": "#d9480f", "rasgi-stack": "#d9480f", "hyper": "#495057", "uvicorn-raw": "#1c7ed6", "uvicorn-starlette": "#1c7ed6"}
+    colors = {"rasgi": "#d9480f", "rasgi-stack": "#d9480f", "rasgi-binary": "#d9480f", "hyper": "#495057", "hyper-routed": "#495057", "uvicorn-raw": "#1c7ed6", "uvicorn-starlette": "#1c7ed6"}
     scenarios = [s for s in results if s != "idle"]
     width, height, left, top, bottom = 760, 360, 60, 40, 60
     group = (width - left - 20) / max(len(scenarios), 1)
-    peak = max((m["rps"] / results[s]["hyper"]["rps"]) for s in scenarios for m in results[s].values()) * 1.15
+    peak = max((m["rps"] / results[s][baseline(results[s])]["rps"]) for s in scenarios for m in results[s].values()) * 1.15
     y = lambda v: top + (height - top - bottom) * (1 - v / peak)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
              f'<text x="{left}" y="20" font-size="14">req/s relative to hyper (label: req/s); rasgi orange, hyper grey, uvicorn blue</text>',
@@ -179,7 +189,7 @@ def chart(results):
         servers = list(results[scenario].items())
         bar = group * 0.8 / len(servers)
         for j, (server, m) in enumerate(servers):
-            ratio = m["rps"] / results[scenario]["hyper"]["rps"]
+            ratio = m["rps"] / results[scenario][baseline(results[scenario])]["rps"]
             x = left + i * group + group * 0.1 + j * bar
             parts.append(f'<rect x="{x:.1f}" y="{y(ratio):.1f}" width="{bar - 4:.1f}" height="{y(0) - y(ratio):.1f}" fill="{colors.get(server, "#868e96")}"/>')
             label = f"{m['rps'] / 1000:.0f}k" if m["rps"] >= 1000 else f"{m['rps']:.0f}"

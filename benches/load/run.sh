@@ -16,6 +16,6 @@ if [ ! -x "$venv/bin/uvicorn" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "uvicorn[standard]" starlette
 fi
-cargo build --release --example load_rasgi --example load_hyper
+cargo build --release --bin rasgi --example load_rasgi --example load_hyper
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 exec python3 "$here/bench.py" --root "$root" --venv "$venv" "$@"

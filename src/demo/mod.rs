@@ -2,10 +2,10 @@
 //! one route per idea, behind the stack
 //!
 //! ```text
-//! Metrics → ProxyHeaders → TrustedHost → Cors → GZip → RequestId → Timing → CustomHeaders → ServerErrors → ExceptionHandlers → routes
+//! Metrics → ProxyHeaders → TrustedHost → Cors → GZip → RequestId → Timing → CustomHeaders → ServerErrors (+ exception handlers) → routes
 //! ```
 //!
-//! (outermost first). [`stack`] builds that onion around any app, so tests can put their own
+//! (outermost first). Metrics to CustomHeaders are steps, one layer between them. [`stack`] builds that onion around any app, so tests can put their own
 //! handler behind exactly the demo's middleware.
 //!
 //! | file | what |
