@@ -103,13 +103,7 @@ where
     A: App,
 {
     let config = &*ctx.config;
-    let mut read = ReadSide::new(reader, config.body_read_timeout);
-    let wire = Mutex::new(Wire::new(
-        writer,
-        settings(config),
-        config.send_timeout,
-        ctx.counters.clone(),
-    ));
+    let (mut read, wire) = sides(reader, writer, ctx);
     // One list per connection, reused: requests on a connection are served one at a time.
     let background = BackgroundTasks::new();
     let mut written_batches: Vec<Batch> = Vec::new();
@@ -211,6 +205,25 @@ fn settings(config: &ServerConfig) -> Settings {
 /// One request, from its head to the end of its response (steps 2 to 5); returns what the
 /// connection does next. Its own function, so that the connection's future holds the
 /// request's state and the app's future in one slot, shared with the wait for the next head.
+/// A connection's read side and its wire, as `ctx`'s settings make them.
+fn sides<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> (ReadSide<R>, Mutex<Wire<W>>)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let config = &*ctx.config;
+    let wire = Wire::new(
+        writer,
+        settings(config),
+        config.send_timeout,
+        ctx.counters.clone(),
+    );
+    (
+        ReadSide::new(reader, config.body_read_timeout),
+        Mutex::new(wire),
+    )
+}
+
 /// The bytes of one request's future over `reader` and `writer` (built, never polled).
 pub(crate) fn request_future_bytes<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> usize
 where
@@ -218,14 +231,7 @@ where
     W: AsyncWrite + Unpin + Send,
     A: App,
 {
-    let config = &*ctx.config;
-    let mut read = ReadSide::new(reader, config.body_read_timeout);
-    let wire = Mutex::new(Wire::new(
-        writer,
-        settings(config),
-        config.send_timeout,
-        ctx.counters.clone(),
-    ));
+    let (mut read, wire) = sides(reader, writer, ctx);
     let background = BackgroundTasks::new();
     let (mut request, mut batches) = (None, Vec::new());
     let peers = Peers::default();
