@@ -42,6 +42,7 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible
                 .body(StreamBody::new(chunks).boxed())
                 .expect("response")
         }
+        "/sse" => sse(request.uri().query().unwrap_or("")),
         "/echo" => Response::builder()
             .header("content-type", "application/octet-stream")
             .body(request.into_body().boxed())
@@ -79,6 +80,41 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible
             .expect("response"),
     };
     Ok(response)
+}
+
+/// `GET /sse?events=N&interval_ms=MS`: the demo's server-sent events, as a hyper user streams
+/// them: a task produces the events into a channel, and the body is fed by the channel.
+fn sse(query: &str) -> Response<Body> {
+    let param = |name: &str, default: u64| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let (events, interval) = (param("events", 5), param("interval_ms", 500));
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(1);
+    tokio::task::spawn(async move {
+        for i in 0..events {
+            if i > 0 && interval > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(interval)).await;
+            }
+            let event = Bytes::from(format!("id: {i}\ndata: event {i}\n\n"));
+            if sender.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    let frames = futures::stream::unfold(receiver, |mut receiver| async move {
+        let event = receiver.recv().await?;
+        Some((Ok::<_, hyper::Error>(Frame::data(event)), receiver))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(StreamBody::new(frames).boxed())
+        .expect("response")
 }
 
 /// `--minimal`: the same hello for every request, nothing else.

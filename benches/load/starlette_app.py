@@ -1,6 +1,7 @@
 """The uvicorn baselines: a raw ASGI hello app, and a Starlette app with the same middleware
 stack as rasgi's demo (TrustedHost, CORS, GZip, request id, timing, custom header), written the
 way a FastAPI/Starlette user writes it (the custom three as BaseHTTPMiddleware)."""
+import asyncio
 import time
 import uuid
 
@@ -10,7 +11,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 
@@ -31,6 +32,21 @@ async def big(request):
     line = b"rasgi streams, compresses and never buffers. "
     body = (line * (100 * 1024 // len(line) + 1))[: 100 * 1024]
     return PlainTextResponse(body)
+
+
+async def sse(request):
+    """The demo's server-sent events: `events` of them, `interval_ms` apart."""
+    events = int(request.query_params.get("events", 5))
+    interval = int(request.query_params.get("interval_ms", 500)) / 1000
+
+    async def stream():
+        for i in range(events):
+            if i > 0 and interval > 0:
+                await asyncio.sleep(interval)
+            yield f"id: {i}\ndata: event {i}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache"})
 
 
 class CustomHeader(BaseHTTPMiddleware):
@@ -58,7 +74,7 @@ class RequestId(BaseHTTPMiddleware):
 
 # The same order as rasgi's demo, outermost first.
 app = Starlette(
-    routes=[Route("/", hello), Route("/big", big)],
+    routes=[Route("/", hello), Route("/big", big), Route("/sse", sse)],
     middleware=[
         Middleware(TrustedHostMiddleware, allowed_hosts=["localhost", "127.0.0.1", "[::1]"]),
         Middleware(CORSMiddleware, allow_origins=["http://localhost:3000"], allow_methods=["GET", "POST"],
@@ -70,3 +86,6 @@ app = Starlette(
         Middleware(CustomHeader),
     ],
 )
+
+# The same routes with no middleware: what the framework itself costs per stream.
+bare = Starlette(routes=[Route("/", hello), Route("/big", big), Route("/sse", sse)])

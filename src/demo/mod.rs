@@ -19,8 +19,11 @@ mod logfile;
 mod metrics;
 mod routes;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::Either;
 
 use rasgi_background::Executor;
 use rasgi_middleware::cors::{AllowOrigins, CorsConfig};
@@ -161,16 +164,23 @@ pub fn build(
 }
 
 impl App for Demo {
-    async fn call<R: Receive, S: Sender>(
+    // A plain function choosing the route's future, not an `async fn`: an `async fn` would keep
+    // the scope it was passed and the one it matched out of it (700 bytes) beside the route's
+    // future for the whole request.
+    fn call<R: Receive, S: Sender>(
         &self,
         scope: Scope,
         receive: R,
         send: S,
-    ) -> Result<(), AppError> {
+    ) -> impl Future<Output = Result<(), AppError>> + Send {
         match scope {
-            Scope::Http(scope) => routes::route(self, scope, receive, send).await,
-            Scope::WebSocket(scope) => routes::websocket(scope, receive, send).await,
-            Scope::Lifespan(lifespan) => self.lifespan(lifespan, receive, send).await,
+            Scope::Http(scope) => Either::Left(routes::route(self, scope, receive, send)),
+            Scope::WebSocket(scope) => {
+                Either::Right(Either::Left(routes::websocket(scope, receive, send)))
+            }
+            Scope::Lifespan(lifespan) => {
+                Either::Right(Either::Right(self.lifespan(lifespan, receive, send)))
+            }
         }
     }
 }

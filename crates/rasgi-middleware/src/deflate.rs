@@ -83,6 +83,12 @@ impl GzipStream {
         let input = &input[input.len().saturating_sub(STREAM_CONTEXT_BYTES)..];
         let excess = (self.context.len() + input.len()).saturating_sub(STREAM_CONTEXT_BYTES);
         self.context.drain(..excess);
+        // Grow by doubling, but never past the context's size: a long-lived stream keeps 8 KiB.
+        let needed = self.context.len() + input.len();
+        if needed > self.context.capacity() {
+            let capacity = (needed * 2).min(STREAM_CONTEXT_BYTES);
+            self.context.reserve_exact(capacity - self.context.len());
+        }
         self.context.extend_from_slice(input);
     }
 
@@ -270,6 +276,21 @@ mod tests {
             // Within a tenth of the state kept whole.
             assert!(out.len() * 10 <= kept * 11, "{} against {kept}", out.len());
         }
+    }
+
+    #[test]
+    fn a_long_stream_of_small_events_keeps_no_more_than_its_context() {
+        let mut stream = GzipStream::new(6);
+        let mut out = Vec::new();
+        for i in 0..1000 {
+            stream.write(
+                format!("id: {i}\ndata: event {i}\n\n").as_bytes(),
+                &mut out,
+                true,
+            );
+            assert!(stream.context.capacity() <= STREAM_CONTEXT_BYTES);
+        }
+        assert_eq!(stream.context.len(), STREAM_CONTEXT_BYTES);
     }
 
     #[test]
