@@ -9,7 +9,7 @@
 //! capped, then the end. Trailer fields are validated and discarded (ASGI has no request
 //! trailers).
 
-use crate::class::{is_token, FIELD_VALUE};
+use crate::class::{is_token, FIELD_VALUE, HEX_DIGIT, NOT_HEX};
 use crate::{H1Error, Limits};
 
 /// What one decode step produced.
@@ -130,6 +130,7 @@ impl Decoder {
 
     /// Decode from the start of `input`: returns how many bytes were consumed and what they
     /// meant. Call again with the unconsumed rest (plus any newly read bytes).
+    #[inline]
     pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Decoded<'a>), H1Error> {
         match &mut self.kind {
             Kind::Length { remaining } => {
@@ -154,9 +155,48 @@ fn clamp(remaining: u64, available: usize) -> usize {
 }
 
 impl Chunked {
+    #[inline]
     fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Decoded<'a>), H1Error> {
         use ChunkState::*;
+        // The common shape straight through: the CRLF after a chunk, a size line, its data.
         let mut i = 0;
+        if self.state == DataCr && input.starts_with(b"\r\n") {
+            self.state = SizeStart;
+            i = 2;
+        }
+        if self.state == SizeStart {
+            i += self.size_line(&input[i..]).unwrap_or(0);
+        }
+        if self.state == Data && i < input.len() {
+            return Ok(self.data(input, i));
+        }
+        if self.state == TrailerStart && input[i..].starts_with(b"\r\n") {
+            // The last chunk without trailers: the end.
+            self.state = Done;
+            return Ok((i + 2, Decoded::End));
+        }
+        self.decode_bytes(input, i)
+    }
+
+    /// Chunk data from `input[i..]` (not empty), as much as the chunk has left.
+    #[inline(always)]
+    fn data<'a>(&mut self, input: &'a [u8], i: usize) -> (usize, Decoded<'a>) {
+        let n = clamp(self.size, input.len() - i);
+        self.size -= n as u64;
+        if self.size == 0 {
+            self.state = ChunkState::DataCr;
+        }
+        (i + n, Decoded::Data(&input[i..i + n]))
+    }
+
+    /// The byte-by-byte state machine, from `input[i..]`: every shape and every error.
+    #[inline(never)]
+    fn decode_bytes<'a>(
+        &mut self,
+        input: &'a [u8],
+        mut i: usize,
+    ) -> Result<(usize, Decoded<'a>), H1Error> {
+        use ChunkState::*;
         while i < input.len() {
             if let Some(used) = self.fast_path(&input[i..]) {
                 i += used;
@@ -208,14 +248,7 @@ impl Chunked {
                     }
                     self.state = if self.size == 0 { TrailerStart } else { Data };
                 }
-                Data => {
-                    let n = clamp(self.size, input.len() - i);
-                    self.size -= n as u64;
-                    if self.size == 0 {
-                        self.state = DataCr;
-                    }
-                    return Ok((i + n, Decoded::Data(&input[i..i + n])));
-                }
+                Data => return Ok(self.data(input, i)),
                 DataCr => {
                     if b != b'\r' {
                         return Err(H1Error::InvalidChunkEnd);
@@ -282,28 +315,38 @@ impl Chunked {
                 self.state = ChunkState::SizeStart;
                 Some(2)
             }
-            ChunkState::SizeStart => {
-                let digits = input
-                    .iter()
-                    .take(16)
-                    .take_while(|&&b| hex_value(b).is_some())
-                    .count();
-                if digits == 0 || input.get(digits..digits + 2) != Some(b"\r\n") {
-                    return None;
-                }
-                let size = input[..digits].iter().fold(0u64, |size, &b| {
-                    size << 4 | u64::from(hex_value(b).unwrap_or(0))
-                });
-                self.size = size;
-                self.state = if size == 0 {
-                    ChunkState::TrailerStart
-                } else {
-                    ChunkState::Data
-                };
-                Some(digits + 2)
-            }
+            ChunkState::SizeStart => self.size_line(input),
             _ => None,
         }
+    }
+
+    /// At [`ChunkState::SizeStart`]: a whole size line of hex digits and CRLF, taken at once
+    /// (the state becomes `Data`, or `TrailerStart` for the last chunk); `None` leaves it to
+    /// the byte loop.
+    #[inline(always)]
+    fn size_line(&mut self, input: &[u8]) -> Option<usize> {
+        // At most 16 digits: a u64 cannot overflow here (longer sizes go byte by byte, which
+        // checks).
+        let mut size = 0u64;
+        let mut digits = 0;
+        while let Some(&b) = input.get(digits).filter(|_| digits < 16) {
+            let digit = HEX_DIGIT[b as usize];
+            if digit == NOT_HEX {
+                break;
+            }
+            size = size << 4 | u64::from(digit);
+            digits += 1;
+        }
+        if digits == 0 || input.get(digits..digits + 2) != Some(b"\r\n") {
+            return None;
+        }
+        self.size = size;
+        self.state = if size == 0 {
+            ChunkState::TrailerStart
+        } else {
+            ChunkState::Data
+        };
+        Some(digits + 2)
     }
 
     fn count_extension_byte(&mut self) -> Result<(), H1Error> {
@@ -343,12 +386,7 @@ fn extension_step(state: ChunkState, b: u8) -> Result<ChunkState, H1Error> {
 }
 
 fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    Some(HEX_DIGIT[b as usize]).filter(|&digit| digit != NOT_HEX)
 }
 
 #[cfg(test)]

@@ -16,6 +16,28 @@ pub const TARGET: [bool; 256] = range_table(0x21, 0x7e, false);
 /// Bytes allowed in a field value: HTAB, SP, visible ASCII and obs-text (RFC 9110 §5.5).
 pub const FIELD_VALUE: [bool; 256] = field_value_table();
 
+/// The value of a hex digit (`0-9`, `a-f`, `A-F`); [`NOT_HEX`] for any other byte.
+pub const HEX_DIGIT: [u8; 256] = hex_digit_table();
+
+/// [`HEX_DIGIT`]'s mark for a byte that is no hex digit.
+pub const NOT_HEX: u8 = 0xff;
+
+const fn hex_digit_table() -> [u8; 256] {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+}
+
 const fn token_lower_table() -> [u8; 256] {
     let mut table = [0u8; 256];
     let specials = b"!#$%&'*+-.^_`|~";
@@ -71,6 +93,20 @@ pub fn skip_target(bytes: &[u8], from: usize) -> usize {
     i
 }
 
+/// [`skip_target`], and the index of the first `?` before that end (or `usize::MAX`): the
+/// target and where its query starts, in one pass.
+#[inline]
+pub fn skip_target_query(bytes: &[u8], from: usize) -> (usize, usize) {
+    let (mut i, mut query) = wide::skip_target_query(bytes, from);
+    while i < bytes.len() && TARGET[bytes[i] as usize] {
+        if bytes[i] == b'?' && query == usize::MAX {
+            query = i;
+        }
+        i += 1;
+    }
+    (i, query)
+}
+
 /// Index of the first byte of `bytes[from..]` that may not appear in a field value
 /// (the CR that ends it, or an invalid byte), or `bytes.len()`.
 #[inline(always)]
@@ -82,19 +118,14 @@ pub fn skip_field_value(bytes: &[u8], from: usize) -> usize {
     i
 }
 
-/// Index of the first `byte` in `bytes`, or `None`.
-#[inline]
-pub fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
-    let i = wide::skip_until_equal(bytes, byte);
-    bytes[i..].iter().position(|&b| b == byte).map(|at| i + at)
-}
-
 /// Lowercase the run of token characters that starts at `from`, in place; returns the index of
 /// the first byte after it (or `bytes.len()`).
 #[inline(always)]
 pub fn lower_token_run(bytes: &mut [u8], from: usize) -> usize {
-    let mut end = from;
-    for b in &mut bytes[from..] {
+    // Names are nearly always letters, digits and `-`: blocks of those are lowercased at once;
+    // any other byte (another `tchar`, the colon, an invalid byte) is the table's to judge.
+    let mut end = wide::lower_name_run(bytes, from);
+    for b in &mut bytes[end..] {
         let lower = TOKEN_LOWER[*b as usize];
         if lower == 0 {
             break;
@@ -111,8 +142,9 @@ pub fn lower_token_run(bytes: &mut [u8], from: usize) -> usize {
 #[cfg(target_arch = "x86_64")]
 mod wide {
     use core::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8,
-        _mm_or_si128, _mm_set1_epi8,
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
+        _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_storeu_si128,
     };
 
     #[inline(always)]
@@ -163,15 +195,82 @@ mod wide {
         scan(bytes, from, value_stops)
     }
 
+    /// [`skip_target`], noting the first `?` before the stop (or `usize::MAX`).
     #[inline]
-    pub fn skip_until_equal(bytes: &[u8], byte: u8) -> usize {
-        scan(bytes, 0, |block| {
+    pub fn skip_target_query(bytes: &[u8], from: usize) -> (usize, usize) {
+        let mut i = from;
+        let mut query = usize::MAX;
+        while let Some(block) = bytes.get(i..i + 16) {
+            let block: &[u8; 16] = block.try_into().expect("16 bytes");
+            let stops = target_stops(block);
             // SAFETY: as in `target_stops`.
-            unsafe {
+            let marks = unsafe {
                 let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
-                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(byte as i8))) as u32
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'?' as i8))) as u32
+            };
+            // Only marks before the block's first stop are in the target.
+            let marks = marks & stops.wrapping_sub(1) & !stops;
+            if marks != 0 && query == usize::MAX {
+                query = i + marks.trailing_zeros() as usize;
             }
-        })
+            if stops != 0 {
+                return (i + stops.trailing_zeros() as usize, query);
+            }
+            i += 16;
+        }
+        (i, query)
+    }
+
+    /// Bytes `0..n` set, for `n` in `0..=16`: the mask is the 16 bytes at `PREFIX[16 - n..]`.
+    static PREFIX: [u8; 32] = {
+        let mut prefix = [0u8; 32];
+        let mut i = 0;
+        while i < 16 {
+            prefix[i] = 0xff;
+            i += 1;
+        }
+        prefix
+    };
+
+    /// Lowercase, sixteen bytes at a time, the run of ASCII letters, digits and `-` at `from`;
+    /// returns the index of the first other byte, or of the block too short to load.
+    #[inline(always)]
+    pub fn lower_name_run(bytes: &mut [u8], from: usize) -> usize {
+        let mut i = from;
+        while let Some(block) = bytes.get_mut(i..i + 16) {
+            let block: &mut [u8; 16] = block.try_into().expect("16 bytes");
+            // SAFETY: the load and the store touch exactly the 16 bytes of `block`, and the
+            // prefix load the 16 bytes of `PREFIX` at `16 - run` (run <= 16); SSE2 is part of
+            // the x86_64 baseline. Signed compares are right for ASCII ranges: bytes >= 0x80
+            // are negative and fall in none of them.
+            let run = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+                let within = |low: u8, high: u8| {
+                    _mm_and_si128(
+                        _mm_cmpgt_epi8(v, _mm_set1_epi8(low as i8 - 1)),
+                        _mm_cmplt_epi8(v, _mm_set1_epi8(high as i8 + 1)),
+                    )
+                };
+                let upper = within(b'A', b'Z');
+                let simple = _mm_or_si128(
+                    _mm_or_si128(upper, within(b'a', b'z')),
+                    _mm_or_si128(
+                        within(b'0', b'9'),
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8)),
+                    ),
+                );
+                let run = (!_mm_movemask_epi8(simple) as u32).trailing_zeros().min(16) as usize;
+                let prefix = _mm_loadu_si128(PREFIX.as_ptr().add(16 - run).cast::<__m128i>());
+                let case = _mm_and_si128(_mm_and_si128(upper, prefix), _mm_set1_epi8(0x20));
+                _mm_storeu_si128(block.as_mut_ptr().cast::<__m128i>(), _mm_or_si128(v, case));
+                run
+            };
+            i += run;
+            if run < 16 {
+                break;
+            }
+        }
+        i
     }
 }
 
@@ -213,15 +312,23 @@ mod wide {
     }
 
     #[inline]
+    pub fn skip_target_query(bytes: &[u8], from: usize) -> (usize, usize) {
+        let end = skip_target(bytes, from);
+        let query = bytes[from..end].iter().position(|&b| b == b'?');
+        (end, query.map_or(usize::MAX, |at| from + at))
+    }
+
+    #[inline]
     pub fn skip_field_value(bytes: &[u8], from: usize) -> usize {
         scan(bytes, from, |w| {
             any_below(w, 0x20) || any_below(w ^ (ONES * 0x7f), 1)
         })
     }
 
-    #[inline]
-    pub fn skip_until_equal(bytes: &[u8], byte: u8) -> usize {
-        scan(bytes, 0, |w| any_below(w ^ (ONES * byte as u64), 1))
+    /// Names are left to the table here.
+    #[inline(always)]
+    pub fn lower_name_run(_: &mut [u8], from: usize) -> usize {
+        from
     }
 }
 
@@ -241,6 +348,12 @@ mod tests {
                     target_end,
                     "target byte {byte:#x} at {at}"
                 );
+                let query = (0..target_end).find(|&i| bytes[i] == b'?');
+                assert_eq!(
+                    skip_target_query(&bytes, 0),
+                    (target_end, query.unwrap_or(usize::MAX)),
+                    "target byte {byte:#x} at {at}"
+                );
                 let value_end = (0..24)
                     .find(|&i| !FIELD_VALUE[bytes[i] as usize])
                     .unwrap_or(24);
@@ -249,6 +362,32 @@ mod tests {
                     value_end,
                     "value byte {byte:#x} at {at}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_lowercased_to_the_same_end_as_the_table_for_every_byte_at_every_position() {
+        for byte in 0..=255u8 {
+            for at in 0..40 {
+                let mut bytes: Vec<u8> = b"Content-Type-0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ-abcz"
+                    .iter()
+                    .copied()
+                    .chain(*b": Value\r\n")
+                    .collect();
+                bytes[at] = byte;
+                let mut expected = bytes.clone();
+                let mut end = 0;
+                while end < expected.len() && TOKEN_LOWER[expected[end] as usize] != 0 {
+                    expected[end] = TOKEN_LOWER[expected[end] as usize];
+                    end += 1;
+                }
+                assert_eq!(
+                    lower_token_run(&mut bytes, 0),
+                    end,
+                    "byte {byte:#x} at {at}"
+                );
+                assert_eq!(bytes, expected, "byte {byte:#x} at {at}");
             }
         }
     }

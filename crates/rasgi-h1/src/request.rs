@@ -9,7 +9,7 @@
 //! and records header fields as [`Span`]s in a caller-owned slice: no allocation. Header names
 //! are lowercased in place (so the buffer is `&mut`), which is idempotent across restarts.
 
-use crate::class::{find_byte, is_token, lower_token_run, skip_field_value, skip_target};
+use crate::class::{is_token, lower_token_run, skip_field_value, skip_target_query};
 use crate::{H1Error, Limits, Status};
 
 /// A byte range of the parsed buffer.
@@ -175,13 +175,27 @@ struct Framing {
 }
 
 impl Framing {
+    /// Whether a (non-empty, lowercased) name may be one `field` looks at: its length and first
+    /// byte tell most other names apart without a call. (`host` is counted by the caller.)
+    #[inline(always)]
+    fn may_concern(name: &[u8]) -> bool {
+        matches!(
+            (name.len(), name[0]),
+            (6, b'e') | (10, b'c') | (14, b'c') | (17, b't')
+        )
+    }
+
     fn field(&mut self, name: &[u8], value: &[u8]) -> Result<(), H1Error> {
         match name.len() {
-            4 if name == b"host" => self.host_count += 1,
             6 if name == b"expect" => {
                 self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
             }
             10 if name == b"connection" => {
+                // One token is what clients send; a list is split.
+                if value.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive_token = true;
+                    return Ok(());
+                }
                 for token in list_elements(value) {
                     self.close |= token.eq_ignore_ascii_case(b"close");
                     self.keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
@@ -195,6 +209,11 @@ impl Framing {
             }
             17 if name == b"transfer-encoding" => {
                 self.transfer_encoding = true;
+                // One `chunked` is what clients send; a list is split.
+                if !self.chunked && value.eq_ignore_ascii_case(b"chunked") {
+                    self.chunked = true;
+                    return Ok(());
+                }
                 for coding in list_elements(value) {
                     if self.chunked {
                         // Anything after `chunked`, including a second `chunked`
@@ -350,7 +369,14 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
     }
     let line_start = i;
 
-    // method SP
+    // method SP (the usual two at once)
+    if limits.max_method_bytes >= 4 {
+        if buf[i..].starts_with(b"GET ") {
+            i += 3;
+        } else if buf[i..].starts_with(b"POST ") {
+            i += 4;
+        }
+    }
     while is_token(at(buf, i)?) {
         i += 1;
         if i - line_start > limits.max_method_bytes {
@@ -368,7 +394,8 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
 
     // request-target SP
     let target_start = i;
-    i = skip_target(buf, i);
+    let query_at;
+    (i, query_at) = skip_target_query(buf, i);
     if at(buf, i)? != b' ' || i == target_start {
         return Err(H1Error::InvalidTarget.into());
     }
@@ -398,18 +425,18 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
     }
     i = line_end(buf, i, H1Error::InvalidVersion)?;
 
-    let (path, query) = match find_byte(target.of(buf), b'?') {
-        Some(q) => (
+    let (path, query) = match query_at {
+        q if q < target.end => (
             Span {
                 start: target.start,
-                end: target.start + q,
+                end: q,
             },
             Span {
-                start: target.start + q + 1,
+                start: q + 1,
                 end: target.end,
             },
         ),
-        None => (
+        _ => (
             target,
             Span {
                 start: target.end,
@@ -467,7 +494,12 @@ fn parse_head(buf: &mut [u8], slots: &mut [HeaderSpan], limits: &Limits) -> Resu
         let slot = slots.get_mut(count).ok_or(H1Error::TooManyHeaders)?;
         *slot = HeaderSpan { name, value };
         count += 1;
-        framing.field(name.of(buf), value.of(buf))?;
+        let name = name.of(buf);
+        if name == b"host" {
+            framing.host_count += 1;
+        } else if Framing::may_concern(name) {
+            framing.field(name, value.of(buf))?;
+        }
     }
     if i > limits.max_head_bytes {
         return Err(H1Error::HeadTooLarge.into());
