@@ -249,9 +249,9 @@ pub async fn send_response<S: Sender>(
     headers: Headers,
     body: impl Into<Bytes>,
 ) -> Result<(), SendError> {
-    let body = body.into();
-    send.send(Message::start(status, headers)).await?;
-    send.send(Message::body(body)).await
+    // As a pair: the server takes its wire once for both, and a hook sees them together.
+    send.send_pair(Message::start(status, headers), Message::body(body.into()))
+        .await
 }
 
 #[cfg(test)]

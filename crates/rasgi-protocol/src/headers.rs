@@ -44,8 +44,9 @@ impl Headers {
     pub fn append(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
         if self.0.capacity() == 0 {
             // One allocation with room for the fields a middleware stack adds on the way out,
-            // instead of a growth step per middleware.
-            self.0.reserve(FIRST_CAPACITY);
+            // instead of a growth step per middleware (made directly: `reserve` on an empty
+            // vector takes the general growth path).
+            self.0 = Vec::with_capacity(FIRST_CAPACITY);
         }
         self.0.push((name.into(), value.into()));
     }

@@ -34,7 +34,7 @@ pub fn http_scope(
 ) -> HttpScope {
     HttpScope {
         http_version: request.version.as_str(),
-        method: ascii(request.method),
+        method: method(request.method),
         scheme: parts.scheme,
         path: decoded_path(&request.path),
         raw_path: request.path,
@@ -77,6 +77,20 @@ pub fn websocket_scope(
         server: parts.server,
         state: parts.state.clone(),
         extensions: Extensions::new(),
+    }
+}
+
+/// The method: the common ones as static text (no hold on the read buffer), others as sent.
+fn method(bytes: Bytes) -> ByteStr {
+    match &bytes[..] {
+        b"GET" => ByteStr::from_static("GET"),
+        b"POST" => ByteStr::from_static("POST"),
+        b"HEAD" => ByteStr::from_static("HEAD"),
+        b"PUT" => ByteStr::from_static("PUT"),
+        b"DELETE" => ByteStr::from_static("DELETE"),
+        b"OPTIONS" => ByteStr::from_static("OPTIONS"),
+        b"PATCH" => ByteStr::from_static("PATCH"),
+        _ => ascii(bytes),
     }
 }
 

@@ -177,7 +177,9 @@ fn receive_event(data: Data) -> Event {
 /// Whether the request that was just read asks for a WebSocket; it is served as one when the
 /// state machine also says it may be answered with 101 (`ServerConn::upgrade_offered`).
 pub(crate) fn asks_for_websocket(request: &Request) -> bool {
-    handshake::is_websocket_request(&request.method, &request.headers)
+    // Without an `Upgrade` field there is nothing to look into.
+    request.headers.iter().any(|(name, _)| &name[..] == b"upgrade")
+        && handshake::is_websocket_request(&request.method, &request.headers)
 }
 
 /// Serve the WebSocket `request` asks for, to its end. The connection closes afterwards.
