@@ -178,7 +178,10 @@ fn receive_event(data: Data) -> Event {
 /// state machine also says it may be answered with 101 (`ServerConn::upgrade_offered`).
 pub(crate) fn asks_for_websocket(request: &Request) -> bool {
     // Without an `Upgrade` field there is nothing to look into.
-    request.headers.iter().any(|(name, _)| &name[..] == b"upgrade")
+    request
+        .headers
+        .iter()
+        .any(|(name, _)| &name[..] == b"upgrade")
         && handshake::is_websocket_request(&request.method, &request.headers)
 }
 
