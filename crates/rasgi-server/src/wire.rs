@@ -144,12 +144,12 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
         let ws_busy = self.ws.as_ref().is_some_and(|ws| ws.busy);
         if let Some(session) = self.ws.as_mut().and_then(|ws| ws.session.as_mut()) {
             while session.has_output() {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let used = session.output_slices(&mut slices);
                 let io = Pin::new(&mut self.io);
-                let written = if used == 1 {
-                    io.poll_write(cx, &slices[0])
+                let written = if let Some(bytes) = session.output_contiguous() {
+                    io.poll_write(cx, bytes)
                 } else {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    let used = session.output_slices(&mut slices);
                     io.poll_write_vectored(cx, &slices[..used])
                 };
                 match ready!(written) {

@@ -426,6 +426,12 @@ impl Session {
         }
     }
 
+    /// All that waits to be written, when it is one piece (no large payload queued): the
+    /// usual case, written without building slices.
+    pub fn output_contiguous(&self) -> Option<&[u8]> {
+        self.queued.is_empty().then_some(&self.out[..])
+    }
+
     /// The output as slices for one vectored write, in order; returns how many were filled.
     pub fn output_slices<'s>(&'s self, slices: &mut [IoSlice<'s>]) -> usize {
         let pieces = self
