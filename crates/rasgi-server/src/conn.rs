@@ -202,9 +202,6 @@ fn settings(config: &ServerConfig) -> Settings {
     }
 }
 
-/// One request, from its head to the end of its response (steps 2 to 5); returns what the
-/// connection does next. Its own function, so that the connection's future holds the
-/// request's state and the app's future in one slot, shared with the wait for the next head.
 /// A connection's read side and its wire, as `ctx`'s settings make them.
 fn sides<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> (ReadSide<R>, Mutex<Wire<W>>)
 where
@@ -247,6 +244,9 @@ where
     std::mem::size_of_val(&future)
 }
 
+/// One request, from its head to the end of its response (steps 2 to 5); returns what the
+/// connection does next. Its own function, so that the connection's future holds the
+/// request's state and the app's future in one slot, shared with the wait for the next head.
 async fn serve_request<R, W, A>(
     ctx: &ConnContext<A>,
     peers: &Peers,
