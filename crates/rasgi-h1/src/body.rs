@@ -262,10 +262,14 @@ impl Chunked {
                     self.state = SizeStart;
                 }
                 TrailerStart => {
-                    self.count_trailer_byte()?;
+                    // The empty line that ends the body is no trailer byte (the fast path in
+                    // `decode` takes it without counting too, so a split cannot change that).
                     self.state = match b {
                         b'\r' => EndLf,
-                        _ if is_token(b) => TrailerName,
+                        _ if is_token(b) => {
+                            self.count_trailer_byte()?;
+                            TrailerName
+                        }
                         _ => return Err(H1Error::InvalidTrailer),
                     };
                 }
@@ -395,7 +399,16 @@ mod tests {
 
     /// Decode `input` fed in pieces of `step` bytes; returns the body or the error.
     fn decode_in_steps(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), H1Error> {
-        let mut decoder = Decoder::chunked(&Limits::default());
+        decode_in_steps_with(input, step, &Limits::default())
+    }
+
+    /// [`decode_in_steps`] under `limits`.
+    fn decode_in_steps_with(
+        input: &[u8],
+        step: usize,
+        limits: &Limits,
+    ) -> Result<(Vec<u8>, usize), H1Error> {
+        let mut decoder = Decoder::chunked(limits);
         let mut body = Vec::new();
         let mut pending = Vec::new();
         let mut fed = 0;
@@ -449,5 +462,22 @@ mod tests {
     fn space_after_the_size_is_invalid() {
         let mut decoder = Decoder::chunked(&Limits::default());
         assert_eq!(decoder.decode(b"5 \r\n"), Err(H1Error::InvalidChunkSize));
+    }
+
+    #[test]
+    fn the_final_empty_line_is_no_trailer_byte_however_it_arrives() {
+        let limits = Limits {
+            max_trailer_bytes: 0,
+            ..Limits::default()
+        };
+        for step in 1..=8 {
+            let (body, _) = decode_in_steps_with(b"4\r\nabcd\r\n0\r\n\r\n", step, &limits).unwrap();
+            assert_eq!(body, b"abcd", "step {step}");
+            assert_eq!(
+                decode_in_steps_with(b"4\r\nabcd\r\n0\r\nX: y\r\n\r\n", step, &limits),
+                Err(H1Error::TrailersTooLarge),
+                "step {step}"
+            );
+        }
     }
 }
