@@ -192,7 +192,13 @@ mod wide {
 
     #[inline]
     pub fn skip_field_value(bytes: &[u8], from: usize) -> usize {
-        scan(bytes, from, value_stops)
+        let i = scan(bytes, from, value_stops);
+        if i + 16 <= bytes.len() {
+            // Stopped inside a block: `i` is the stop byte.
+            return i;
+        }
+        // Fewer than 16 bytes were left: a word step before the table's byte loop.
+        super::words::scan(bytes, i, super::words::value_stop)
     }
 
     /// [`skip_target`], noting the first `?` before the stop (or `usize::MAX`).
@@ -277,34 +283,7 @@ mod wide {
 /// Word-at-a-time fallback: eight bytes per step with plain integer arithmetic.
 #[cfg(not(target_arch = "x86_64"))]
 mod wide {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-
-    /// Does any byte of `word` fall below `n` (n <= 128)? Exact as a yes/no answer.
-    #[inline(always)]
-    fn any_below(word: u64, n: u8) -> bool {
-        word.wrapping_sub(ONES * n as u64) & !word & HIGHS != 0
-    }
-
-    /// Does any byte of `word` exceed `n` (n <= 127)? Exact as a yes/no answer.
-    #[inline(always)]
-    fn any_above(word: u64, n: u8) -> bool {
-        (word.wrapping_add(ONES * (127 - n) as u64) | word) & HIGHS != 0
-    }
-
-    #[inline(always)]
-    fn scan(bytes: &[u8], from: usize, stop: impl Fn(u64) -> bool) -> usize {
-        let mut i = from;
-        while i + 8 <= bytes.len() {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[i..i + 8]);
-            if stop(u64::from_ne_bytes(word)) {
-                break;
-            }
-            i += 8;
-        }
-        i
-    }
+    use super::words::{any_above, any_below, scan, value_stop};
 
     #[inline]
     pub fn skip_target(bytes: &[u8], from: usize) -> usize {
@@ -320,15 +299,53 @@ mod wide {
 
     #[inline]
     pub fn skip_field_value(bytes: &[u8], from: usize) -> usize {
-        scan(bytes, from, |w| {
-            any_below(w, 0x20) || any_below(w ^ (ONES * 0x7f), 1)
-        })
+        scan(bytes, from, value_stop)
     }
 
     /// Names are left to the table here.
     #[inline(always)]
     pub fn lower_name_run(_: &mut [u8], from: usize) -> usize {
         from
+    }
+}
+
+/// Eight bytes at a time with integer arithmetic: the whole scan where there is no SIMD, and
+/// the tail shorter than a block where there is (field values are often 8 to 15 bytes).
+mod words {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+    /// Does any byte of `word` fall below `n` (n <= 128)? Exact as a yes/no answer.
+    #[inline(always)]
+    pub fn any_below(word: u64, n: u8) -> bool {
+        word.wrapping_sub(ONES * n as u64) & !word & HIGHS != 0
+    }
+
+    /// Does any byte of `word` exceed `n` (n <= 127)? Exact as a yes/no answer.
+    #[allow(dead_code)] // used where there is no SIMD
+    #[inline(always)]
+    pub fn any_above(word: u64, n: u8) -> bool {
+        (word.wrapping_add(ONES * (127 - n) as u64) | word) & HIGHS != 0
+    }
+
+    /// Whether a word holds a byte a field value may not (or HTAB, which the table passes).
+    #[inline(always)]
+    pub fn value_stop(word: u64) -> bool {
+        any_below(word, 0x20) || any_below(word ^ (ONES * 0x7f), 1)
+    }
+
+    /// Skip whole words for which `stop` is false; returns the start of the first word that
+    /// may hold a stop byte (or of the tail shorter than a word).
+    #[inline(always)]
+    pub fn scan(bytes: &[u8], from: usize, stop: impl Fn(u64) -> bool) -> usize {
+        let mut i = from;
+        while let Some(word) = bytes.get(i..i + 8) {
+            if stop(u64::from_ne_bytes(word.try_into().expect("8 bytes"))) {
+                break;
+            }
+            i += 8;
+        }
+        i
     }
 }
 
@@ -362,6 +379,26 @@ mod tests {
                     value_end,
                     "value byte {byte:#x} at {at}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn value_scanner_agrees_with_the_table_on_short_slices() {
+        for len in 1..=24 {
+            for byte in 0..=255u8 {
+                for at in 0..len {
+                    let mut bytes = vec![b'v'; len];
+                    bytes[at] = byte;
+                    let end = (0..len)
+                        .find(|&i| !FIELD_VALUE[bytes[i] as usize])
+                        .unwrap_or(len);
+                    assert_eq!(
+                        skip_field_value(&bytes, 0),
+                        end,
+                        "len {len}, byte {byte:#x} at {at}"
+                    );
+                }
             }
         }
     }
