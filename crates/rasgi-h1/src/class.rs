@@ -82,19 +82,9 @@ pub fn is_token(byte: u8) -> bool {
     TOKEN_LOWER[byte as usize] != 0
 }
 
-/// Index of the first byte of `bytes[from..]` that may not appear in a request target
-/// (the space that ends it, or an invalid byte), or `bytes.len()`.
-#[inline]
-pub fn skip_target(bytes: &[u8], from: usize) -> usize {
-    let mut i = wide::skip_target(bytes, from);
-    while i < bytes.len() && TARGET[bytes[i] as usize] {
-        i += 1;
-    }
-    i
-}
-
-/// [`skip_target`], and the index of the first `?` before that end (or `usize::MAX`): the
-/// target and where its query starts, in one pass.
+/// The index of the first byte of `bytes[from..]` that may not appear in a request target
+/// (the space that ends it, or an invalid byte), or `bytes.len()`; and the index of the first
+/// `?` before that end (or `usize::MAX`): the target and where its query starts, in one pass.
 #[inline]
 pub fn skip_target_query(bytes: &[u8], from: usize) -> (usize, usize) {
     let (mut i, mut query) = wide::skip_target_query(bytes, from);
@@ -186,11 +176,6 @@ mod wide {
     }
 
     #[inline]
-    pub fn skip_target(bytes: &[u8], from: usize) -> usize {
-        scan(bytes, from, target_stops)
-    }
-
-    #[inline]
     pub fn skip_field_value(bytes: &[u8], from: usize) -> usize {
         let i = scan(bytes, from, value_stops);
         if i + 16 <= bytes.len() {
@@ -201,7 +186,7 @@ mod wide {
         super::words::scan(bytes, i, super::words::value_stop)
     }
 
-    /// [`skip_target`], noting the first `?` before the stop (or `usize::MAX`).
+    /// The target's blocks, noting the first `?` before the stop (or `usize::MAX`).
     #[inline]
     pub fn skip_target_query(bytes: &[u8], from: usize) -> (usize, usize) {
         let mut i = from;
@@ -286,13 +271,8 @@ mod wide {
     use super::words::{any_above, any_below, scan, value_stop};
 
     #[inline]
-    pub fn skip_target(bytes: &[u8], from: usize) -> usize {
-        scan(bytes, from, |w| any_below(w, 0x21) || any_above(w, 0x7e))
-    }
-
-    #[inline]
     pub fn skip_target_query(bytes: &[u8], from: usize) -> (usize, usize) {
-        let end = skip_target(bytes, from);
+        let end = scan(bytes, from, |w| any_below(w, 0x21) || any_above(w, 0x7e));
         let query = bytes[from..end].iter().position(|&b| b == b'?');
         (end, query.map_or(usize::MAX, |at| from + at))
     }
@@ -361,7 +341,7 @@ mod tests {
                 bytes[at] = byte;
                 let target_end = (0..24).find(|&i| !TARGET[bytes[i] as usize]).unwrap_or(24);
                 assert_eq!(
-                    skip_target(&bytes, 0),
+                    skip_target_query(&bytes, 0).0,
                     target_end,
                     "target byte {byte:#x} at {at}"
                 );
