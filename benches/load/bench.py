@@ -6,7 +6,8 @@ import re
 import signal
 import statistics
 import subprocess
-import time
+
+import procs
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,26 +50,9 @@ def cpu_ticks(pid):
 
 
 def start(name, port, args):
-    import socket
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        raise SystemExit(f"port {port} is already in use: stop whatever listens there first")
-    except OSError:
-        pass
     command, cwd = SERVERS[name]
     command = [c.format(root=args.root, venv=args.venv, port=port) for c in command]
-    process = subprocess.Popen(["taskset", "-c", "0"] + command, cwd=cwd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited at start")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{name} did not start")
+    return procs.start(name, command, cwd, port)
 
 
 def wrk(port, path, script, connections, duration):

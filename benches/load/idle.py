@@ -4,18 +4,12 @@ import socket
 import sys
 import time
 
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+import procs
 
 
 def main():
     port, pid, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    before = rss_kib(pid)
+    before = procs.rss_kib(pid)
     conns = []
     request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
     for i in range(count):
@@ -28,7 +22,7 @@ def main():
     for c in conns[len(conns) - len(conns) % 500:]:
         c.recv(4096)
     time.sleep(1.0)
-    after = rss_kib(pid)
+    after = procs.rss_kib(pid)
     print(f"{before} {after} {(after - before) * 1024 / count:.0f}")
     for c in conns:
         c.close()

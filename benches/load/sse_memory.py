@@ -9,8 +9,9 @@ import os
 import signal
 import socket
 import statistics
-import subprocess
 import time
+
+import procs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -29,29 +30,10 @@ CONFIGS = [("rasgi-binary", False), ("rasgi-binary", True), ("hyper", False),
            ("uvicorn-starlette", False), ("uvicorn-starlette", True), ("uvicorn-starlette-bare", False)]
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def start(name, port, args):
     command, cwd = SERVERS[name]
     command = [c.format(root=args.root, venv=args.venv, port=port) for c in command]
-    process = subprocess.Popen(["taskset", "-c", "0"] + command, cwd=cwd,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited at start")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{name} did not start")
+    return procs.start(name, command, cwd, port)
 
 
 def open_stream(port, gzip):
@@ -80,10 +62,10 @@ def measure(name, gzip, port, args):
     try:
         warm, compressed = open_stream(port, gzip)
         time.sleep(0.5)
-        before = rss_kib(process.pid)
+        before = procs.rss_kib(process.pid)
         streams = [open_stream(port, gzip)[0] for _ in range(args.streams)]
         time.sleep(1.0)
-        after = rss_kib(process.pid)
+        after = procs.rss_kib(process.pid)
         for s in streams + [warm]:
             s.close()
         return (after - before) * 1024 / args.streams, compressed

@@ -3,10 +3,10 @@ shipped rasgi binary, fastwebsockets, tokio-tungstenite and uvicorn; servers on 
 on CPU 1, in alternation; medians and ratios to the faster Rust peer."""
 import argparse
 import os
-import socket
 import statistics
 import subprocess
-import time
+
+import procs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -23,18 +23,7 @@ RUST_PEERS = ["fastwebsockets", "tungstenite"]
 
 def start(name, port, args):
     command = [c.format(root=args.root, venv=args.venv, port=port) for c in SERVERS[name]]
-    process = subprocess.Popen(["taskset", "-c", "0"] + command, cwd=HERE,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited at start")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{name} did not start")
+    return procs.start(name, command, HERE, port)
 
 
 def client(args, port, *extra):

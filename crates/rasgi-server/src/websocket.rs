@@ -177,7 +177,9 @@ fn receive_event(data: Data) -> Event {
 /// Whether the request that was just read asks for a WebSocket; it is served as one when the
 /// state machine also says it may be answered with 101 (`ServerConn::upgrade_offered`).
 pub(crate) fn asks_for_websocket(request: &Request) -> bool {
-    // Without an `Upgrade` field there is nothing to look into.
+    // Without an `Upgrade` field there is nothing to look into. (Tested here, ahead of
+    // rasgi-ws's whole rule: the same test folded into that rule measured 30 to 40
+    // instructions more per request.)
     request
         .headers
         .iter()
