@@ -39,24 +39,40 @@ impl ResponseHook for Clock {
 /// Microseconds as seconds with six decimals (`0.000123`), formatted by hand: the float
 /// formatter cost more than the rest of the middleware.
 fn seconds_text(micros: u64) -> Bytes {
-    let mut text = [0u8; 24];
+    let (mut seconds, mut fraction) = (micros / 1_000_000, micros % 1_000_000);
+    let mut text = [0u8; 27];
     let mut at = text.len();
-    let mut n = micros;
+    // The six fraction digits, two at a time, then the whole seconds (at least one digit).
+    for _ in 0..3 {
+        at -= 2;
+        let pair = 2 * (fraction % 100) as usize;
+        text[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        fraction /= 100;
+    }
+    at -= 1;
+    text[at] = b'.';
     loop {
         at -= 1;
-        text[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        // Six fraction digits, then at least one whole digit.
-        if at == text.len() - 6 {
-            at -= 1;
-            text[at] = b'.';
-        }
-        if n == 0 && at < text.len() - 7 {
+        text[at] = b'0' + (seconds % 10) as u8;
+        seconds /= 10;
+        if seconds == 0 {
             break;
         }
     }
     rasgi_protocol::headers::arena_value(&text[at..])
 }
+
+/// `00` to `99`, each as its two digits.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[2 * n] = b'0' + (n / 10) as u8;
+        pairs[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
 
 impl Step for Timing {
     type Hook<'a> = Option<Clock>;
@@ -84,6 +100,9 @@ mod tests {
             (123_456, "0.123456"),
             (1_000_000, "1.000000"),
             (12_345_678, "12.345678"),
+            (999_999, "0.999999"),
+            (10_000_009, "10.000009"),
+            (u64::MAX, "18446744073709.551615"),
         ] {
             assert_eq!(seconds_text(micros), text.as_bytes(), "{micros}");
         }

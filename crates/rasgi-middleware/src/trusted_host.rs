@@ -81,7 +81,8 @@ impl TrustedHost {
             || self
                 .exact
                 .iter()
-                .any(|name| name.eq_ignore_ascii_case(host))
+                // Hosts nearly always come in the lowercase of the patterns: exact first.
+                .any(|name| **name == *host || name.eq_ignore_ascii_case(host))
             || self.suffixes.iter().any(|suffix| {
                 host.len() > suffix.len()
                     && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
