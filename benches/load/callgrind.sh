@@ -15,8 +15,12 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
-command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
+# The tools come from Debian's packages, installed as run.sh installs wrk.
+for tool in valgrind wrk; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq "$tool"
+  fi
+done
 cargo build --release --bin rasgi --example load_rasgi --example load_hyper
 out="$root/target/callgrind"
 mkdir -p "$out"
