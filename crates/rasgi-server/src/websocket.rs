@@ -124,6 +124,10 @@ impl WsState {
         if let Some(event) = self.disconnect() {
             return Some(event);
         }
+        // No bytes, no frame: every message's second look (its buffer emptied) ends here.
+        if buf.is_empty() {
+            return None;
+        }
         let session = self.session.as_mut()?;
         loop {
             match session.read(buf) {

@@ -414,6 +414,9 @@ impl Session {
 
     /// Bytes waiting to be written.
     pub fn output_len(&self) -> usize {
+        if self.queued.is_empty() {
+            return self.out.len();
+        }
         self.queued.iter().map(Bytes::len).sum::<usize>() + self.out.len()
     }
 
@@ -450,6 +453,12 @@ impl Session {
 
     /// `n` bytes of the output were written.
     pub fn wrote(&mut self, mut n: usize) {
+        // All of it, in one piece (the usual case): the buffer is emptied, not advanced, so the
+        // next frames are written from its start again.
+        if self.queued.is_empty() && n == self.out.len() {
+            self.out.clear();
+            return;
+        }
         while n > 0 {
             let Some(first) = self.queued.front_mut() else {
                 self.out.advance(n);
