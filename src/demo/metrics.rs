@@ -37,7 +37,8 @@ pub struct RequestCounts {
 struct Durations {
     method: u8,
     status: u16,
-    /// Observations at or under each of [`BUCKETS`] (cumulative, as Prometheus has them).
+    /// Observations over the bound before each of [`BUCKETS`] and at or under its own (made
+    /// cumulative, as Prometheus has them, when the page is rendered: a request adds to one).
     buckets: [u64; BUCKETS.len()],
     count: u64,
     sum: f64,
@@ -82,10 +83,8 @@ impl RequestCounts {
             }
         };
         let series = &mut durations[at];
-        for (bucket, bound) in series.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
+        if let Some(at) = BUCKETS.iter().position(|&bound| seconds <= bound) {
+            series.buckets[at] += 1;
         }
         series.count += 1;
         series.sum += seconds;
@@ -204,7 +203,10 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
                 "method=\"{}\",status=\"{}\"",
                 METHODS[series.method as usize], series.status
             );
+            let mut cumulative = 0;
             for (bound, n) in BUCKETS.iter().zip(series.buckets) {
+                cumulative += n;
+                let n = cumulative;
                 let _ = writeln!(
                     out,
                     "rasgi_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
@@ -281,4 +283,44 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
         let _ = writeln!(out, "rasgi_{name}_total {value}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_duration_counts_in_its_bucket_and_every_bucket_above_it() {
+        let counts = RequestCounts::default();
+        for seconds in [0.003, 0.03, 3.0, 20.0] {
+            counts.observe(0, 200, seconds);
+        }
+        let page = render(&counts, Counters::default(), CounterSnapshot::default());
+        let buckets: Vec<(&str, u64)> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix("rasgi_request_duration_seconds_bucket{"))
+            .map(|line| {
+                let (labels, n) = line.split_once("} ").unwrap();
+                let bound = labels.rsplit_once("le=\"").unwrap().1.trim_end_matches('"');
+                (bound, n.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            buckets,
+            [
+                ("0.005", 1),
+                ("0.01", 1),
+                ("0.025", 1),
+                ("0.05", 2),
+                ("0.1", 2),
+                ("0.25", 2),
+                ("0.5", 2),
+                ("1", 2),
+                ("2.5", 2),
+                ("5", 3),
+                ("10", 3),
+                ("+Inf", 4),
+            ]
+        );
+    }
 }
