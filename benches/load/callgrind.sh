@@ -16,11 +16,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 # The tools come from Debian's packages, installed as run.sh installs wrk.
+missing=()
 for tool in valgrind wrk; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq "$tool"
-  fi
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+fi
 cargo build --release --bin rasgi --example load_rasgi --example load_hyper
 out="$root/target/callgrind"
 mkdir -p "$out"

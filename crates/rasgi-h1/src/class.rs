@@ -302,7 +302,7 @@ mod words {
     }
 
     /// Does any byte of `word` exceed `n` (n <= 127)? Exact as a yes/no answer.
-    #[allow(dead_code)] // used where there is no SIMD
+    #[cfg(not(target_arch = "x86_64"))]
     #[inline(always)]
     pub fn any_above(word: u64, n: u8) -> bool {
         (word.wrapping_add(ONES * (127 - n) as u64) | word) & HIGHS != 0

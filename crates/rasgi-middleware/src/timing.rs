@@ -40,7 +40,8 @@ impl ResponseHook for Clock {
 /// formatter cost more than the rest of the middleware.
 fn seconds_text(micros: u64) -> Bytes {
     let (mut seconds, mut fraction) = (micros / 1_000_000, micros % 1_000_000);
-    let mut text = [0u8; 27];
+    // At most 14 whole digits (u64::MAX microseconds), the point and six decimals.
+    let mut text = [0u8; 21];
     let mut at = text.len();
     // The six fraction digits, two at a time, then the whole seconds (at least one digit).
     for _ in 0..3 {
