@@ -1,9 +1,9 @@
 //! The allocation and memory budgets, counted, not timed: a counting global allocator watches
 //! the server answer N requests on one keep-alive connection, for the bare hello app and for the
 //! demo's full middleware stack, and weighs the heap an idle keep-alive connection keeps.
-//! Allocations are counted on the server's thread alone: the test harness's threads print
-//! results and start the next test while a count runs, and their allocations are not the
-//! server's. (The server answers on that one thread: nothing of a request runs elsewhere.)
+//! Allocations are counted on the server's threads alone (the one that runs it, and any its
+//! runtime starts for blocking work): the test harness's threads print results and start the
+//! next test while a count runs, and their allocations are not the server's.
 
 #![recursion_limit = "256"]
 
@@ -23,19 +23,20 @@ use rasgi::server::{Listener, Server, Shutdown};
 
 struct Counting;
 
-/// Allocations made on a server's thread.
+/// Allocations made on a server's threads.
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-/// Bytes allocated and not yet freed.
+/// Bytes allocated and not yet freed, by any thread.
 static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
-/// The counts are process-wide: one measurement at a time.
+/// The live byte count is process-wide, and only one server at a time may be counted: one
+/// measurement at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 thread_local! {
-    /// Whether this thread's allocations are counted: set on a server's thread.
+    /// Whether this thread's allocations are counted: set on a server's threads.
     static COUNTED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Counts one allocation if it was made on a server's thread.
+/// Counts one allocation if it was made on a server's threads.
 fn count_allocation() {
     if COUNTED.try_with(Cell::get).unwrap_or(false) {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
@@ -106,6 +107,9 @@ impl Running {
     fn start<A: App>(app: A) -> Running {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            // Blocking work (a background task's, a file's) runs on threads of the runtime's
+            // own: what they allocate is the server's too.
+            .on_thread_start(|| COUNTED.with(|counted| counted.set(true)))
             .build()
             .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -483,8 +487,9 @@ const IDLE_WEBSOCKET_BUDGET_BYTES: f64 = 6_000.0;
 const IDLE_WEBSOCKET_STACK_BUDGET_BYTES: f64 = 6_200.0;
 
 /// The futures' sizes, pinned: a change that grows what every connection carries fails here
-/// (and one that shrinks it lowers the pins). It builds apps, which allocates, so it waits its
-/// turn like the counting tests: run beside one, it would add to that test's counts.
+/// (and one that shrinks it lowers the pins). It builds apps and keeps them while it looks, so
+/// it waits its turn like the measuring tests: run beside one, its heap would be in that test's
+/// live byte count.
 #[tokio::test]
 async fn connection_and_request_futures_keep_their_size() {
     let _one = ONE_AT_A_TIME
