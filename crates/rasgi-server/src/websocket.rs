@@ -25,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{ready, Context, Poll, Wake, Waker};
 
 use bytes::{Bytes, BytesMut};
 use futures::lock::Mutex;
@@ -117,7 +117,17 @@ impl WsState {
 
     /// Read what the buffer holds: an event for the app, or `None` for more bytes. Pings are
     /// answered (the pong waits in the output), pongs noted, a close answered.
+    #[inline]
     fn read_event(&mut self, buf: &mut BytesMut) -> Option<Event> {
+        // Open, nothing waiting and no bytes: no event (every message's look before its read).
+        if buf.is_empty() && self.waiting.is_none() && matches!(self.phase, Phase::Open) {
+            return None;
+        }
+        self.read_event_from(buf)
+    }
+
+    /// [`WsState::read_event`] past its first look.
+    fn read_event_from(&mut self, buf: &mut BytesMut) -> Option<Event> {
         if let Some(event) = self.waiting.take() {
             return Some(event);
         }
@@ -213,22 +223,27 @@ pub(crate) async fn serve<R, W, A>(
         return;
     };
 
-    // 2-4. The app, inline, with the driver reading and pinging while it does not.
-    let reader = Mutex::new(read);
-    // Set when the driver closes the WebSocket while the app waits in `receive`.
-    let closed_under_app = AtomicBool::new(false);
+    // 2-4. The app, inline, with the driver reading and pinging while it does not. Nothing
+    // but this WebSocket uses the wire from here on: it is held for the WebSocket's life, and
+    // the app's `receive` and `send` and the driver share it and the read half behind one lock.
+    let mut held = lock(wire).await;
+    let io = Mutex::new(WsIo {
+        wire: &mut held,
+        read,
+    });
+    // Set while the app waits in `receive` (which reads for itself).
+    let receiving = AtomicBool::new(false);
     // Set at a ping tick that found the WebSocket idle: its read buffer goes back to the pool.
     let idle_tick = AtomicBool::new(false);
     let result = {
         let receive = WsReceive {
-            reader: &reader,
-            wire,
-            closed_under_app: &closed_under_app,
+            io: &io,
+            receiving: &receiving,
             idle_tick: &idle_tick,
             connected: false,
         };
         let send = WsSender {
-            wire,
+            io: &io,
             counters: &ctx.counters,
         };
         let mut call = std::pin::pin!(catch_panic(ctx.app.call(
@@ -255,14 +270,15 @@ pub(crate) async fn serve<R, W, A>(
             }
             // The app waits in `receive`, which reads and writes for itself: unless a timer or
             // the shutdown signal fired, there is nothing to do here.
-            let mut reading = reader.try_lock();
-            if reading.is_none() && registered && armed && !alarm.rang.load(Ordering::Acquire) {
+            let app_receiving = receiving.load(Ordering::Acquire);
+            if app_receiving && registered && armed && !alarm.rang.load(Ordering::Acquire) {
                 return Poll::Pending;
             }
-            let Some(mut w) = wire.try_lock() else {
-                // A `send` holds the wire: it is writing already.
+            let Some(mut io) = io.try_lock() else {
+                // A `send` (or `receive`) holds it: it is writing already.
                 return Poll::Pending;
             };
+            let WsIo { wire: w, read } = &mut *io;
             let mut changed = false;
             // Each wake through the alarm uses its registration up: it is renewed whenever this
             // path runs, which it does after every such wake.
@@ -272,38 +288,33 @@ pub(crate) async fn serve<R, W, A>(
                 let mut timers = Context::from_waker(&alarm_waker);
                 if !stopped && stop.as_mut().poll(&mut timers).is_ready() {
                     stopped = true;
-                    changed |= close_for_shutdown(&mut w);
+                    changed |= close_for_shutdown(w);
                 }
                 let ticked_before = idle_tick.load(Ordering::Acquire);
-                if let Some(closed) =
-                    keep_alive(&mut w, config, ping.as_mut(), &idle_tick, &mut timers)
+                if let Some(closed) = keep_alive(w, config, ping.as_mut(), &idle_tick, &mut timers)
                 {
                     armed = true;
                     changed |= closed;
                 }
-                if changed {
-                    closed_under_app.store(true, Ordering::Release);
-                }
                 if !ticked_before && idle_tick.load(Ordering::Acquire) {
-                    match reading.as_mut() {
-                        // The app is not reading: the buffer is given back here.
-                        Some(read) => {
-                            read.release_if_empty();
-                            idle_tick.store(false, Ordering::Release);
-                        }
+                    if app_receiving {
                         // The app's waiting `receive` gives it back when polled again.
-                        None => changed = true,
+                        changed = true;
+                    } else {
+                        // The app is not reading: the buffer is given back here.
+                        read.release_if_empty();
+                        idle_tick.store(false, Ordering::Release);
                     }
                 }
             }
             // Read for the app while it is not reading itself.
-            if let Some(mut read) = reading {
-                changed |= read_aside(&mut w, &mut read, cx);
+            if !app_receiving {
+                changed |= read_aside(w, read, cx);
             }
             if w.output_len() > 0 {
                 let _ = w.poll_flush(cx);
             }
-            drop(w);
+            drop(io);
             if !changed {
                 return Poll::Pending;
             }
@@ -313,7 +324,7 @@ pub(crate) async fn serve<R, W, A>(
     };
 
     // 5. The app returned.
-    let mut w = lock(wire).await;
+    let WsIo { wire: w, read } = io.into_inner();
     let panic = result.as_ref().err().and_then(panicked);
     if panic.is_some() {
         ctx.counters.panic();
@@ -324,7 +335,7 @@ pub(crate) async fn serve<R, W, A>(
         (Phase::Handshake, Ok(())) => {
             tracing::debug!(path, "WebSocket app returned without accepting: 403");
             ws.phase = Phase::Denied;
-            answer(&mut w, 403, Headers::new(), String::new()).await;
+            answer(w, 403, Headers::new(), String::new()).await;
         }
         (Phase::Handshake, Err(error)) => {
             match &panic {
@@ -334,7 +345,7 @@ pub(crate) async fn serve<R, W, A>(
                 None => tracing::error!(path, %error, "WebSocket app failed before accepting"),
             }
             ws.phase = Phase::Denied;
-            answer(&mut w, 500, Headers::new(), "Internal Server Error".into()).await;
+            answer(w, 500, Headers::new(), "Internal Server Error".into()).await;
         }
         (Phase::Open, result) => {
             let code = match result {
@@ -366,11 +377,9 @@ pub(crate) async fn serve<R, W, A>(
         (Phase::Closed { .. }, Ok(())) => {}
     }
     let _ = w.flush().await;
-    drop(w);
     if accepted {
         // The client's close frame, for a clean closing handshake.
-        let read = reader.into_inner();
-        let _ = tokio::time::timeout(config.close_timeout, await_close(read, wire)).await;
+        let _ = tokio::time::timeout(config.close_timeout, await_close(read, w)).await;
         ctx.counters.websocket_closed();
     }
 }
@@ -576,14 +585,13 @@ fn read_aside<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send>(
 }
 
 /// After this side's close: read until the client's close frame comes (or its stream ends).
-async fn await_close<R, W>(read: &mut ReadSide<R>, wire: &Mutex<Wire<W>>)
+async fn await_close<R, W>(read: &mut ReadSide<R>, w: &mut Wire<W>)
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
     loop {
         {
-            let mut w = lock(wire).await;
             let Some(session) = w.ws().and_then(|ws| ws.session.as_mut()) else {
                 return;
             };
@@ -606,12 +614,23 @@ where
     }
 }
 
+/// What the app's `receive` and `send` and the driver share while a WebSocket is served.
+struct WsIo<'w, R, W> {
+    /// The protocol state and the write half.
+    wire: &'w mut Wire<W>,
+    /// The read half and its buffer.
+    read: &'w mut ReadSide<R>,
+}
+
 /// The app's `receive` on a WebSocket.
-struct WsReceive<'a, 'r, R, W> {
-    reader: &'a Mutex<&'r mut ReadSide<R>>,
-    wire: &'a Mutex<Wire<W>>,
-    closed_under_app: &'a AtomicBool,
+struct WsReceive<'a, 'w, R, W> {
+    /// The wire and the read half.
+    io: &'a Mutex<WsIo<'w, R, W>>,
+    /// Set while a `receive` waits: the driver does not read for the app then.
+    receiving: &'a AtomicBool,
+    /// Set by a ping tick that found the WebSocket idle (see [`keep_alive`]).
     idle_tick: &'a AtomicBool,
+    /// `WebSocketConnect` has been received.
     connected: bool,
 }
 
@@ -620,206 +639,362 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    async fn receive(&mut self) -> Event {
-        if !std::mem::replace(&mut self.connected, true) {
-            return Event::WebSocketConnect;
+    fn receive(&mut self) -> impl Future<Output = Event> + Send {
+        NextEvent {
+            receive: self,
+            waiting: usize::MAX,
+            queued: None,
         }
-        // The locks are taken without a future when they are free, as they nearly always are:
-        // this is every message's path.
-        let mut read = match self.reader.try_lock() {
-            Some(read) => read,
-            None => self.reader.lock().await,
-        };
-        let mut keep;
+    }
+}
+
+/// A WebSocket `receive` in progress: every message's way, so a future of its own, with
+/// nothing in it but where a write and a wait for the lock stand.
+struct NextEvent<'s, 'a, 'w, R, W> {
+    receive: &'s mut WsReceive<'a, 'w, R, W>,
+    /// Where a write that has to wait stands (see `Wire::poll_flush_timed`).
+    waiting: usize,
+    /// Waiting for the lock, which a `send` holds across a write.
+    queued: Option<futures::lock::MutexLockFuture<'a, WsIo<'w, R, W>>>,
+}
+
+impl<R, W> Future for NextEvent<'_, '_, '_, R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    type Output = Event;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Event> {
+        let this = self.get_mut();
+        let receive = &mut *this.receive;
+        if !std::mem::replace(&mut receive.connected, true) {
+            return Poll::Ready(Event::WebSocketConnect);
+        }
         loop {
-            {
-                let mut w = match self.wire.try_lock() {
-                    Some(w) => w,
-                    None => self.wire.lock().await,
-                };
-                let Some(ws) = w.ws() else {
-                    return Event::WebSocketDisconnect {
-                        code: close_code::ABNORMAL,
-                        reason: String::new(),
-                    };
-                };
-                let event = ws.read_event(read.buf_mut());
-                let event = match (event, &ws.phase) {
-                    (Some(event), _) => Some(event),
-                    // Not accepted yet: nothing can arrive before the 101.
-                    (None, Phase::Handshake) => Some(Event::WebSocketDisconnect {
-                        code: close_code::ABNORMAL,
-                        reason: "receive before accept".into(),
-                    }),
-                    (None, _) => None,
-                };
-                // Pongs, the answer to a close: out now.
-                if w.output_len() > 0 {
-                    let _ = w.flush().await;
-                }
-                if let Some(event) = event {
-                    return event;
-                }
-                keep = w.ws().is_some_and(|ws| ws.busy);
+            if let Some(queued) = this.queued.as_mut() {
+                // Its turn came: let go at once, and look as below.
+                drop(ready!(Pin::new(queued).poll(cx)));
+                this.queued = None;
             }
-            let (closed, idle_tick) = (self.closed_under_app, self.idle_tick);
-            let got = std::future::poll_fn(|cx| {
-                // The driver may have closed the WebSocket (a ping timeout, a shutdown).
-                if closed.load(Ordering::Acquire) {
-                    return Poll::Ready(true);
+            // The lock is taken for each look and let go while the read waits, so that a
+            // `send` can write meanwhile. It is free nearly always.
+            let Some(mut io) = receive.io.try_lock() else {
+                this.queued = Some(receive.io.lock());
+                continue;
+            };
+            let looked = receive.look(&mut io, cx, &mut this.waiting);
+            if looked.is_pending() {
+                // The driver leaves the reading to this `receive` while it waits.
+                receive.receiving.store(true, Ordering::Release);
+            }
+            return looked;
+        }
+    }
+}
+
+impl<R, W> Drop for NextEvent<'_, '_, '_, R, W> {
+    fn drop(&mut self) {
+        // Returned or given up: the driver reads for the app again.
+        self.receive.receiving.store(false, Ordering::Release);
+    }
+}
+
+impl<R, W> WsReceive<'_, '_, R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    /// One look for the app's next event: what waits to be written goes first, then frames
+    /// are read until one makes an event or the read has to wait.
+    fn look(
+        &self,
+        io: &mut WsIo<'_, R, W>,
+        cx: &mut Context<'_>,
+        waiting: &mut usize,
+    ) -> Poll<Event> {
+        let WsIo { wire: w, read } = io;
+        if self.idle_tick.load(Ordering::Acquire) {
+            // The tick has made the WebSocket idle: the wait below gives the buffer back.
+            self.idle_tick.store(false, Ordering::Release);
+        }
+        loop {
+            let Some(ws) = w.ws() else {
+                return Poll::Ready(Event::WebSocketDisconnect {
+                    code: close_code::ABNORMAL,
+                    reason: String::new(),
+                });
+            };
+            let event = match (ws.read_event(read.buf_mut()), &ws.phase) {
+                (Some(event), _) => Some(event),
+                // Not accepted yet: nothing can arrive before the 101.
+                (None, Phase::Handshake) => Some(Event::WebSocketDisconnect {
+                    code: close_code::ABNORMAL,
+                    reason: "receive before accept".into(),
+                }),
+                (None, _) => None,
+            };
+            if let Some(event) = event {
+                // A pong or close answer this read queued: written now if the socket takes
+                // it, else by the driver or the next `receive`.
+                if w.output_len() > 0 {
+                    let _ = w.poll_flush(cx);
                 }
-                if idle_tick.swap(false, Ordering::AcqRel) {
-                    keep = false;
-                    read.release_if_empty();
+                return Poll::Ready(event);
+            }
+            let keep = ws.busy;
+            // The app's frames, pongs: out before the read waits. A client that stops reading
+            // holds this up for the send timeout at most.
+            if w.output_len() > 0 && w.poll_flush_timed(cx, waiting).is_pending() {
+                return Poll::Pending;
+            }
+            match read.poll_fill_frames(cx, keep) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => {
+                    if let Some(ws) = w.ws() {
+                        ws.lost();
+                    }
                 }
-                read.poll_fill_frames(cx, keep)
-            })
-            .await;
-            if !got {
-                if let Some(ws) = lock(self.wire).await.ws() {
-                    ws.lost();
-                }
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
 }
 
 /// The app's `send` on a WebSocket.
-struct WsSender<'a, W> {
-    wire: &'a Mutex<Wire<W>>,
+struct WsSender<'a, 'w, R, W> {
+    /// The wire and the read half.
+    io: &'a Mutex<WsIo<'w, R, W>>,
+    /// Where an opened WebSocket is counted.
     counters: &'a crate::ServerCounters,
 }
 
-impl<W: AsyncWrite + Unpin + Send> Sender for WsSender<'_, W> {
-    async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let mut w = match self.wire.try_lock() {
-            Some(w) => w,
-            None => self.wire.lock().await,
-        };
-        w.take_buffer();
-        let ws = w.ws().ok_or(SendError::Disconnected)?;
-        match (&ws.phase, message) {
-            (
-                Phase::Handshake,
-                Message::WebSocketAccept {
-                    subprotocol,
-                    headers,
-                },
-            ) => {
-                if let Some(chosen) = &subprotocol {
-                    if !ws.offered.iter().any(|offered| offered == chosen) {
-                        return Err(SendError::InvalidWebSocket(
-                            "a subprotocol the client did not offer",
-                        ));
-                    }
-                }
-                let mut fields = vec![
-                    (
-                        Bytes::from_static(b"upgrade"),
-                        Bytes::from_static(b"websocket"),
-                    ),
-                    (
-                        Bytes::from_static(b"connection"),
-                        Bytes::from_static(b"Upgrade"),
-                    ),
-                    (
-                        Bytes::from_static(b"sec-websocket-accept"),
-                        Bytes::from(ws.accept.clone()),
-                    ),
-                ];
-                if let Some(chosen) = subprotocol {
-                    fields.push((
-                        Bytes::from_static(b"sec-websocket-protocol"),
-                        Bytes::from(chosen),
-                    ));
-                }
-                if let Some((_, answer)) = &ws.deflate {
-                    fields.push((
-                        Bytes::from_static(b"sec-websocket-extensions"),
-                        Bytes::from(answer.clone()),
-                    ));
-                }
-                fields.extend(headers.into_fields());
-                let session = Session::new(
-                    Role::Server,
-                    rasgi_ws::Config {
-                        max_message_bytes: ws.max_message_bytes,
-                        deflate: ws.deflate.as_ref().map(|(params, _)| *params),
-                    },
-                );
-                w.conn()
-                    .send_start(101, fields, false)
-                    .map_err(crate::asgi::send_error)?;
-                // Open (and counted) before the 101 leaves: a client that has read it finds the
-                // WebSocket open everywhere, the metrics included.
-                let ws = w.ws().expect("a WebSocket");
-                ws.session = Some(session);
-                ws.phase = Phase::Open;
-                self.counters.websocket_opened();
-                // The 101 is in HTTP's output: write it before the first frame.
-                w.flush().await.map_err(|_| SendError::Disconnected)
-            }
-            (Phase::Handshake, Message::WebSocketClose { .. }) => {
-                ws.phase = Phase::Denied;
-                queue_answer(&mut w, 403, Headers::new(), String::new());
-                w.flush().await.map_err(|_| SendError::Disconnected)
-            }
-            (Phase::Handshake, message @ Message::Start { .. }) => {
-                ws.phase = Phase::Denied;
-                let flush = send_message(w.conn(), message)?;
-                if flush == rasgi_h1::conn::Flush::Now {
-                    w.flush().await.map_err(|_| SendError::Disconnected)?;
-                }
-                Ok(())
-            }
-            (Phase::Denied, message @ (Message::Body { .. } | Message::Trailers { .. })) => {
-                // Boxed: a rare path, whose future would otherwise be room in every send's.
-                Box::pin(w.send(message)).await
-            }
-            (Phase::Open, Message::WebSocketSend(data)) => {
-                let session = ws
-                    .session
-                    .as_mut()
-                    .expect("an open WebSocket has a session");
-                let data = match data {
-                    WebSocketData::Text(text) => Data::Text(text.as_bytes().clone()),
-                    WebSocketData::Binary(bytes) => Data::Binary(bytes),
-                };
-                session.send(&data).map_err(|_| SendError::Closed)?;
-                if w.output_len() >= SEND_FLUSH_BYTES {
-                    w.flush().await.map_err(|_| SendError::Disconnected)?;
-                }
-                Ok(())
-            }
-            (Phase::Open, Message::WebSocketClose { code, reason }) => {
-                let session = ws
-                    .session
-                    .as_mut()
-                    .expect("an open WebSocket has a session");
-                session.close(code, &reason).map_err(|error| match error {
-                    rasgi_ws::SendError::InvalidCloseCode(_) => {
-                        SendError::InvalidWebSocket("a close code that may not be sent")
-                    }
-                    rasgi_ws::SendError::ControlTooLong => {
-                        SendError::InvalidWebSocket("a close reason over 123 bytes")
-                    }
-                    rasgi_ws::SendError::Closed => SendError::Closed,
-                })?;
-                ws.closed_by_us(code, &reason);
-                w.flush().await.map_err(|_| SendError::Disconnected)?;
-                Ok(())
-            }
-            (Phase::Closed { by_us: true, .. }, _) => Err(SendError::Closed),
-            (Phase::Closed { by_us: false, .. }, _) => Err(SendError::Disconnected),
-            (Phase::Handshake, Message::WebSocketSend(_)) => Err(SendError::OutOfOrder(
-                "send before the WebSocket was accepted",
-            )),
-            (Phase::Open, Message::WebSocketAccept { .. })
-            | (Phase::Denied, Message::WebSocketAccept { .. }) => {
-                Err(SendError::OutOfOrder("the handshake was already answered"))
-            }
-            (Phase::Denied, _) => Err(SendError::OutOfOrder("the handshake was denied")),
-            (_, _) => Err(SendError::WrongScope),
+impl<'a, 'w, R, W> Sender for WsSender<'a, 'w, R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
+        SendMessage {
+            io: self.io,
+            counters: self.counters,
+            message: Some(message),
+            rest: None,
         }
+    }
+}
+
+/// The boxed rest of a [`SendMessage`].
+type SendRest<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
+/// A WebSocket `send` in progress. Every message's way, an open WebSocket's frame, is queued
+/// in the first poll (and written by the next `receive`); what has to wait (the lock, a write
+/// past [`SEND_FLUSH_BYTES`]) and the rare messages (the handshake's answers, a close) go on
+/// in a boxed future of their own, which would otherwise be room in every send's.
+struct SendMessage<'a, 'w, R, W> {
+    /// The wire and the read half.
+    io: &'a Mutex<WsIo<'w, R, W>>,
+    /// Where an opened WebSocket is counted.
+    counters: &'a crate::ServerCounters,
+    /// The message, until the first poll.
+    message: Option<Message>,
+    /// The rest of the send, when it has to wait or is not a frame.
+    rest: Option<SendRest<'a>>,
+}
+
+impl<'a, 'w, R, W> Future for SendMessage<'a, 'w, R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    type Output = Result<(), SendError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(message) = this.message.take() {
+            let (io, counters) = (this.io, this.counters);
+            this.rest = match io.try_lock() {
+                Some(mut guard) => match queue_frame(guard.wire, message) {
+                    Ok(false) => return Poll::Ready(Ok(())),
+                    Ok(true) => Some(Box::pin(async move {
+                        guard
+                            .wire
+                            .flush()
+                            .await
+                            .map_err(|_| SendError::Disconnected)
+                    })),
+                    Err(QueueError::Refused(error)) => return Poll::Ready(Err(error)),
+                    Err(QueueError::NotAFrame(message)) => Some(Box::pin(async move {
+                        send_other(guard.wire, counters, message).await
+                    })),
+                },
+                None => Some(Box::pin(async move {
+                    let mut guard = io.lock().await;
+                    send_other(guard.wire, counters, message).await
+                })),
+            };
+        }
+        match this.rest.as_mut() {
+            Some(rest) => rest.as_mut().poll(cx),
+            // Finished already.
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Why [`queue_frame`] did not queue a message.
+enum QueueError {
+    /// A frame the session refused (the WebSocket is closing).
+    Refused(SendError),
+    /// Not an open WebSocket's frame: the message, for [`send_other`].
+    NotAFrame(Message),
+}
+
+/// Queue an open WebSocket's frame; `Ok(true)` when enough waits that it is to be written
+/// before the send returns.
+fn queue_frame<W: AsyncWrite + Unpin + Send>(
+    w: &mut Wire<W>,
+    message: Message,
+) -> Result<bool, QueueError> {
+    let Message::WebSocketSend(data) = message else {
+        return Err(QueueError::NotAFrame(message));
+    };
+    let Some(WsState {
+        phase: Phase::Open,
+        session: Some(session),
+        ..
+    }) = w.ws()
+    else {
+        return Err(QueueError::NotAFrame(Message::WebSocketSend(data)));
+    };
+    if !session.has_output_buffer() {
+        session.give_output_buffer(crate::buffers::take());
+    }
+    let queued = match &data {
+        WebSocketData::Text(text) => session.send_payload(true, text.as_bytes()),
+        WebSocketData::Binary(bytes) => session.send_payload(false, bytes),
+    };
+    queued.map_err(|_| QueueError::Refused(SendError::Closed))?;
+    Ok(session.output_len() >= SEND_FLUSH_BYTES)
+}
+
+/// A `send` other than an open WebSocket's frame: the handshake's answer, a denial response's
+/// body, a close, or a message out of order.
+async fn send_other<W: AsyncWrite + Unpin + Send>(
+    w: &mut Wire<W>,
+    counters: &crate::ServerCounters,
+    message: Message,
+) -> Result<(), SendError> {
+    w.take_buffer();
+    let ws = w.ws().ok_or(SendError::Disconnected)?;
+    match (&ws.phase, message) {
+        (
+            Phase::Handshake,
+            Message::WebSocketAccept {
+                subprotocol,
+                headers,
+            },
+        ) => {
+            if let Some(chosen) = &subprotocol {
+                if !ws.offered.iter().any(|offered| offered == chosen) {
+                    return Err(SendError::InvalidWebSocket(
+                        "a subprotocol the client did not offer",
+                    ));
+                }
+            }
+            let mut fields = vec![
+                (
+                    Bytes::from_static(b"upgrade"),
+                    Bytes::from_static(b"websocket"),
+                ),
+                (
+                    Bytes::from_static(b"connection"),
+                    Bytes::from_static(b"Upgrade"),
+                ),
+                (
+                    Bytes::from_static(b"sec-websocket-accept"),
+                    Bytes::from(ws.accept.clone()),
+                ),
+            ];
+            if let Some(chosen) = subprotocol {
+                fields.push((
+                    Bytes::from_static(b"sec-websocket-protocol"),
+                    Bytes::from(chosen),
+                ));
+            }
+            if let Some((_, answer)) = &ws.deflate {
+                fields.push((
+                    Bytes::from_static(b"sec-websocket-extensions"),
+                    Bytes::from(answer.clone()),
+                ));
+            }
+            fields.extend(headers.into_fields());
+            let session = Session::new(
+                Role::Server,
+                rasgi_ws::Config {
+                    max_message_bytes: ws.max_message_bytes,
+                    deflate: ws.deflate.as_ref().map(|(params, _)| *params),
+                },
+            );
+            w.conn()
+                .send_start(101, fields, false)
+                .map_err(crate::asgi::send_error)?;
+            // Open (and counted) before the 101 leaves: a client that has read it finds the
+            // WebSocket open everywhere, the metrics included.
+            let ws = w.ws().expect("a WebSocket");
+            ws.session = Some(session);
+            ws.phase = Phase::Open;
+            counters.websocket_opened();
+            // The 101 is in HTTP's output: write it before the first frame.
+            w.flush().await.map_err(|_| SendError::Disconnected)
+        }
+        (Phase::Handshake, Message::WebSocketClose { .. }) => {
+            ws.phase = Phase::Denied;
+            queue_answer(w, 403, Headers::new(), String::new());
+            w.flush().await.map_err(|_| SendError::Disconnected)
+        }
+        (Phase::Handshake, message @ Message::Start { .. }) => {
+            ws.phase = Phase::Denied;
+            let flush = send_message(w.conn(), message)?;
+            if flush == rasgi_h1::conn::Flush::Now {
+                w.flush().await.map_err(|_| SendError::Disconnected)?;
+            }
+            Ok(())
+        }
+        (Phase::Denied, message @ (Message::Body { .. } | Message::Trailers { .. })) => {
+            // Boxed: a rare path, whose future would otherwise be room in every send's.
+            w.send(message).await
+        }
+        // Sent above; an open WebSocket without a session is not made.
+        (Phase::Open, Message::WebSocketSend(_)) => Err(SendError::Closed),
+        (Phase::Open, Message::WebSocketClose { code, reason }) => {
+            let session = ws
+                .session
+                .as_mut()
+                .expect("an open WebSocket has a session");
+            session.close(code, &reason).map_err(|error| match error {
+                rasgi_ws::SendError::InvalidCloseCode(_) => {
+                    SendError::InvalidWebSocket("a close code that may not be sent")
+                }
+                rasgi_ws::SendError::ControlTooLong => {
+                    SendError::InvalidWebSocket("a close reason over 123 bytes")
+                }
+                rasgi_ws::SendError::Closed => SendError::Closed,
+            })?;
+            ws.closed_by_us(code, &reason);
+            w.flush().await.map_err(|_| SendError::Disconnected)?;
+            Ok(())
+        }
+        (Phase::Closed { by_us: true, .. }, _) => Err(SendError::Closed),
+        (Phase::Closed { by_us: false, .. }, _) => Err(SendError::Disconnected),
+        (Phase::Handshake, Message::WebSocketSend(_)) => Err(SendError::OutOfOrder(
+            "send before the WebSocket was accepted",
+        )),
+        (Phase::Open, Message::WebSocketAccept { .. })
+        | (Phase::Denied, Message::WebSocketAccept { .. }) => {
+            Err(SendError::OutOfOrder("the handshake was already answered"))
+        }
+        (Phase::Denied, _) => Err(SendError::OutOfOrder("the handshake was denied")),
+        (_, _) => Err(SendError::WrongScope),
     }
 }

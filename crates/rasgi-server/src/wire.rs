@@ -98,26 +98,33 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     /// goes. A write that makes no progress for the send timeout gives up: the client is taken
     /// for gone.
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        // The countdown starts when a write has to wait, and again whenever bytes leave.
         let mut waiting = usize::MAX;
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(result) = self.poll_flush(cx) {
-                return Poll::Ready(result);
-            }
-            let left = self.output_len();
-            if left < waiting {
-                waiting = left;
-                self.send_stall.restart();
-            }
-            if self.send_stall.poll_expired(cx) {
-                tracing::debug!("response write stalled past the send timeout; closing");
-                self.counters.send_timeout();
-                self.stalled = true;
-                return Poll::Ready(Err(self.failed(ErrorKind::TimedOut.into())));
-            }
-            Poll::Pending
-        })
-        .await
+        std::future::poll_fn(|cx| self.poll_flush_timed(cx, &mut waiting)).await
+    }
+
+    /// [`Wire::flush`] as a poll: `waiting` (`usize::MAX` to begin with) is where a write
+    /// that has to wait stands. The countdown starts when a write has to wait, and again
+    /// whenever bytes leave; past the send timeout the write gives up.
+    pub(crate) fn poll_flush_timed(
+        &mut self,
+        cx: &mut Context<'_>,
+        waiting: &mut usize,
+    ) -> Poll<std::io::Result<()>> {
+        if let Poll::Ready(result) = self.poll_flush(cx) {
+            return Poll::Ready(result);
+        }
+        let left = self.output_len();
+        if left < *waiting {
+            *waiting = left;
+            self.send_stall.restart();
+        }
+        if self.send_stall.poll_expired(cx) {
+            tracing::debug!("response write stalled past the send timeout; closing");
+            self.counters.send_timeout();
+            self.stalled = true;
+            return Poll::Ready(Err(self.failed(ErrorKind::TimedOut.into())));
+        }
+        Poll::Pending
     }
 
     /// The output, in as few (vectored) writes as the kernel allows.

@@ -160,16 +160,20 @@ pub fn write_head(
     len: usize,
     mask: Option<[u8; 4]>,
 ) {
-    out.put_u8(u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode.bits());
+    // Each shape is written as one fixed-size piece (one room check, no copy loop).
+    let first = u8::from(fin) << 7 | u8::from(rsv1) << 6 | opcode.bits();
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     if len < 126 {
-        out.put_u8(mask_bit | len as u8);
+        out.put_slice(&[first, mask_bit | len as u8]);
     } else if let Ok(len) = u16::try_from(len) {
-        out.put_u8(mask_bit | 126);
-        out.put_u16(len);
+        let [high, low] = len.to_be_bytes();
+        out.put_slice(&[first, mask_bit | 126, high, low]);
     } else {
-        out.put_u8(mask_bit | 127);
-        out.put_u64(len as u64);
+        let mut head = [0u8; 10];
+        head[0] = first;
+        head[1] = mask_bit | 127;
+        head[2..].copy_from_slice(&(len as u64).to_be_bytes());
+        out.put_slice(&head);
     }
     if let Some(key) = mask {
         out.put_slice(&key);
@@ -178,18 +182,18 @@ pub fn write_head(
 
 /// XOR `data` with `key` in place, as if `data` began `offset` bytes into the payload.
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
-    let mut key = key;
-    key.rotate_left(offset % 4);
-    let wide = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    let mut chunks = data.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        let word = u64::from_ne_bytes((&*chunk).try_into().expect("eight bytes")) ^ wide;
-        chunk.copy_from_slice(&word.to_ne_bytes());
+    // The key as if the payload began `offset` bytes earlier: rotated by whole bytes.
+    let turn = 8 * (offset % 4) as u32;
+    let [k0, k1, k2, k3] = u32::from_le_bytes(key).rotate_right(turn).to_le_bytes();
+    let wide = [k0, k1, k2, k3, k0, k1, k2, k3];
+    let (words, tail) = data.as_chunks_mut::<8>();
+    let wide_word = u64::from_ne_bytes(wide);
+    for word in words {
+        *word = (u64::from_ne_bytes(*word) ^ wide_word).to_ne_bytes();
     }
-    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i % 4];
+    // The tail starts a whole number of keys in: byte `i` takes the key's byte `i`.
+    for (byte, k) in tail.iter_mut().zip(wide) {
+        *byte ^= k;
     }
 }
 
@@ -275,18 +279,21 @@ mod tests {
     }
 
     #[test]
-    fn masking_at_any_offset_matches_byte_by_byte() {
+    fn masking_at_any_offset_and_length_matches_byte_by_byte() {
         let key = [0x12, 0x34, 0x56, 0x78];
-        let data: Vec<u8> = (0..=255).collect();
-        for offset in 0..8 {
-            let mut wide = data.clone();
-            apply_mask(&mut wide, key, offset);
-            let slow: Vec<u8> = data
-                .iter()
-                .enumerate()
-                .map(|(i, b)| b ^ key[(i + offset) % 4])
-                .collect();
-            assert_eq!(wide, slow);
+        // Every tail length after the 8-byte words, and a long run.
+        for len in (0..=24).chain([256]) {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            for offset in 0..8 {
+                let mut wide = data.clone();
+                apply_mask(&mut wide, key, offset);
+                let slow: Vec<u8> = data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[(i + offset) % 4])
+                    .collect();
+                assert_eq!(wide, slow, "length {len}, offset {offset}");
+            }
         }
     }
 }

@@ -146,6 +146,14 @@ impl Session {
     /// Read what `buf` holds: the next message or control frame, or `Ok(None)` when more bytes
     /// are needed (or the session reads no more). Used bytes are taken off `buf`.
     pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, Error> {
+        match self.read_whole_small_message(buf) {
+            Some(Ok(data)) => return Ok(Some(Incoming::Message(data))),
+            Some(Err(error)) => {
+                self.fail(error);
+                return Err(error);
+            }
+            None => {}
+        }
         loop {
             if self.close_received.is_some() || self.failed.is_some() {
                 return Ok(None);
@@ -160,6 +168,45 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// The common frame, read without the general rules' work: a client's whole message in one
+    /// small frame (FIN, no RSV bit, text or binary, masked, under 126 bytes), all in the buffer,
+    /// while the session is open and no message is being put together. `None` for anything
+    /// else, which [`Session::read_frame`] then reads (and judges) as usual; text that is not
+    /// UTF-8 fails here as it would there (1007).
+    #[inline]
+    fn read_whole_small_message(&mut self, buf: &mut BytesMut) -> Option<Result<Data, Error>> {
+        const TEXT: u8 = 0x80 | 0x1;
+        const BINARY: u8 = 0x80 | 0x2;
+        const HEAD_LEN: usize = 2 + 4;
+        let [first @ (TEXT | BINARY), second, k0, k1, k2, k3, ..] = buf[..] else {
+            return None;
+        };
+        let len = usize::from(second & 0x7F);
+        let plain = self.role == Role::Server
+            && second & 0x80 != 0
+            && len < 126
+            && buf.len() >= HEAD_LEN + len
+            && len <= self.max_message_bytes
+            && self.partial.is_none()
+            && !self.close_sent
+            && self.close_received.is_none()
+            && self.failed.is_none();
+        if !plain {
+            return None;
+        }
+        let mut payload = buf.split_to(HEAD_LEN + len);
+        payload.advance(HEAD_LEN);
+        apply_mask(&mut payload, [k0, k1, k2, k3], 0);
+        let payload = payload.freeze();
+        Some(if first == BINARY {
+            Ok(Data::Binary(payload))
+        } else if std::str::from_utf8(&payload).is_ok() {
+            Ok(Data::Text(payload))
+        } else {
+            Err(Error::InvalidUtf8)
+        })
     }
 
     /// One frame: `Ok(None)` for more bytes, `Ok(Some(None))` for a frame that made no event.
@@ -306,13 +353,19 @@ impl Session {
 
     /// Queue a message (compressed when permessage-deflate was negotiated).
     pub fn send(&mut self, data: &Data) -> Result<(), SendError> {
+        match data {
+            Data::Text(bytes) => self.send_payload(true, bytes),
+            Data::Binary(bytes) => self.send_payload(false, bytes),
+        }
+    }
+
+    /// Queue a message from its payload: text (`text`; the caller vouches that it is UTF-8) or
+    /// binary. [`Session::send`] without building a [`Data`].
+    pub fn send_payload(&mut self, text: bool, payload: &Bytes) -> Result<(), SendError> {
         if self.close_sent {
             return Err(SendError::Closed);
         }
-        let (opcode, payload) = match data {
-            Data::Text(bytes) => (OpCode::Text, bytes),
-            Data::Binary(bytes) => (OpCode::Binary, bytes),
-        };
+        let opcode = if text { OpCode::Text } else { OpCode::Binary };
         match self.deflate.as_mut() {
             Some(deflate) => {
                 let compressed = deflate.compress(payload);
