@@ -44,6 +44,9 @@ impl Output {
 
     /// Bytes waiting.
     pub(crate) fn len(&self) -> usize {
+        if self.queue.is_empty() {
+            return self.buf.len();
+        }
         self.queue.iter().map(Bytes::len).sum::<usize>() + self.buf.len()
     }
 

@@ -311,7 +311,7 @@ pub(crate) async fn serve<R, W, A>(
             if !app_receiving {
                 changed |= read_aside(w, read, cx);
             }
-            if w.output_len() > 0 {
+            if w.has_output() {
                 let _ = w.poll_flush(cx);
             }
             drop(io);
@@ -737,7 +737,7 @@ where
             if let Some(event) = event {
                 // A pong or close answer this read queued: written now if the socket takes
                 // it, else by the driver or the next `receive`.
-                if w.output_len() > 0 {
+                if w.has_output() {
                     let _ = w.poll_flush(cx);
                 }
                 return Poll::Ready(event);
@@ -745,7 +745,7 @@ where
             let keep = ws.busy;
             // The app's frames, pongs: out before the read waits. A client that stops reading
             // holds this up for the send timeout at most.
-            if w.output_len() > 0 && w.poll_flush_timed(cx, waiting).is_pending() {
+            if w.has_output() && w.poll_flush_timed(cx, waiting).is_pending() {
                 return Poll::Pending;
             }
             match read.poll_fill_frames(cx, keep) {

@@ -16,6 +16,7 @@ use futures::lock::{Mutex, MutexGuard};
 use rasgi_h1::conn::{Flush, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::{Message, SendError, Sender};
+use rasgi_ws::Session;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::asgi::send_message;
@@ -73,6 +74,12 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     pub(crate) fn output_len(&self) -> usize {
         let frames = self.ws.as_ref().and_then(|ws| ws.session.as_ref());
         self.conn.output_len() + frames.map_or(0, |session| session.output_len())
+    }
+
+    /// Whether anything waits to be written (cheaper than [`Wire::output_len`]).
+    pub(crate) fn has_output(&self) -> bool {
+        let frames = self.ws.as_ref().and_then(|ws| ws.session.as_ref());
+        self.conn.has_output() || frames.is_some_and(Session::has_output)
     }
 
     /// The state machine.
