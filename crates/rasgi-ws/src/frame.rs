@@ -186,13 +186,14 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     let turn = 8 * (offset % 4) as u32;
     let [k0, k1, k2, k3] = u32::from_le_bytes(key).rotate_right(turn).to_le_bytes();
     let wide = [k0, k1, k2, k3, k0, k1, k2, k3];
-    let (words, tail) = data.as_chunks_mut::<8>();
     let wide_word = u64::from_ne_bytes(wide);
-    for word in words {
-        *word = (u64::from_ne_bytes(*word) ^ wide_word).to_ne_bytes();
+    let mut words = data.chunks_exact_mut(8);
+    for word in &mut words {
+        let masked = u64::from_ne_bytes((&*word).try_into().expect("eight bytes")) ^ wide_word;
+        word.copy_from_slice(&masked.to_ne_bytes());
     }
     // The tail starts a whole number of keys in: byte `i` takes the key's byte `i`.
-    for (byte, k) in tail.iter_mut().zip(wide) {
+    for (byte, k) in words.into_remainder().iter_mut().zip(wide) {
         *byte ^= k;
     }
 }
