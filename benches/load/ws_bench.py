@@ -67,12 +67,17 @@ def main():
             process.wait()
     print(f"echo round trips per second, {args.connections} connections, medians of {args.rounds} rounds of {args.duration:g} s")
     for size in [16, 65536]:
-        peer = max(statistics.median(results[(size, p)]) for p in RUST_PEERS)
-        print(f"\n{size} bytes:")
+        faster = max(RUST_PEERS, key=lambda p: statistics.median(results[(size, p)]))
+        peer = statistics.median(results[(size, faster)])
+        print(f"\n{size} bytes (faster Rust peer: {faster}):")
         for name in SERVERS:
             runs = results[(size, name)]
             median = statistics.median(runs)
-            print(f"  {name:15} {median:10.0f}  {median / peer:5.2f}x of the faster Rust peer   runs: {', '.join(f'{r:.0f}' for r in runs)}")
+            # Rounds alternate servers, so a round's ratio to the peer's same round is less
+            # exposed to the machine's slow drifts than the ratio of the medians.
+            per_round = statistics.median(r / p for r, p in zip(runs, results[(size, faster)]))
+            print(f"  {name:15} {median:10.0f}  {median / peer:5.2f}x of the faster Rust peer"
+                  f" (per round {per_round:4.2f}x)   runs: {', '.join(f'{r:.0f}' for r in runs)}")
     print(f"\nmemory per idle open WebSocket ({args.idle} held open, resident set before and after):")
     for name, (before, after, per) in idle.items():
         print(f"  {name:15} {per:8.0f} B   ({before} KiB -> {after} KiB)")
