@@ -153,6 +153,31 @@ impl App for WsApp {
                 send.send(Message::close(1000)).await?;
                 Ok(())
             }
+            "/ticker" => {
+                // Sends on a timer while it waits for messages: each tick gives up the
+                // `receive` in progress (a chat's broadcast beside its reader).
+                send.send(Message::accept()).await?;
+                let mut ticks = 0;
+                loop {
+                    let tick = tokio::time::sleep(Duration::from_millis(20));
+                    tokio::select! {
+                        event = receive.receive() => match event {
+                            Event::WebSocketReceive(data) => {
+                                send.send(Message::WebSocketSend(data)).await?;
+                            }
+                            Event::WebSocketDisconnect { code, .. } => {
+                                self.seen.push(format!("ticker disconnect {code} after {ticks} ticks"));
+                                return Ok(());
+                            }
+                            other => self.seen.push(format!("unexpected {other:?}")),
+                        },
+                        () = tick => {
+                            ticks += 1;
+                            send.send(Message::text(format!("tick {ticks}"))).await?;
+                        }
+                    }
+                }
+            }
             "/flood" => {
                 // Sends without reading: with a client that does not read, `send` must wait.
                 send.send(Message::accept()).await?;
@@ -389,6 +414,35 @@ async fn a_client_that_stops_reading_makes_send_wait() {
         "sending stalled while the client does not read"
     );
     drop(ws);
+}
+
+#[tokio::test]
+async fn an_app_that_sends_while_it_waits_to_receive_loses_nothing_either_way() {
+    let (server, seen) = server().await;
+    let mut ws = WsClient::open(server.addr, "/ticker", &[]).await;
+    // Ticks come while the client sends nothing: each one interrupts a waiting `receive`.
+    for n in 1..=3 {
+        assert_eq!(
+            ws.read_data_frame().await.payload,
+            format!("tick {n}").as_bytes()
+        );
+    }
+    // Messages sent between ticks are each echoed once, in order, among the ticks.
+    for i in 0..20 {
+        ws.text(&format!("message {i}")).await;
+    }
+    let mut echoed = Vec::new();
+    while echoed.len() < 20 {
+        let frame = ws.read_data_frame().await;
+        if !frame.payload.starts_with(b"tick") {
+            echoed.push(String::from_utf8(frame.payload).unwrap());
+        }
+    }
+    let expected: Vec<String> = (0..20).map(|i| format!("message {i}")).collect();
+    assert_eq!(echoed, expected);
+    ws.close(1000, "").await;
+    let line = seen.wait_for("ticker disconnect").await;
+    assert!(line.starts_with("ticker disconnect 1000 after "), "{line}");
 }
 
 // ----- Autobahn 1: framing -----
