@@ -816,21 +816,15 @@ where
             this.rest = match io.try_lock() {
                 Some(mut guard) => match queue_frame(guard.wire, message) {
                     Ok(false) => return Poll::Ready(Ok(())),
-                    Ok(true) => Some(Box::pin(async move {
-                        guard
-                            .wire
-                            .flush()
-                            .await
-                            .map_err(|_| SendError::Disconnected)
-                    })),
-                    Err(QueueError::Refused(error)) => return Poll::Ready(Err(error)),
-                    Err(QueueError::NotAFrame(message)) => Some(Box::pin(async move {
-                        send_other(guard.wire, counters, message).await
+                    Err(QueueError::Refused) => return Poll::Ready(Err(SendError::Closed)),
+                    queued => Some(Box::pin(async move {
+                        finish_send(guard.wire, counters, queued).await
                     })),
                 },
                 None => Some(Box::pin(async move {
                     let mut guard = io.lock().await;
-                    send_other(guard.wire, counters, message).await
+                    let queued = queue_frame(guard.wire, message);
+                    finish_send(guard.wire, counters, queued).await
                 })),
             };
         }
@@ -845,13 +839,14 @@ where
 /// Why [`queue_frame`] did not queue a message.
 enum QueueError {
     /// A frame the session refused (the WebSocket is closing).
-    Refused(SendError),
+    Refused,
     /// Not an open WebSocket's frame: the message, for [`send_other`].
     NotAFrame(Message),
 }
 
-/// Queue an open WebSocket's frame; `Ok(true)` when enough waits that it is to be written
-/// before the send returns.
+/// Queue an open WebSocket's frame (`Ok(true)`: enough waits that it is written before the
+/// send returns), or hand any other message back. Inlined into every send's first poll.
+#[inline(always)]
 fn queue_frame<W: AsyncWrite + Unpin + Send>(
     w: &mut Wire<W>,
     message: Message,
@@ -874,8 +869,23 @@ fn queue_frame<W: AsyncWrite + Unpin + Send>(
         WebSocketData::Text(text) => session.send_payload(true, text.as_bytes()),
         WebSocketData::Binary(bytes) => session.send_payload(false, bytes),
     };
-    queued.map_err(|_| QueueError::Refused(SendError::Closed))?;
+    queued.map_err(|_| QueueError::Refused)?;
     Ok(session.output_len() >= SEND_FLUSH_BYTES)
+}
+
+/// The rest of a send after [`queue_frame`]: the write past the flush size, or the message
+/// that is not a frame.
+async fn finish_send<W: AsyncWrite + Unpin + Send>(
+    w: &mut Wire<W>,
+    counters: &crate::ServerCounters,
+    queued: Result<bool, QueueError>,
+) -> Result<(), SendError> {
+    match queued {
+        Ok(false) => Ok(()),
+        Ok(true) => w.flush().await.map_err(|_| SendError::Disconnected),
+        Err(QueueError::Refused) => Err(SendError::Closed),
+        Err(QueueError::NotAFrame(message)) => send_other(w, counters, message).await,
+    }
 }
 
 /// A `send` other than an open WebSocket's frame: the handshake's answer, a denial response's
@@ -965,7 +975,7 @@ async fn send_other<W: AsyncWrite + Unpin + Send>(
             // Boxed: a rare path, whose future would otherwise be room in every send's.
             w.send(message).await
         }
-        // Sent above; an open WebSocket without a session is not made.
+        // Queued by `queue_frame`; an open WebSocket without a session is not made.
         (Phase::Open, Message::WebSocketSend(_)) => Err(SendError::Closed),
         (Phase::Open, Message::WebSocketClose { code, reason }) => {
             let session = ws
