@@ -171,6 +171,34 @@ fn a_message_over_the_limit_fails_with_1009_before_its_payload_arrives() {
 }
 
 #[test]
+fn a_small_whole_message_keeps_every_rule_of_the_general_path() {
+    // At the limit it is a message; one byte over, 1009, as for a large frame.
+    let mut session = server(10);
+    let (got, failure) = feed(&mut session, &frame(0x82, &[7; 10]));
+    assert_eq!(failure, None);
+    assert_eq!(
+        got,
+        [Incoming::Message(Data::Binary(Bytes::from(vec![7; 10])))]
+    );
+    let mut session = server(10);
+    assert_eq!(
+        feed(&mut session, &frame(0x82, &[7; 11])).1,
+        Some(Error::TooBig)
+    );
+    assert_eq!(queued_close_code(&session), 1009);
+    // A new message while a fragmented one is being put together.
+    let mut session = server(1 << 20);
+    let mut bytes = frame(0x01, b"part");
+    bytes.extend(frame(0x81, b"whole"));
+    assert_eq!(feed(&mut session, &bytes).1, Some(Error::MessageNotEnded));
+    // Once this side has sent its close, messages are dropped and only a close matters.
+    let mut session = server(1 << 20);
+    session.close(1000, "").unwrap();
+    let (got, failure) = feed(&mut session, &frame(0x81, b"late"));
+    assert_eq!((got, failure), (vec![], None));
+}
+
+#[test]
 fn a_close_is_echoed_and_ends_the_session() {
     let mut session = server(1 << 20);
     let mut payload = 1000u16.to_be_bytes().to_vec();
