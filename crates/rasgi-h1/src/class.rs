@@ -76,6 +76,18 @@ const fn field_value_table() -> [bool; 256] {
     table
 }
 
+/// Whether `name` is one or more token characters (a valid field name).
+#[inline]
+pub fn is_token_name(name: &[u8]) -> bool {
+    !name.is_empty() && (wide::simple_name(name) || name.iter().all(|&b| is_token(b)))
+}
+
+/// Whether every byte of `value` may appear in a field value.
+#[inline]
+pub fn is_field_value(value: &[u8]) -> bool {
+    wide::clean_value(value) || skip_field_value(value, 0) == value.len()
+}
+
 /// Is `byte` a token character (methods, header names, transfer codings)?
 #[inline]
 pub fn is_token(byte: u8) -> bool {
@@ -263,6 +275,83 @@ mod wide {
         }
         i
     }
+    /// Whether every byte of `bytes` passes `clean` (a test of a whole block), judged a block at
+    /// a time: 4 to 16 bytes as two overlapping words (both must pass, so the overlap changes
+    /// nothing; fewer than 8 are padded with `pad`, which must pass), more as their 16-byte
+    /// blocks and their last 16 bytes. Fewer than 4 bytes are left to the table (`false`).
+    #[inline(always)]
+    fn all_blocks(bytes: &[u8], pad: u8, clean: impl Fn(&[u8; 16]) -> bool) -> bool {
+        let n = bytes.len();
+        if n >= 16 {
+            let mut blocks = bytes.chunks_exact(16);
+            let whole = blocks.all(|block| clean(block.try_into().expect("16 bytes")));
+            return whole && clean(bytes[n - 16..].try_into().expect("16 bytes"));
+        }
+        let (low, high) = if n >= 8 {
+            let first = u64::from_ne_bytes(bytes[..8].try_into().expect("8 bytes"));
+            let last = u64::from_ne_bytes(bytes[n - 8..].try_into().expect("8 bytes"));
+            (first, last)
+        } else if n >= 4 {
+            let first = u32::from_ne_bytes(bytes[..4].try_into().expect("4 bytes"));
+            let last = u32::from_ne_bytes(bytes[n - 4..].try_into().expect("4 bytes"));
+            (
+                u64::from(first) | u64::from(last) << 32,
+                u64::from_ne_bytes([pad; 8]),
+            )
+        } else {
+            return false;
+        };
+        let mut block = [0u8; 16];
+        block[..8].copy_from_slice(&low.to_ne_bytes());
+        block[8..].copy_from_slice(&high.to_ne_bytes());
+        clean(&block)
+    }
+
+    /// Whether all of `name` is ASCII letters, digits and `-` (nearly every header name).
+    /// `false` says only "not all simple": the table has the last word on other `tchar`s.
+    #[inline]
+    pub fn simple_name(name: &[u8]) -> bool {
+        all_blocks(name, b'a', simple_block)
+    }
+
+    /// Whether all of `value` is visible ASCII, SP or obs-text (nearly every field value).
+    /// `false` says only "not all clean": the table has the last word on HTAB.
+    #[inline]
+    pub fn clean_value(value: &[u8]) -> bool {
+        all_blocks(value, b'a', |block| value_stops(block) == 0)
+    }
+
+    /// Whether every byte of `block` is an ASCII letter, digit or `-`.
+    #[inline(always)]
+    fn simple_block(block: &[u8; 16]) -> bool {
+        // SAFETY: the load reads exactly the 16 bytes of `block`; SSE2 is part of the x86_64
+        // baseline. Signed compares are right for ASCII ranges: bytes >= 0x80 are negative and
+        // fall in none of them.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let within = |low: u8, high: u8| {
+                _mm_and_si128(
+                    _mm_cmpgt_epi8(v, _mm_set1_epi8(low as i8 - 1)),
+                    _mm_cmplt_epi8(v, _mm_set1_epi8(high as i8 + 1)),
+                )
+            };
+            // Letters of either case at once: `| 0x20` maps `A-Z` onto `a-z` and no other
+            // byte into them.
+            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            let letter = _mm_and_si128(
+                _mm_cmpgt_epi8(folded, _mm_set1_epi8(b'a' as i8 - 1)),
+                _mm_cmplt_epi8(folded, _mm_set1_epi8(b'z' as i8 + 1)),
+            );
+            let simple = _mm_or_si128(
+                letter,
+                _mm_or_si128(
+                    within(b'0', b'9'),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8)),
+                ),
+            );
+            _mm_movemask_epi8(simple) == 0xffff
+        }
+    }
 }
 
 /// Word-at-a-time fallback: eight bytes per step with plain integer arithmetic.
@@ -286,6 +375,18 @@ mod wide {
     #[inline(always)]
     pub fn lower_name_run(_: &mut [u8], from: usize) -> usize {
         from
+    }
+
+    /// Names are left to the table here.
+    #[inline(always)]
+    pub fn simple_name(_: &[u8]) -> bool {
+        false
+    }
+
+    /// Values are left to the word scanner here.
+    #[inline(always)]
+    pub fn clean_value(_: &[u8]) -> bool {
+        false
     }
 }
 
@@ -359,6 +460,37 @@ mod tests {
                     value_end,
                     "value byte {byte:#x} at {at}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn whole_field_checks_agree_with_the_tables_for_every_byte_length_and_position() {
+        // Every length from empty past two blocks (the word pairs, the padded short words, the
+        // table's shortest names, the overlapping last block), each byte at each position, on a
+        // background of letters (the simple case) and of another `tchar` (the table's case).
+        for background in [b'x', b'~'] {
+            for len in 0..=40 {
+                for at in 0..len.max(1) {
+                    for byte in 0..=255u8 {
+                        let mut bytes = vec![background; len];
+                        if len > 0 {
+                            bytes[at] = byte;
+                        }
+                        let token = !bytes.is_empty() && bytes.iter().all(|&b| is_token(b));
+                        let value = bytes.iter().all(|&b| FIELD_VALUE[b as usize]);
+                        assert_eq!(
+                            is_token_name(&bytes),
+                            token,
+                            "name {byte:#x} at {at} of {len}"
+                        );
+                        assert_eq!(
+                            is_field_value(&bytes),
+                            value,
+                            "value {byte:#x} at {at} of {len}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -7,7 +7,7 @@
 
 use bytes::BufMut;
 
-use crate::class::{is_token, skip_field_value};
+use crate::class::{is_field_value, is_token_name};
 
 /// Why a response part was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -73,10 +73,10 @@ pub fn reason_phrase(status: u16) -> &'static str {
 
 /// Check one response header field.
 pub fn validate_header(name: &[u8], value: &[u8]) -> Result<(), EncodeError> {
-    if name.is_empty() || !name.iter().all(|&b| is_token(b)) {
+    if !is_token_name(name) {
         return Err(EncodeError::InvalidHeaderName);
     }
-    if skip_field_value(value, 0) != value.len() {
+    if !is_field_value(value) {
         return Err(EncodeError::InvalidHeaderValue);
     }
     Ok(())
