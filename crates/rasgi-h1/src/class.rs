@@ -248,12 +248,7 @@ mod wide {
             // are negative and fall in none of them.
             let run = unsafe {
                 let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
-                let within = |low: u8, high: u8| {
-                    _mm_and_si128(
-                        _mm_cmpgt_epi8(v, _mm_set1_epi8(low as i8 - 1)),
-                        _mm_cmplt_epi8(v, _mm_set1_epi8(high as i8 + 1)),
-                    )
-                };
+                let within = |low, high| within(v, low, high);
                 let upper = within(b'A', b'Z');
                 let simple = _mm_or_si128(
                     _mm_or_si128(upper, within(b'a', b'z')),
@@ -275,12 +270,14 @@ mod wide {
         }
         i
     }
+
     /// Whether every byte of `bytes` passes `clean` (a test of a whole block), judged a block at
     /// a time: 4 to 16 bytes as two overlapping words (both must pass, so the overlap changes
-    /// nothing; fewer than 8 are padded with `pad`, which must pass), more as their 16-byte
-    /// blocks and their last 16 bytes. Fewer than 4 bytes are left to the table (`false`).
+    /// nothing; fewer than 8 are padded with `a`, which passes both tests), more as their
+    /// 16-byte blocks and their last 16 bytes. Fewer than 4 bytes are left to the table
+    /// (`false`).
     #[inline(always)]
-    fn all_blocks(bytes: &[u8], pad: u8, clean: impl Fn(&[u8; 16]) -> bool) -> bool {
+    fn all_blocks(bytes: &[u8], clean: impl Fn(&[u8; 16]) -> bool) -> bool {
         let n = bytes.len();
         if n >= 16 {
             let mut blocks = bytes.chunks_exact(16);
@@ -296,7 +293,7 @@ mod wide {
             let last = u32::from_ne_bytes(bytes[n - 4..].try_into().expect("4 bytes"));
             (
                 u64::from(first) | u64::from(last) << 32,
-                u64::from_ne_bytes([pad; 8]),
+                u64::from_ne_bytes([b'a'; 8]),
             )
         } else {
             return false;
@@ -311,41 +308,43 @@ mod wide {
     /// `false` says only "not all simple": the table has the last word on other `tchar`s.
     #[inline]
     pub fn simple_name(name: &[u8]) -> bool {
-        all_blocks(name, b'a', simple_block)
+        all_blocks(name, simple_block)
     }
 
     /// Whether all of `value` is visible ASCII, SP or obs-text (nearly every field value).
     /// `false` says only "not all clean": the table has the last word on HTAB.
     #[inline]
     pub fn clean_value(value: &[u8]) -> bool {
-        all_blocks(value, b'a', |block| value_stops(block) == 0)
+        all_blocks(value, |block| value_stops(block) == 0)
+    }
+
+    /// The bytes of `v` from `low` to `high` (ASCII), as a mask of whole bytes. Signed compares
+    /// are right for ASCII ranges: bytes >= 0x80 are negative and fall in none of them.
+    ///
+    /// # Safety
+    /// SSE2 must be available, which it is on every x86_64 CPU.
+    #[inline(always)]
+    unsafe fn within(v: __m128i, low: u8, high: u8) -> __m128i {
+        _mm_and_si128(
+            _mm_cmpgt_epi8(v, _mm_set1_epi8(low as i8 - 1)),
+            _mm_cmplt_epi8(v, _mm_set1_epi8(high as i8 + 1)),
+        )
     }
 
     /// Whether every byte of `block` is an ASCII letter, digit or `-`.
     #[inline(always)]
     fn simple_block(block: &[u8; 16]) -> bool {
         // SAFETY: the load reads exactly the 16 bytes of `block`; SSE2 is part of the x86_64
-        // baseline. Signed compares are right for ASCII ranges: bytes >= 0x80 are negative and
-        // fall in none of them.
+        // baseline.
         unsafe {
             let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
-            let within = |low: u8, high: u8| {
-                _mm_and_si128(
-                    _mm_cmpgt_epi8(v, _mm_set1_epi8(low as i8 - 1)),
-                    _mm_cmplt_epi8(v, _mm_set1_epi8(high as i8 + 1)),
-                )
-            };
             // Letters of either case at once: `| 0x20` maps `A-Z` onto `a-z` and no other
             // byte into them.
-            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-            let letter = _mm_and_si128(
-                _mm_cmpgt_epi8(folded, _mm_set1_epi8(b'a' as i8 - 1)),
-                _mm_cmplt_epi8(folded, _mm_set1_epi8(b'z' as i8 + 1)),
-            );
+            let letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'z');
             let simple = _mm_or_si128(
                 letter,
                 _mm_or_si128(
-                    within(b'0', b'9'),
+                    within(v, b'0', b'9'),
                     _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8)),
                 ),
             );
