@@ -35,7 +35,8 @@ pub enum Decision<H> {
 /// without awaiting anything. Its response side is a [`ResponseHook`].
 pub trait Step: Send + Sync + 'static {
     /// The per-request hook (usually an `Option`, `None` for scopes the step leaves alone).
-    type Hook<'a>: ResponseHook
+    /// Its default does nothing: it stands for the step when a step outside it answered.
+    type Hook<'a>: ResponseHook + Default
     where
         Self: 'a;
 
@@ -78,7 +79,7 @@ pub trait StepList: Send + Sync + 'static {
         Self: 'a;
 
     /// Run each step's request side, outermost first, until one answers. The hooks of the
-    /// steps after the one that answered are `None`.
+    /// steps after the one that answered are their defaults, which do nothing.
     fn run<'a>(&'a self, scope: &mut Scope) -> (Self::Hooks<'a>, Option<Response>);
 
     /// Hooks that do nothing, for the steps a response never reached.
@@ -101,20 +102,20 @@ impl StepList for () {
 }
 
 impl<S: Step, Rest: StepList> StepList for (S, Rest) {
-    type Hooks<'a> = (Option<S::Hook<'a>>, Rest::Hooks<'a>);
+    type Hooks<'a> = (S::Hook<'a>, Rest::Hooks<'a>);
 
     fn run<'a>(&'a self, scope: &mut Scope) -> (Self::Hooks<'a>, Option<Response>) {
         match self.0.on_request(scope) {
             Decision::Continue(hook) => {
                 let (rest, answer) = self.1.run(scope);
-                ((Some(hook), rest), answer)
+                ((hook, rest), answer)
             }
-            Decision::Respond(response) => ((None, self.1.skipped()), Some(response)),
+            Decision::Respond(response) => ((S::Hook::default(), self.1.skipped()), Some(response)),
         }
     }
 
     fn skipped<'a>(&'a self) -> Self::Hooks<'a> {
-        (None, self.1.skipped())
+        (S::Hook::default(), self.1.skipped())
     }
 
     fn describe_into(&self, names: &mut Vec<String>) {
@@ -165,8 +166,8 @@ impl<T: Step> Middleware for T {
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         let (hook, answer) = match self.on_request(&mut scope) {
-            Decision::Continue(hook) => (Some(hook), None),
-            Decision::Respond(response) => (None, Some(response)),
+            Decision::Continue(hook) => (hook, None),
+            Decision::Respond(response) => (T::Hook::default(), Some(response)),
         };
         go_on(inner, scope, receive, HookedSender::new(send, hook), answer)
     }
@@ -222,20 +223,20 @@ mod tests {
     }
 
     impl Step for Mark {
-        type Hook<'a> = MarkHook;
+        type Hook<'a> = Option<MarkHook>;
 
         fn describe(&self) -> String {
             format!("Mark({})", self.0)
         }
 
-        fn on_request(&self, scope: &mut Scope) -> Decision<MarkHook> {
+        fn on_request(&self, scope: &mut Scope) -> Decision<Option<MarkHook>> {
             if self.0 == "refuse" {
                 return Decision::Respond(Response::new(403, Headers::new(), "no"));
             }
             if let Scope::Http(http) = scope {
                 http.headers.append("x-seen", self.0);
             }
-            Decision::Continue(MarkHook(self.0))
+            Decision::Continue(Some(MarkHook(self.0)))
         }
     }
 

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
+use crate::lock::Lock;
 use bytes::BytesMut;
-use futures::lock::Mutex;
 use rasgi_background::{Batch, Executor};
 use rasgi_h1::conn::{AppOutcome, Next, Request, Settings};
 use rasgi_h1::ServerConn;
@@ -203,7 +203,7 @@ fn settings(config: &ServerConfig) -> Settings {
 }
 
 /// A connection's read side and its wire, as `ctx`'s settings make them.
-fn sides<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> (ReadSide<R>, Mutex<Wire<W>>)
+fn sides<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> (ReadSide<R>, Lock<Wire<W>>)
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -217,7 +217,7 @@ where
     );
     (
         ReadSide::new(reader, config.body_read_timeout),
-        Mutex::new(wire),
+        Lock::new(wire),
     )
 }
 
@@ -252,7 +252,7 @@ async fn serve_request<R, W, A>(
     peers: &Peers,
     request: &mut Option<Request>,
     read: &mut ReadSide<R>,
-    wire: &Mutex<Wire<W>>,
+    wire: &Lock<Wire<W>>,
     background: &BackgroundTasks,
     written_batches: &mut Vec<Batch>,
 ) -> Next

@@ -25,6 +25,7 @@ mod conn;
 pub mod counters;
 pub mod date;
 mod lifespan;
+mod lock;
 mod read;
 pub mod server;
 pub mod shutdown;

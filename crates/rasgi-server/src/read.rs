@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::lock::Lock;
 use bytes::BytesMut;
-use futures::lock::Mutex;
 use rasgi_h1::conn::{Drain, HeadEvent, Receive as Step, Request};
 use rasgi_protocol::{Event, Receive};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -174,7 +174,7 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     /// idle.
     pub(crate) async fn next_head<W: AsyncWrite + Unpin + Send>(
         &mut self,
-        wire: &Mutex<Wire<W>>,
+        wire: &Lock<Wire<W>>,
         idle_timeout: Duration,
         header_timeout: Duration,
         mut timer: Pin<&mut Sleep>,
@@ -254,7 +254,7 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     /// ended (so the connection can serve its next request).
     pub(crate) async fn drain_body<W: AsyncWrite + Unpin + Send>(
         &mut self,
-        wire: &Mutex<Wire<W>>,
+        wire: &Lock<Wire<W>>,
         timeout: Duration,
     ) -> bool {
         let drain = async {
@@ -297,7 +297,7 @@ pub(crate) struct RequestBody<'a, R, W> {
     /// Where the bytes come from.
     read: &'a mut ReadSide<R>,
     /// The state machine that decodes them.
-    wire: &'a Mutex<Wire<W>>,
+    wire: &'a Lock<Wire<W>>,
     /// Where a body timeout is counted.
     counters: &'a ServerCounters,
 }
@@ -309,7 +309,7 @@ where
 {
     pub(crate) fn new(
         read: &'a mut ReadSide<R>,
-        wire: &'a Mutex<Wire<W>>,
+        wire: &'a Lock<Wire<W>>,
         counters: &'a ServerCounters,
     ) -> Self {
         RequestBody {

@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Wake, Waker};
 
+use crate::lock::Lock;
 use bytes::{Bytes, BytesMut};
-use futures::lock::Mutex;
 use futures::task::AtomicWaker;
 use rasgi_h1::conn::Request;
 use rasgi_protocol::panic::panicked;
@@ -210,7 +210,7 @@ pub(crate) async fn serve<R, W, A>(
     peers: &Peers,
     request: &mut Option<Request>,
     read: &mut ReadSide<R>,
-    wire: &Mutex<Wire<W>>,
+    wire: &Lock<Wire<W>>,
 ) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -227,7 +227,7 @@ pub(crate) async fn serve<R, W, A>(
     // but this WebSocket uses the wire from here on: it is held for the WebSocket's life, and
     // the app's `receive` and `send` and the driver share it and the read half behind one lock.
     let mut held = lock(wire).await;
-    let io = Mutex::new(WsIo {
+    let io = Lock::new(WsIo {
         wire: &mut held,
         read,
     });
@@ -390,7 +390,7 @@ fn begin<A, W: AsyncWrite + Unpin + Send>(
     ctx: &ConnContext<A>,
     peers: &Peers,
     request: &mut Option<Request>,
-    wire: &Mutex<Wire<W>>,
+    wire: &Lock<Wire<W>>,
 ) -> Option<(WebSocketScope, String)> {
     let config = &ctx.config.websocket;
     let request = request.take()?;
@@ -625,7 +625,7 @@ struct WsIo<'w, R, W> {
 /// The app's `receive` on a WebSocket.
 struct WsReceive<'a, 'w, R, W> {
     /// The wire and the read half.
-    io: &'a Mutex<WsIo<'w, R, W>>,
+    io: &'a Lock<WsIo<'w, R, W>>,
     /// Set while a `receive` waits: the driver does not read for the app then.
     receiving: &'a AtomicBool,
     /// Set by a ping tick that found the WebSocket idle (see [`keep_alive`]).
@@ -655,7 +655,7 @@ struct NextEvent<'s, 'a, 'w, R, W> {
     /// Where a write that has to wait stands (see `Wire::poll_flush_timed`).
     waiting: usize,
     /// Waiting for the lock, which a `send` holds across a write.
-    queued: Option<futures::lock::MutexLockFuture<'a, WsIo<'w, R, W>>>,
+    queued: Option<crate::lock::Acquire<'a, WsIo<'w, R, W>>>,
 }
 
 impl<R, W> Future for NextEvent<'_, '_, '_, R, W>
@@ -764,7 +764,7 @@ where
 /// The app's `send` on a WebSocket.
 struct WsSender<'a, 'w, R, W> {
     /// The wire and the read half.
-    io: &'a Mutex<WsIo<'w, R, W>>,
+    io: &'a Lock<WsIo<'w, R, W>>,
     /// Where an opened WebSocket is counted.
     counters: &'a crate::ServerCounters,
 }
@@ -793,7 +793,7 @@ type SendRest<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 
 /// in a boxed future of their own, which would otherwise be room in every send's.
 struct SendMessage<'a, 'w, R, W> {
     /// The wire and the read half.
-    io: &'a Mutex<WsIo<'w, R, W>>,
+    io: &'a Lock<WsIo<'w, R, W>>,
     /// Where an opened WebSocket is counted.
     counters: &'a crate::ServerCounters,
     /// The message, until the first poll.

@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use crate::lock::{Lock, LockGuard};
 use bytes::BytesMut;
-use futures::lock::{Mutex, MutexGuard};
 use rasgi_h1::conn::{Flush, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::{Message, SendError, Sender};
@@ -229,18 +229,18 @@ pub(crate) fn put_date(buf: &mut BytesMut) {
 /// The app's `send`: a handle on the connection's wire.
 pub(crate) struct ResponseSender<'a, W> {
     /// The state machine and the write half.
-    wire: &'a Mutex<Wire<W>>,
+    wire: &'a Lock<Wire<W>>,
     /// Fires when the server stops: a response whose head is still to be written then says
     /// `connection: close`.
     shutdown: &'a crate::Shutdown,
 }
 
 impl<'a, W: AsyncWrite + Unpin + Send> ResponseSender<'a, W> {
-    pub(crate) fn new(wire: &'a Mutex<Wire<W>>, shutdown: &'a crate::Shutdown) -> Self {
+    pub(crate) fn new(wire: &'a Lock<Wire<W>>, shutdown: &'a crate::Shutdown) -> Self {
         ResponseSender { wire, shutdown }
     }
 
-    async fn locked(&self) -> MutexGuard<'_, Wire<W>> {
+    async fn locked(&self) -> LockGuard<'_, Wire<W>> {
         let mut wire = lock(self.wire).await;
         if self.shutdown.is_triggered() {
             wire.conn.stop();
@@ -263,7 +263,7 @@ impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
 
 /// The wire, taken at once when it is free (nearly always: one request is served at a time and
 /// only that request's `send` and `receive` contend for it), else waited for.
-pub(crate) async fn lock<W>(wire: &Mutex<Wire<W>>) -> MutexGuard<'_, Wire<W>> {
+pub(crate) async fn lock<W>(wire: &Lock<Wire<W>>) -> LockGuard<'_, Wire<W>> {
     match wire.try_lock() {
         Some(guard) => guard,
         None => wire.lock().await,
