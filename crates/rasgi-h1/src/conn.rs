@@ -29,8 +29,8 @@ use bytes::{Bytes, BytesMut};
 use crate::output::Output;
 use crate::request::{parse_request_head, BodyKind, HeaderSpan, Span, Version};
 use crate::response::{
-    validate_header, write_chunk_size, write_last_chunk, write_response_head, write_status_line,
-    LengthEncoder,
+    put_field, validate_header, write_chunk_size, write_last_chunk, write_response_head,
+    write_status_line, LengthEncoder,
 };
 use crate::{parse_content_length, Decoded, Decoder, H1Error, Limits, Status};
 
@@ -1376,14 +1376,6 @@ fn offers_upgrade(headers: &[(Bytes, Bytes)]) -> bool {
         }
     }
     upgrade && connection_upgrade
-}
-
-/// One header field, `name: value\r\n`, already validated.
-fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
-    buf.extend_from_slice(name);
-    buf.extend_from_slice(b": ");
-    buf.extend_from_slice(value);
-    buf.extend_from_slice(b"\r\n");
 }
 
 /// `n` in decimal, written into the end of `digits`.

@@ -38,7 +38,7 @@ impl Output {
             }
             self.queue.push_back(body);
         } else {
-            self.buf.extend_from_slice(&body);
+            crate::response::put_piece(&mut self.buf, &body);
         }
     }
 
