@@ -73,17 +73,16 @@ impl<Outer: ResponseHook, Inner: ResponseHook> ResponseHook for (Outer, Inner) {
 
 /// A list of steps as a nested tuple, outermost first: `(A, (B, ()))`.
 pub trait StepList: Send + Sync + 'static {
-    /// The steps' hooks, chained in the same order.
-    type Hooks<'a>: ResponseHook
+    /// The steps' hooks, chained in the same order; by default, hooks that do nothing.
+    type Hooks<'a>: ResponseHook + Default
     where
         Self: 'a;
 
-    /// Run each step's request side, outermost first, until one answers. The hooks of the
-    /// steps after the one that answered are their defaults, which do nothing.
-    fn run<'a>(&'a self, scope: &mut Scope) -> (Self::Hooks<'a>, Option<Response>);
-
-    /// Hooks that do nothing, for the steps a response never reached.
-    fn skipped<'a>(&'a self) -> Self::Hooks<'a>;
+    /// Run each step's request side, outermost first, until one answers, putting each step's
+    /// hook in its place in `hooks` (which start as their defaults: the steps after the one
+    /// that answered keep those, and do nothing). Filled in place rather than returned, so
+    /// that no step moves the hooks of the steps inside it.
+    fn run<'a>(&'a self, scope: &mut Scope, hooks: &mut Self::Hooks<'a>) -> Option<Response>;
 
     /// Each step's printout line, outermost first.
     fn describe_into(&self, names: &mut Vec<String>);
@@ -92,11 +91,9 @@ pub trait StepList: Send + Sync + 'static {
 impl StepList for () {
     type Hooks<'a> = ();
 
-    fn run(&self, _: &mut Scope) -> ((), Option<Response>) {
-        ((), None)
+    fn run(&self, _: &mut Scope, _: &mut ()) -> Option<Response> {
+        None
     }
-
-    fn skipped(&self) {}
 
     fn describe_into(&self, _: &mut Vec<String>) {}
 }
@@ -104,18 +101,14 @@ impl StepList for () {
 impl<S: Step, Rest: StepList> StepList for (S, Rest) {
     type Hooks<'a> = (S::Hook<'a>, Rest::Hooks<'a>);
 
-    fn run<'a>(&'a self, scope: &mut Scope) -> (Self::Hooks<'a>, Option<Response>) {
+    fn run<'a>(&'a self, scope: &mut Scope, hooks: &mut Self::Hooks<'a>) -> Option<Response> {
         match self.0.on_request(scope) {
             Decision::Continue(hook) => {
-                let (rest, answer) = self.1.run(scope);
-                ((hook, rest), answer)
+                hooks.0 = hook;
+                self.1.run(scope, &mut hooks.1)
             }
-            Decision::Respond(response) => ((S::Hook::default(), self.1.skipped()), Some(response)),
+            Decision::Respond(response) => Some(response),
         }
-    }
-
-    fn skipped<'a>(&'a self) -> Self::Hooks<'a> {
-        (S::Hook::default(), self.1.skipped())
     }
 
     fn describe_into(&self, names: &mut Vec<String>) {
@@ -141,7 +134,8 @@ impl<L: StepList> Middleware for Steps<L> {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let (hooks, answer) = self.0.run(&mut scope);
+        let mut hooks = L::Hooks::default();
+        let answer = self.0.run(&mut scope, &mut hooks);
         go_on(
             inner,
             scope,
