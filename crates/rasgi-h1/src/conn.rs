@@ -676,18 +676,24 @@ impl ServerConn {
                 host_count: head.host_count,
                 field_count: head.headers.len(),
             };
+            // Every slice of the head holds the read buffer by an atomic count, taken when it
+            // is made and given back when it is dropped: the method and the common names are
+            // static text instead, and the path takes the head's own hold.
             let bytes = buf.split_to(len).freeze();
             let slice = |span: Span| bytes.slice(span.start..span.end);
             let mut headers = field_list();
-            headers.extend(
-                slots[..parts.field_count]
-                    .iter()
-                    .map(|field| (slice(field.name), slice(field.value))),
-            );
+            headers.extend(slots[..parts.field_count].iter().map(|field| {
+                let name = known_name(&bytes[field.name.start..field.name.end])
+                    .unwrap_or_else(|| slice(field.name));
+                (name, slice(field.value))
+            }));
+            let method = known_method(&bytes[parts.method.start..parts.method.end])
+                .unwrap_or_else(|| slice(parts.method));
+            let query = slice(parts.query);
             let request = Request {
-                method: slice(parts.method),
-                path: slice(parts.path),
-                query: slice(parts.query),
+                method,
+                path: span_of(bytes, parts.path),
+                query,
                 headers,
                 version: parts.version,
             };
@@ -1376,6 +1382,66 @@ fn offers_upgrade(headers: &[(Bytes, Bytes)]) -> bool {
         }
     }
     upgrade && connection_upgrade
+}
+
+/// `span` of `bytes`, keeping `bytes`' own hold on the buffer (no count taken or given).
+fn span_of(mut bytes: Bytes, span: Span) -> Bytes {
+    bytes.truncate(span.end);
+    bytes::Buf::advance(&mut bytes, span.start);
+    bytes
+}
+
+/// The common methods, as static text.
+fn known_method(method: &[u8]) -> Option<Bytes> {
+    let known: &'static [u8] = match method {
+        b"GET" => b"GET",
+        b"POST" => b"POST",
+        b"HEAD" => b"HEAD",
+        b"PUT" => b"PUT",
+        b"DELETE" => b"DELETE",
+        b"OPTIONS" => b"OPTIONS",
+        b"PATCH" => b"PATCH",
+        _ => return None,
+    };
+    Some(Bytes::from_static(known))
+}
+
+/// Request field names common enough to be worth matching (already lowercased by the parser),
+/// by length: each is static text instead of a slice of the read buffer.
+fn known_name(name: &[u8]) -> Option<Bytes> {
+    let candidates: &[&'static [u8]] = match name.len() {
+        2 => &[b"te"],
+        3 => &[b"dnt"],
+        4 => &[b"host"],
+        6 => &[b"accept", b"cookie", b"origin", b"expect", b"pragma"],
+        7 => &[b"referer", b"upgrade"],
+        8 => &[b"priority"],
+        10 => &[b"user-agent", b"connection"],
+        12 => &[b"content-type", b"x-request-id"],
+        13 => &[b"cache-control", b"authorization", b"if-none-match"],
+        14 => &[
+            b"content-length",
+            b"sec-fetch-dest",
+            b"sec-fetch-mode",
+            b"sec-fetch-site",
+        ],
+        15 => &[b"accept-encoding", b"accept-language", b"x-forwarded-for"],
+        17 => &[
+            b"transfer-encoding",
+            b"if-modified-since",
+            b"x-forwarded-proto",
+            b"sec-websocket-key",
+        ],
+        21 => &[b"sec-websocket-version"],
+        22 => &[b"sec-websocket-protocol"],
+        24 => &[b"sec-websocket-extensions"],
+        25 => &[b"upgrade-insecure-requests"],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .find(|known| **known == name)
+        .map(|known| Bytes::from_static(known))
 }
 
 /// `n` in decimal, written into the end of `digits`.

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -53,20 +54,29 @@ impl fmt::Debug for Task {
 #[derive(Clone, Default)]
 pub struct BackgroundTasks {
     /// The list all handles of a response share.
-    list: Arc<Mutex<List>>,
+    list: Arc<Shared>,
     /// Which response this handle belongs to; it may add only while that one is the list's.
     response: u64,
 }
 
 /// What the handles share.
 #[derive(Default)]
+struct Shared {
+    /// The response the list is collecting for; taking the tasks moves it on (under the lock,
+    /// so an `add` that holds the lock sees it settled). Outside the lock, so that a new
+    /// response's handle is made without taking it.
+    response: AtomicU64,
+    /// The tasks and the id that names them.
+    list: Mutex<List>,
+}
+
+/// The tasks of one response.
+#[derive(Default)]
 struct List {
     /// The tasks, in the order they were added.
     tasks: Vec<Task>,
     /// The request id that names these tasks in logs, if a middleware gave one.
     request_id: Option<Bytes>,
-    /// The response the list is collecting for; taking the tasks moves it on.
-    response: u64,
 }
 
 impl BackgroundTasks {
@@ -99,7 +109,7 @@ impl BackgroundTasks {
 
     fn push(&self, task: Task) {
         let mut list = self.lock();
-        if list.response != self.response {
+        if !self.current() {
             drop(list);
             tracing::warn!(task = %task.name, "background task added after its response was over; dropped");
             return;
@@ -112,7 +122,7 @@ impl BackgroundTasks {
     pub fn for_next_response(&self) -> BackgroundTasks {
         BackgroundTasks {
             list: Arc::clone(&self.list),
-            response: self.lock().response,
+            response: self.list.response.load(Ordering::Acquire),
         }
     }
 
@@ -120,7 +130,7 @@ impl BackgroundTasks {
     /// this), so the server needs no knowledge of where the id came from.
     pub fn set_request_id(&self, id: Bytes) {
         let mut list = self.lock();
-        if list.response == self.response {
+        if self.current() {
             list.request_id = Some(id);
         }
     }
@@ -140,7 +150,8 @@ impl BackgroundTasks {
     /// of this response can add no more.
     pub fn take_with_request_id(&self) -> (Vec<Task>, Option<Bytes>) {
         let mut list = self.lock();
-        list.response = list.response.wrapping_add(1);
+        let next = self.list.response.load(Ordering::Relaxed).wrapping_add(1);
+        self.list.response.store(next, Ordering::Release);
         (std::mem::take(&mut list.tasks), list.request_id.take())
     }
 
@@ -154,10 +165,17 @@ impl BackgroundTasks {
         self.len() == 0
     }
 
+    /// Whether this handle's response is the one the list collects for (asked with the lock
+    /// held: only a holder of the lock moves it on).
+    fn current(&self) -> bool {
+        self.list.response.load(Ordering::Acquire) == self.response
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, List> {
         // A panic while holding this lock can only come from `Vec::push` running out of memory;
         // the list itself is still consistent, so keep using it.
         self.list
+            .list
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
