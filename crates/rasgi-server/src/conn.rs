@@ -34,7 +34,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::asgi::{http_scope, ScopeParts};
 use crate::read::{HeadError, ReadSide, RequestBody};
 use crate::websocket;
-use crate::wire::{lock, put_date, ResponseSender, Wire};
+use crate::wire::{put_date, ResponseSender, Wire};
 use crate::{ServerConfig, ServerCounters, Shutdown};
 
 /// What every connection of a server shares.
@@ -103,7 +103,9 @@ where
     A: App,
 {
     let config = &*ctx.config;
-    let (mut read, wire) = sides(reader, writer, ctx);
+    // The wire is behind a lock only while an app holds its `receive` and `send`: the
+    // connection's own steps between requests reach it through `get_mut`, taking nothing.
+    let (mut read, mut wire) = sides(reader, writer, ctx);
     // One list per connection, reused: requests on a connection are served one at a time.
     let background = BackgroundTasks::new();
     let mut written_batches: Vec<Batch> = Vec::new();
@@ -123,7 +125,7 @@ where
         // (a request passed by value would stay in its future all along).
         let mut request = match read
             .next_head(
-                &wire,
+                wire.get_mut(),
                 idle_timeout,
                 config.header_read_timeout,
                 timer.as_mut(),
@@ -140,11 +142,18 @@ where
         };
         // The request's own fields first: most requests are told apart without the lock.
         if request.as_ref().is_some_and(websocket::asks_for_websocket)
-            && lock(&wire).await.state().upgrade_offered()
+            && wire.get_mut().state().upgrade_offered()
         {
             // Boxed: inline, its state (the app's future for a WebSocket, the ping timer)
             // would be room in every connection's future, WebSocket or not.
-            Box::pin(websocket::serve(ctx, peers, &mut request, &mut read, &wire)).await;
+            Box::pin(websocket::serve(
+                ctx,
+                peers,
+                &mut request,
+                &mut read,
+                wire.get_mut(),
+            ))
+            .await;
             break;
         }
         let next = serve_request(
@@ -152,14 +161,14 @@ where
             peers,
             &mut request,
             &mut read,
-            &wire,
+            &mut wire,
             &background,
             &mut written_batches,
         )
         .await;
 
         // 6. Write now unless more pipelined requests are already waiting.
-        let mut w = lock(&wire).await;
+        let w = wire.get_mut();
         let more_waiting = next == Next::KeepAlive && read.has_buffered();
         // A complete write-out hands the write buffer back to the pool.
         if !more_waiting || w.state().output_len() >= config.write_buffer_flush_bytes {
@@ -170,7 +179,7 @@ where
             break;
         }
     }
-    let mut w = lock(&wire).await;
+    let w = wire.get_mut();
     if !w.send_stalled() {
         w.close().await;
     }
@@ -178,7 +187,6 @@ where
     submit_written(&ctx.executor, &mut written_batches, written).await;
     let unread = w.state().reading_body();
     let stalled = w.send_stalled();
-    drop(w);
     if stalled {
         return Ending::Abort;
     }
@@ -228,7 +236,7 @@ where
     W: AsyncWrite + Unpin + Send,
     A: App,
 {
-    let (mut read, wire) = sides(reader, writer, ctx);
+    let (mut read, mut wire) = sides(reader, writer, ctx);
     let background = BackgroundTasks::new();
     let (mut request, mut batches) = (None, Vec::new());
     let peers = Peers::default();
@@ -237,7 +245,7 @@ where
         &peers,
         &mut request,
         &mut read,
-        &wire,
+        &mut wire,
         &background,
         &mut batches,
     );
@@ -252,7 +260,7 @@ async fn serve_request<R, W, A>(
     peers: &Peers,
     request: &mut Option<Request>,
     read: &mut ReadSide<R>,
-    wire: &Lock<Wire<W>>,
+    wire: &mut Lock<Wire<W>>,
     background: &BackgroundTasks,
     written_batches: &mut Vec<Batch>,
 ) -> Next
@@ -285,8 +293,9 @@ where
     };
     let started = config.access_log.then(Instant::now);
 
-    // 3. The app, inline.
+    // 3. The app, inline, sharing the wire with its `receive` and `send`.
     let result = {
+        let wire = &*wire;
         let receive = RequestBody::new(&mut *read, wire, &ctx.counters);
         let send = ResponseSender::new(wire, &ctx.shutdown);
         let mut call = std::pin::pin!(catch_panic(ctx.app.call(scope, receive, send)));
@@ -307,7 +316,7 @@ where
     };
 
     // 4. The state machine judges how the app behaved; the server logs it.
-    let mut w = lock(wire).await;
+    let w = wire.get_mut();
     let panic = result.as_ref().err().and_then(panicked);
     if panic.is_some() {
         w.conn().app_panicked();
@@ -353,9 +362,8 @@ where
         w.conn().stop();
     }
     let next = w.conn().finish();
-    drop(w);
     if next == Next::Drain {
-        return if read.drain_body(wire, config.header_read_timeout).await {
+        return if read.drain_body(w, config.header_read_timeout).await {
             Next::KeepAlive
         } else {
             Next::Close

@@ -68,6 +68,12 @@ impl<T> Lock<T> {
         Acquire { lock: self }
     }
 
+    /// The value, reached through the only reference to the lock: nobody can hold it, so
+    /// nothing is taken (the connection's own steps between requests use the wire this way).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
     /// The value, the lock used up.
     pub(crate) fn into_inner(self) -> T {
         self.value.into_inner()

@@ -174,7 +174,7 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     /// idle.
     pub(crate) async fn next_head<W: AsyncWrite + Unpin + Send>(
         &mut self,
-        wire: &Lock<Wire<W>>,
+        wire: &mut Wire<W>,
         idle_timeout: Duration,
         header_timeout: Duration,
         mut timer: Pin<&mut Sleep>,
@@ -187,7 +187,6 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
         loop {
             // An empty buffer holds no head: the machine is asked once bytes are there.
             if !self.buf.is_empty() {
-                let mut wire = lock(wire).await;
                 match wire.conn().read_head(&mut self.buf) {
                     HeadEvent::Request(request) => {
                         wire.take_buffer();
@@ -254,24 +253,24 @@ impl<R: AsyncRead + Unpin + Send> ReadSide<R> {
     /// ended (so the connection can serve its next request).
     pub(crate) async fn drain_body<W: AsyncWrite + Unpin + Send>(
         &mut self,
-        wire: &Lock<Wire<W>>,
+        wire: &mut Wire<W>,
         timeout: Duration,
     ) -> bool {
         let drain = async {
             loop {
-                match lock(wire).await.conn().drain(&mut self.buf) {
+                match wire.conn().drain(&mut self.buf) {
                     Drain::Done => return true,
                     Drain::Close => return false,
                     Drain::NeedMore => {}
                 }
                 if !self.fill(true).await {
-                    lock(wire).await.conn().read_closed();
+                    wire.conn().read_closed();
                 }
             }
         };
         let drained = tokio::time::timeout(timeout, drain).await;
         if drained.is_err() {
-            lock(wire).await.conn().timed_out();
+            wire.conn().timed_out();
         }
         drained.unwrap_or(false)
     }

@@ -43,7 +43,7 @@ use tokio::time::{Instant, Sleep};
 use crate::asgi::{send_message, websocket_scope, ScopeParts};
 use crate::conn::{ConnContext, Peers};
 use crate::read::ReadSide;
-use crate::wire::{lock, Wire};
+use crate::wire::Wire;
 use crate::WebSocketConfig;
 
 /// Frames waiting past this many bytes are written before `send` returns.
@@ -210,7 +210,7 @@ pub(crate) async fn serve<R, W, A>(
     peers: &Peers,
     request: &mut Option<Request>,
     read: &mut ReadSide<R>,
-    wire: &Lock<Wire<W>>,
+    wire: &mut Wire<W>,
 ) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -219,18 +219,14 @@ pub(crate) async fn serve<R, W, A>(
     let config = &ctx.config.websocket;
     let Some((scope, path)) = begin(ctx, peers, request, wire) else {
         // 1. Refused by the handshake's own rules: the answer is queued.
-        let _ = lock(wire).await.flush().await;
+        let _ = wire.flush().await;
         return;
     };
 
     // 2-4. The app, inline, with the driver reading and pinging while it does not. Nothing
     // but this WebSocket uses the wire from here on: it is held for the WebSocket's life, and
     // the app's `receive` and `send` and the driver share it and the read half behind one lock.
-    let mut held = lock(wire).await;
-    let io = Lock::new(WsIo {
-        wire: &mut held,
-        read,
-    });
+    let io = Lock::new(WsIo { wire, read });
     // Set while the app waits in `receive` (which reads for itself).
     let receiving = AtomicBool::new(false);
     // Set at a ping tick that found the WebSocket idle: its read buffer goes back to the pool.
@@ -385,18 +381,15 @@ pub(crate) async fn serve<R, W, A>(
 }
 
 /// Check the handshake, negotiate, and make the scope and the WebSocket's state; `None` when
-/// the handshake is refused (its answer queued). No waiting: nothing else holds the wire yet.
+/// the handshake is refused (its answer queued).
 fn begin<A, W: AsyncWrite + Unpin + Send>(
     ctx: &ConnContext<A>,
     peers: &Peers,
     request: &mut Option<Request>,
-    wire: &Lock<Wire<W>>,
+    w: &mut Wire<W>,
 ) -> Option<(WebSocketScope, String)> {
     let config = &ctx.config.websocket;
     let request = request.take()?;
-    let mut w = wire
-        .try_lock()
-        .expect("the wire is free before the app runs");
     // A refusal (the server's or the app's) is the connection's last response.
     w.conn().stop();
     let offer = match handshake::check(&request.headers) {
@@ -406,7 +399,7 @@ fn begin<A, W: AsyncWrite + Unpin + Send>(
             if error == handshake::HandshakeError::Version {
                 headers.append("sec-websocket-version", "13");
             }
-            queue_answer(&mut w, error.status(), headers, error.to_string());
+            queue_answer(w, error.status(), headers, error.to_string());
             tracing::debug!(%error, "refused a WebSocket handshake");
             return None;
         }
