@@ -1013,12 +1013,12 @@ impl ServerConn {
         let (server_header, date_line) = (self.settings.server_header, self.settings.date_line);
         let version = self.exchange.version;
         let head_request = self.exchange.head;
-        let buf = self.output.buf();
-        buf.reserve(app_bytes + 160);
-        let _ = write_status_line(buf, status);
+        self.output.buf().reserve(app_bytes + 160);
+        let _ = write_status_line(self.output.buf(), status);
         if let Some(date_line) = date_line {
-            date_line(buf);
+            self.output.put_date(date_line);
         }
+        let buf = self.output.buf();
         if server_header {
             put_field(buf, b"server", b"rasgi");
         }

@@ -22,6 +22,9 @@ pub(crate) struct Output {
     queue: VecDeque<Bytes>,
     /// Small pieces, copied: heads, framing, small bodies.
     buf: BytesMut,
+    /// Where the `date` line of the last head written sits in `buf` (start, length), while it
+    /// is still there: heads that leave in the same write share it (see [`Output::put_date`]).
+    date_line: Option<(u32, u8)>,
 }
 
 impl Output {
@@ -35,6 +38,7 @@ impl Output {
         if body.len() >= QUEUE_AS_IS_BYTES {
             if !self.buf.is_empty() {
                 self.queue.push_back(self.buf.split().freeze());
+                self.date_line = None;
             }
             self.queue.push_back(body);
         } else {
@@ -72,8 +76,34 @@ impl Output {
         used
     }
 
+    /// Append a `date` line: the one `write` puts, or a copy of the last head's while that is
+    /// still waiting in the buffer. Responses written out together (a pipelined batch) were
+    /// made within one turn of the connection, and share the clock reading of the first;
+    /// once the buffer is written out, the next head reads the clock again.
+    pub(crate) fn put_date(&mut self, write: fn(&mut BytesMut)) {
+        /// Room for a copy of the line (an IMF-fixdate line is 37 bytes).
+        const MAX_LINE: usize = 64;
+        if let Some((at, len)) = self.date_line {
+            let (at, len) = (at as usize, len as usize);
+            let mut line = [0u8; MAX_LINE];
+            line[..len].copy_from_slice(&self.buf[at..at + len]);
+            crate::response::put_piece(&mut self.buf, &line[..len]);
+            return;
+        }
+        let at = self.buf.len();
+        write(&mut self.buf);
+        let len = self.buf.len() - at;
+        self.date_line = match (u32::try_from(at), u8::try_from(len)) {
+            (Ok(at), Ok(len)) if usize::from(len) <= MAX_LINE => Some((at, len)),
+            _ => None,
+        };
+    }
+
     /// Take `n` written bytes off the front.
     pub(crate) fn consume(&mut self, mut n: usize) {
+        if n > 0 {
+            self.date_line = None;
+        }
         while n > 0 {
             let Some(front) = self.queue.front_mut() else {
                 self.buf.advance(n.min(self.buf.len()));
@@ -92,11 +122,15 @@ impl Output {
     pub(crate) fn clear(&mut self) {
         self.queue.clear();
         self.buf.clear();
+        self.date_line = None;
     }
 
     /// Hand the buffer over when nothing waits (for a pool), leaving an unallocated one.
     pub(crate) fn take_buffer(&mut self) -> Option<BytesMut> {
-        (self.is_empty() && self.buf.capacity() > 0).then(|| std::mem::take(&mut self.buf))
+        (self.is_empty() && self.buf.capacity() > 0).then(|| {
+            self.date_line = None;
+            std::mem::take(&mut self.buf)
+        })
     }
 
     /// Whether the buffer has room allocated.
@@ -133,6 +167,46 @@ mod tests {
         assert!(bytes.starts_with(b"head;x"));
         assert!(bytes.ends_with(b"x;tail"));
         assert_eq!(bytes.len(), output.len());
+    }
+
+    thread_local! {
+        static CLOCK_READS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A `date` line that says how many times the clock was read.
+    fn numbered_date(buf: &mut BytesMut) {
+        let n = CLOCK_READS.with(|reads| {
+            reads.set(reads.get() + 1);
+            reads.get()
+        });
+        buf.extend_from_slice(format!("date: {n}\r\n").as_bytes());
+    }
+
+    #[test]
+    fn heads_written_out_together_share_one_date_line() {
+        let mut output = Output::default();
+        output.buf().extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        output.put_date(numbered_date);
+        output
+            .buf()
+            .extend_from_slice(b"\r\nbody;HTTP/1.1 200 OK\r\n");
+        output.put_date(numbered_date);
+        output.buf().extend_from_slice(b"\r\n");
+        assert_eq!(
+            pending(&output),
+            b"HTTP/1.1 200 OK\r\ndate: 1\r\n\r\nbody;HTTP/1.1 200 OK\r\ndate: 1\r\n\r\n"
+        );
+        // Written out (even in part): the next head reads the clock again.
+        output.consume(4);
+        output.put_date(numbered_date);
+        assert!(pending(&output).ends_with(b"date: 2\r\n"));
+        // A large body moves the buffer into the queue: the line is no longer where it was.
+        output.put_body(Bytes::from(vec![b'x'; QUEUE_AS_IS_BYTES]));
+        output.put_date(numbered_date);
+        assert!(pending(&output).ends_with(b"date: 3\r\n"));
+        output.clear();
+        output.put_date(numbered_date);
+        assert_eq!(pending(&output), b"date: 4\r\n");
     }
 
     #[test]

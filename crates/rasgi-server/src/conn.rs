@@ -303,10 +303,11 @@ where
             if let Poll::Ready(result) = call.as_mut().poll(cx) {
                 return Poll::Ready(result);
             }
-            // The app waits: what it has streamed goes out now rather than wait with it.
-            // (If a `send` holds the wire, it is writing already.)
+            // The app waits: what it has streamed, and the responses to earlier pipelined
+            // requests, go out now rather than wait with it. (If a `send` holds the wire, it
+            // is writing already.)
             if let Some(mut w) = wire.try_lock() {
-                if w.state().has_streamed_output() {
+                if w.state().has_output() {
                     let _ = w.poll_flush(cx);
                 }
             }
