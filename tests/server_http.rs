@@ -40,6 +40,24 @@ async fn pipelined_responses_keep_request_order() {
 }
 
 #[tokio::test]
+async fn a_pipelined_response_goes_out_while_the_next_request_waits() {
+    let probe = Probe::default();
+    let server = TestServer::start(probe.clone()).await;
+    let mut client = server.connect().await;
+    // The second request's app waits on the gate, which has no permits yet.
+    client
+        .send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET /gated HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), client.response())
+        .await
+        .expect("the first response is written while the second request's app waits");
+    assert_eq!(first.text(), "Hello, World!");
+    probe.gate.add_permits(3);
+    assert_eq!(client.response().await.text(), "part0 part1 part2 end");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn chunked_upload_is_decoded_and_streamed_response_is_chunked() {
     let server = TestServer::start(Probe::default()).await;
     let mut client = server.connect().await;
