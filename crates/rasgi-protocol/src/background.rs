@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -66,6 +66,9 @@ struct Shared {
     /// so an `add` that holds the lock sees it settled). Outside the lock, so that a new
     /// response's handle is made without taking it.
     response: AtomicU64,
+    /// Something was added (a task or a request id) since the list was last taken: set under
+    /// the lock, read without it by a take that finds no other handle alive.
+    touched: AtomicBool,
     /// The tasks and the id that names them.
     list: Mutex<List>,
 }
@@ -115,6 +118,7 @@ impl BackgroundTasks {
             return;
         }
         list.tasks.push(task);
+        self.list.touched.store(true, Ordering::Release);
     }
 
     /// A handle for the response the list collects for now: the server gives one to each
@@ -132,6 +136,7 @@ impl BackgroundTasks {
         let mut list = self.lock();
         if self.current() {
             list.request_id = Some(id);
+            self.list.touched.store(true, Ordering::Release);
         }
     }
 
@@ -149,9 +154,17 @@ impl BackgroundTasks {
     /// for the next response (the server does this once the response is written). The handles
     /// of this response can add no more.
     pub fn take_with_request_id(&self) -> (Vec<Task>, Option<Bytes>) {
-        let mut list = self.lock();
         let next = self.list.response.load(Ordering::Relaxed).wrapping_add(1);
+        // The common case, a response that left nothing, without the lock: no other handle is
+        // alive (so none can add while this looks), and the last one dropped made what it
+        // added visible here (its count's release, this count's acquire).
+        if Arc::strong_count(&self.list) == 1 && !self.list.touched.load(Ordering::Acquire) {
+            self.list.response.store(next, Ordering::Release);
+            return (Vec::new(), None);
+        }
+        let mut list = self.lock();
         self.list.response.store(next, Ordering::Release);
+        self.list.touched.store(false, Ordering::Relaxed);
         (std::mem::take(&mut list.tasks), list.request_id.take())
     }
 
@@ -203,6 +216,24 @@ mod tests {
         let names: Vec<_> = taken.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, vec!["first", "second"]);
         assert!(from_middleware.is_empty());
+    }
+
+    #[test]
+    fn what_a_dropped_handle_added_is_taken_and_an_untouched_list_gives_nothing() {
+        let connection = BackgroundTasks::new();
+        for round in 0..3 {
+            let scope = connection.for_next_response();
+            // Added on another thread, the handle dropped there: the take that follows finds
+            // no other handle alive and must still see the task.
+            std::thread::spawn(move || scope.add_blocking("from another thread", || Ok(())))
+                .join()
+                .expect("the adding thread");
+            assert_eq!(connection.take().len(), 1, "round {round}");
+            let untouched = connection.for_next_response();
+            drop(untouched);
+            let (tasks, id) = connection.take_with_request_id();
+            assert!(tasks.is_empty() && id.is_none(), "round {round}");
+        }
     }
 
     #[test]
