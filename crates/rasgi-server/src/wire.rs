@@ -19,7 +19,7 @@ use rasgi_protocol::{Message, SendError, Sender};
 use rasgi_ws::Session;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::asgi::send_message;
+use crate::asgi::{send_error, send_message};
 use crate::stall::StallTimer;
 use crate::websocket::WsState;
 use crate::{buffers, date, ServerCounters};
@@ -96,6 +96,51 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     pub(crate) async fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.take_buffer();
         if send_message(&mut self.conn, message)? == Flush::Now {
+            self.flush().await.map_err(|_| SendError::Disconnected)?;
+        }
+        Ok(())
+    }
+
+    /// Two messages in order. A start and its first body (what `send_response` sends) go to
+    /// the state machine's own calls for each, rather than twice through the one match over
+    /// every message: one call site per kind, which the processor predicts.
+    pub(crate) async fn send_pair(
+        &mut self,
+        first: Message,
+        second: Message,
+    ) -> Result<(), SendError> {
+        let (status, headers, trailers, body, more_body) = match (first, second) {
+            (
+                Message::Start {
+                    status,
+                    headers,
+                    trailers,
+                },
+                Message::Body { body, more_body },
+            ) => (status, headers, trailers, body, more_body),
+            // Any other pair (rare), boxed so that its room is not in every `send_pair`'s.
+            (first, second) => {
+                return Box::pin(async move {
+                    self.send(first).await?;
+                    self.send(second).await
+                })
+                .await;
+            }
+        };
+        self.take_buffer();
+        let flush = self
+            .conn
+            .send_start(status, headers.into_fields(), trailers);
+        if flush.map_err(send_error)? == Flush::Now {
+            // A 101 leaves before anything else (rare): boxed too.
+            return Box::pin(async move {
+                self.flush().await.map_err(|_| SendError::Disconnected)?;
+                self.take_buffer();
+                self.send(Message::Body { body, more_body }).await
+            })
+            .await;
+        }
+        if self.conn.send_body(body, more_body).map_err(send_error)? == Flush::Now {
             self.flush().await.map_err(|_| SendError::Disconnected)?;
         }
         Ok(())
@@ -255,9 +300,7 @@ impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
     }
 
     async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
-        let mut wire = self.locked().await;
-        wire.send(first).await?;
-        wire.send(second).await
+        self.locked().await.send_pair(first, second).await
     }
 }
 
