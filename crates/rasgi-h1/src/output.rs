@@ -28,7 +28,8 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    /// The buffer small pieces are copied into.
+    /// The buffer small pieces are copied into: for appending only (what takes bytes off it
+    /// goes through `Output`, which forgets the place `put_date` remembered).
     pub(crate) fn buf(&mut self) -> &mut BytesMut {
         &mut self.buf
     }
