@@ -136,13 +136,12 @@ impl<L: StepList> Middleware for Steps<L> {
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         let mut hooks = L::Hooks::default();
         let answer = self.0.run(&mut scope, &mut hooks);
-        go_on(
-            inner,
-            scope,
-            receive,
-            HookedSender::new(send, hooks),
-            answer,
-        )
+        let send = HookedSender::new(send, hooks);
+        // One sender type on both paths, so the inner app is instantiated once.
+        match answer {
+            None => Either::Left(inner.call(scope, receive, send)),
+            Some(response) => Either::Right(respond(send, response)),
+        }
     }
 }
 
@@ -159,31 +158,27 @@ impl<T: Step> Middleware for T {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let (hook, answer) = match self.on_request(&mut scope) {
-            Decision::Continue(hook) => (hook, None),
-            Decision::Respond(response) => (T::Hook::default(), Some(response)),
-        };
-        go_on(inner, scope, receive, HookedSender::new(send, hook), answer)
+        match self.on_request(&mut scope) {
+            Decision::Continue(hook) => {
+                Either::Left(inner.call(scope, receive, HookedSender::new(send, hook)))
+            }
+            Decision::Respond(response) => Either::Right(respond(
+                HookedSender::new(send, T::Hook::default()),
+                response,
+            )),
+        }
     }
 }
 
-/// Call `inner`, or send the steps' own `answer` through the hooks outside the step that made
-/// it. One sender type on both paths, so the inner app is instantiated once.
-fn go_on<'a, A: App, R: Receive, S: Sender, H: ResponseHook>(
-    inner: &'a A,
-    scope: Scope,
-    receive: R,
+/// Send a step's own answer through the hooks outside the step that made it (the steps inside
+/// it, never reached, have hooks that do nothing).
+async fn respond<S: Sender, H: ResponseHook>(
     mut send: HookedSender<S, H>,
-    answer: Option<Response>,
-) -> impl Future<Output = Result<(), AppError>> + Send + use<'a, A, R, S, H> {
-    match answer {
-        None => Either::Left(inner.call(scope, receive, send)),
-        Some(response) => Either::Right(async move {
-            let (status, headers, body) = response.into_parts();
-            rasgi_protocol::send_response(&mut send, status, headers, body).await?;
-            Ok(())
-        }),
-    }
+    response: Response,
+) -> Result<(), AppError> {
+    let (status, headers, body) = response.into_parts();
+    rasgi_protocol::send_response(&mut send, status, headers, body).await?;
+    Ok(())
 }
 
 #[cfg(test)]
