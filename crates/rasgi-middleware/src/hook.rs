@@ -30,6 +30,10 @@ pub struct ResponseStart {
 /// What a middleware does to the response on its way out. The hook is created per request and
 /// holds that request's state; the middleware struct holds configuration only.
 pub trait ResponseHook: Send {
+    /// The hook changes nothing (its methods are the defaults): a wrapper with it only keeps
+    /// track of what went out, and passes a start and its first body on as they came.
+    const CHANGES_NOTHING: bool = false;
+
     /// The start is about to be sent, with the first body message in hand. An error refuses
     /// the response: the app's `send` fails with it and nothing is sent.
     fn on_start(
@@ -69,7 +73,9 @@ pub trait ResponseHook: Send {
 }
 
 /// A hook that changes nothing (for middleware that only needs to know what went out).
-impl ResponseHook for () {}
+impl ResponseHook for () {
+    const CHANGES_NOTHING: bool = true;
+}
 
 /// A hook that may be switched off for this call (`None`: pass everything through).
 ///
@@ -264,6 +270,17 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
     ) -> impl Future<Output = Result<(), SendError>> + Send {
         // The pair a wrapper below this one receives is a start and its first body: the start
         // is held, and the body sends both on. Any other pair goes one message at a time.
+        if H::CHANGES_NOTHING
+            && self.pending.is_none()
+            && !self.start_sent
+            && matches!(
+                (&first, &second),
+                (Message::Start { .. }, Message::Body { .. })
+            )
+        {
+            self.start_sent = true;
+            return Either::Left(Either::Right(self.inner.send_pair(first, second)));
+        }
         match first {
             Message::Start {
                 status,
@@ -276,7 +293,7 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
                     trailers,
                 };
                 let forward = self.hold(start).and_then(|()| self.accept(second));
-                Either::Left(self.forward(forward))
+                Either::Left(Either::Left(self.forward(forward)))
             }
             // Only a caller of `send_pair` itself sends other pairs; boxed, so that this rare
             // path does not grow every wrapper's future by a layer.
@@ -366,6 +383,36 @@ mod tests {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_hook_that_changes_nothing_passes_a_pair_on_and_still_knows_the_start_went_out() {
+        let mut bottom = Recorder::default();
+        {
+            let mut tracker = HookedSender::new(&mut bottom, ());
+            assert!(!tracker.start_sent());
+            tracker
+                .send_pair(Message::start(201, Headers::new()), Message::body("whole"))
+                .await
+                .unwrap();
+            assert!(tracker.start_sent());
+            // Nothing can be sent in the response's place now.
+            let replaced = tracker.replace_response(500, Headers::new(), "no").await;
+            assert!(matches!(replaced, Err(SendError::OutOfOrder(_))));
+            // A second start is refused, as it is through the general path.
+            let again = tracker
+                .send_pair(Message::start(200, Headers::new()), Message::body("again"))
+                .await;
+            assert!(matches!(again, Err(SendError::OutOfOrder(_))));
+        }
+        assert_eq!(bottom.calls, ["pair"]);
+        assert!(matches!(
+            bottom.messages[0],
+            Message::Start { status: 201, .. }
+        ));
+        assert!(
+            matches!(&bottom.messages[1], Message::Body { body, more_body: false } if body == "whole")
+        );
     }
 
     #[tokio::test]
