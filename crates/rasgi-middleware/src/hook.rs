@@ -30,8 +30,9 @@ pub struct ResponseStart {
 /// What a middleware does to the response on its way out. The hook is created per request and
 /// holds that request's state; the middleware struct holds configuration only.
 pub trait ResponseHook: Send {
-    /// The hook changes nothing (its methods are the defaults): a wrapper with it only keeps
-    /// track of what went out, and passes a start and its first body on as they came.
+    /// The hook changes nothing: every method is the default. A wrapper with such a hook only
+    /// keeps track of what went out, and passes a start and its first body on as they came,
+    /// without calling the hook; a hook that overrides any method must leave this `false`.
     const CHANGES_NOTHING: bool = false;
 
     /// The start is about to be sent, with the first body message in hand. An error refuses

@@ -103,8 +103,9 @@ where
     A: App,
 {
     let config = &*ctx.config;
-    // The wire is behind a lock only while an app holds its `receive` and `send`: the
-    // connection's own steps between requests reach it through `get_mut`, taking nothing.
+    // The wire's lock is taken only by an app's `receive` and `send` (and by this loop's
+    // write-out while the app waits): the connection's own steps between requests reach the
+    // wire through `get_mut`, taking nothing.
     let (mut read, mut wire) = sides(reader, writer, ctx);
     // One list per connection, reused: requests on a connection are served one at a time.
     let background = BackgroundTasks::new();

@@ -1,9 +1,12 @@
-//! The lock a connection's parts share: the app's `receive` and `send`, the connection's driver
-//! and, on a WebSocket, the ping timer all take turns at the wire and the read half behind it.
+//! The lock a connection's parts share while an app runs: the app's `receive` and `send`, and
+//! the connection's driver (which writes out what waits while the app waits, and on a
+//! WebSocket reads, pings and closes) take turns at the wire and the read half behind it.
+//! Between requests the connection is the lock's only owner and reaches the wire through
+//! [`Lock::get_mut`], taking nothing.
 //!
-//! The rule it keeps: taking and giving back a free lock is one atomic exchange each and
-//! nothing else, because it happens several times for every request and every message; only a
-//! lock somebody waits for touches the list of waiting tasks. A waiter is woken by the
+//! The rule it keeps: taking a free lock is one atomic exchange and giving it back one store,
+//! and nothing else, because it happens for every request and every message; only a lock
+//! somebody waits for touches the list of waiting tasks. A waiter is woken by the
 //! giving back that follows its registration, never lost: a waiter marks itself before its
 //! last try, and the holder looks for the mark after letting go (both in one sequentially
 //! consistent order, so one of the two sees the other).

@@ -224,8 +224,9 @@ pub(crate) async fn serve<R, W, A>(
     };
 
     // 2-4. The app, inline, with the driver reading and pinging while it does not. Nothing
-    // but this WebSocket uses the wire from here on: it is held for the WebSocket's life, and
-    // the app's `receive` and `send` and the driver share it and the read half behind one lock.
+    // but this WebSocket uses the wire from here on: it is this function's for the WebSocket's
+    // life, and the app's `receive` and `send` and the driver share it and the read half
+    // behind one lock.
     let io = Lock::new(WsIo { wire, read });
     // Set while the app waits in `receive` (which reads for itself).
     let receiving = AtomicBool::new(false);
