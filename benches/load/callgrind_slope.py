@@ -9,7 +9,7 @@ to within a few instructions, however busy the machine is.
 
 The client keeps 8 keep-alive connections busy, each sending `GET /` (16 at a time with
 --pipelined) and reading the whole response before the next. SERVER ARGS get
-`--bind 127.0.0.1:PORT` appended.
+`--bind 127.0.0.1:PORT` appended; the server runs on CPU 0 (`procs.start`).
 """
 import argparse
 import os
@@ -18,7 +18,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+import procs
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 CONNECTIONS = 8
@@ -92,19 +93,11 @@ def total_instructions(command, requests, depth):
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        server = subprocess.Popen(
+        server = procs.start(
+            "the server under callgrind",
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
             + command + ["--bind", f"127.0.0.1:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(600):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            server.kill()
-            raise SystemExit("the server did not start")
+            None, port)
         drive(port, requests, depth)
         server.terminate()
         server.wait(timeout=60)
