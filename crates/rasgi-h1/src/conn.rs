@@ -102,7 +102,7 @@ pub struct Settings {
 /// A request head, owned: every part is a zero-copy slice of the bytes it arrived in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    /// The method, as sent.
+    /// The method, as sent (static text for the [`common_method`]s).
     pub method: Bytes,
     /// The target's path, still percent-encoded; for an absolute-form target
     /// (`http://host/path`, RFC 9112 §3.2.2) the path part.
@@ -687,8 +687,8 @@ impl ServerConn {
                     .unwrap_or_else(|| slice(field.name));
                 (name, slice(field.value))
             }));
-            let method = known_method(&bytes[parts.method.start..parts.method.end])
-                .unwrap_or_else(|| slice(parts.method));
+            let method = common_method(&bytes[parts.method.start..parts.method.end])
+                .map_or_else(|| slice(parts.method), |m| Bytes::from_static(m.as_bytes()));
             let query = slice(parts.query);
             let request = Request {
                 method,
@@ -1391,19 +1391,19 @@ fn span_of(mut bytes: Bytes, span: Span) -> Bytes {
     bytes
 }
 
-/// The common methods, as static text.
-fn known_method(method: &[u8]) -> Option<Bytes> {
-    let known: &'static [u8] = match method {
-        b"GET" => b"GET",
-        b"POST" => b"POST",
-        b"HEAD" => b"HEAD",
-        b"PUT" => b"PUT",
-        b"DELETE" => b"DELETE",
-        b"OPTIONS" => b"OPTIONS",
-        b"PATCH" => b"PATCH",
+/// `method` as static text when it is one of the common methods (a request's method is one of
+/// these or a slice of its read buffer: [`Request::method`]).
+pub fn common_method(method: &[u8]) -> Option<&'static str> {
+    Some(match method {
+        b"GET" => "GET",
+        b"POST" => "POST",
+        b"HEAD" => "HEAD",
+        b"PUT" => "PUT",
+        b"DELETE" => "DELETE",
+        b"OPTIONS" => "OPTIONS",
+        b"PATCH" => "PATCH",
         _ => return None,
-    };
-    Some(Bytes::from_static(known))
+    })
 }
 
 /// Request field names common enough to be worth matching (already lowercased by the parser),

@@ -551,6 +551,48 @@ fn a_stream_past_the_gathering_size_must_be_written_now() {
     assert!(!conn.has_streamed_output());
 }
 
+#[test]
+fn a_request_keeps_its_method_names_and_values_whether_or_not_they_are_common() {
+    // Common methods and names come out as static text, the rest as slices of the buffer: the
+    // app sees the same bytes either way.
+    for (method, head) in [
+        (
+            "GET",
+            &b"GET /p?q=1 HTTP/1.1\r\nHost: h\r\nOrigin: o\r\nX-Odd: v\r\nAcceptx: w\r\n\r\n"[..],
+        ),
+        (
+            "PURGE",
+            b"PURGE /p?q=1 HTTP/1.1\r\nHost: h\r\nOrigin: o\r\nX-Odd: v\r\nAcceptx: w\r\n\r\n",
+        ),
+    ] {
+        let mut conn = ServerConn::new(settings());
+        let mut input = BytesMut::from(head);
+        let rasgi_h1::conn::HeadEvent::Request(request) = conn.read_head(&mut input) else {
+            panic!("{method}: no request");
+        };
+        assert_eq!(request.method, method);
+        assert_eq!(request.path, "/p");
+        assert_eq!(request.query, "q=1");
+        let names: Vec<_> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            fields(&[
+                ("host", "h"),
+                ("origin", "o"),
+                ("x-odd", "v"),
+                ("acceptx", "w")
+            ]),
+            "{method}"
+        );
+    }
+    assert_eq!(rasgi_h1::conn::common_method(b"PATCH"), Some("PATCH"));
+    assert_eq!(rasgi_h1::conn::common_method(b"get"), None);
+}
+
 /// Feed `head` to a fresh connection one byte per read; the machine's last answer and the bytes
 /// it handed to the parser.
 fn trickle(head: &[u8]) -> (String, u64) {

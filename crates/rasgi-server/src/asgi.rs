@@ -82,15 +82,9 @@ pub fn websocket_scope(
 
 /// The method: the common ones as static text (no hold on the read buffer), others as sent.
 fn method(bytes: Bytes) -> ByteStr {
-    match &bytes[..] {
-        b"GET" => ByteStr::from_static("GET"),
-        b"POST" => ByteStr::from_static("POST"),
-        b"HEAD" => ByteStr::from_static("HEAD"),
-        b"PUT" => ByteStr::from_static("PUT"),
-        b"DELETE" => ByteStr::from_static("DELETE"),
-        b"OPTIONS" => ByteStr::from_static("OPTIONS"),
-        b"PATCH" => ByteStr::from_static("PATCH"),
-        _ => ascii(bytes),
+    match rasgi_h1::conn::common_method(&bytes) {
+        Some(common) => ByteStr::from_static(common),
+        None => ascii(bytes),
     }
 }
 
