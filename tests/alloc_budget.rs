@@ -249,10 +249,11 @@ fn allocations_per_request_stay_within_budget() {
 /// The bare hello path: the response's field list (which, once written, becomes the next
 /// request's).
 const BARE_BUDGET: f64 = 1.0;
-/// Through the demo's stack: and the request id in the scope's extensions.
-const FULL_STACK_BUDGET: f64 = 2.0;
-/// The binary's demo: and the request's future on the heap.
-const SHIPPED_BUDGET: f64 = 3.0;
+/// Through the demo's stack: the same (the request id is kept in place in the scope's
+/// extensions, not boxed). The bar is 2.
+const FULL_STACK_BUDGET: f64 = 1.0;
+/// The binary's demo: and the request's future on the heap. The bar is 3.
+const SHIPPED_BUDGET: f64 = 2.0;
 /// Allocations a run may make apart from its requests' (a clock's text refreshed once a
 /// second, a metrics series made once), per request of the run: a few in the whole run, never
 /// one per request.
