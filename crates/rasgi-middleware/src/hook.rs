@@ -282,12 +282,43 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
             self.start_sent = true;
             return Either::Left(Either::Right(self.inner.send_pair(first, second)));
         }
-        match first {
-            Message::Start {
-                status,
-                headers,
-                trailers,
-            } => {
+        match (first, second) {
+            // A start and its first body with nothing held: through the hook and on as a pair,
+            // with no stop in `pending`.
+            (
+                Message::Start {
+                    status,
+                    headers,
+                    trailers,
+                },
+                Message::Body { body, more_body },
+            ) if self.pending.is_none() && !self.start_sent => {
+                let mut start = ResponseStart {
+                    status,
+                    headers,
+                    trailers,
+                };
+                let forward = self.hook.on_first(&mut start, body, more_body).map(|body| {
+                    self.start_sent = true;
+                    Forward::Two(
+                        Message::Start {
+                            status: start.status,
+                            headers: start.headers,
+                            trailers: start.trailers,
+                        },
+                        Message::Body { body, more_body },
+                    )
+                });
+                Either::Left(Either::Left(self.forward(forward)))
+            }
+            (
+                Message::Start {
+                    status,
+                    headers,
+                    trailers,
+                },
+                second,
+            ) => {
                 let start = ResponseStart {
                     status,
                     headers,
@@ -298,7 +329,7 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
             }
             // Only a caller of `send_pair` itself sends other pairs; boxed, so that this rare
             // path does not grow every wrapper's future by a layer.
-            first => Either::Right(Box::pin(async move {
+            (first, second) => Either::Right(Box::pin(async move {
                 self.send(first).await?;
                 self.send(second).await
             })
@@ -437,6 +468,39 @@ mod tests {
         assert!(
             matches!(&bottom.messages[2], Message::Body { body, more_body: false } if body == "b")
         );
+    }
+
+    #[tokio::test]
+    async fn a_pair_sent_as_one_passes_every_hook_once_and_counts_as_the_start() {
+        let mut bottom = Recorder::default();
+        {
+            let inner = HookedSender::new(&mut bottom, Tag("inner", 0));
+            let mut outer = HookedSender::new(inner, Tag("outer", 0));
+            outer
+                .send_pair(Message::start(200, Headers::new()), Message::body("whole"))
+                .await
+                .unwrap();
+            assert!(outer.start_sent());
+            assert_eq!(outer.hook().1, 1);
+            let again = outer
+                .send_pair(Message::start(200, Headers::new()), Message::body("again"))
+                .await;
+            assert!(matches!(again, Err(SendError::OutOfOrder(_))));
+        }
+        assert_eq!(bottom.calls, ["pair"]);
+        assert_eq!(tags(&bottom.messages[0]), ["outer", "inner"]);
+
+        // A hook that refuses the start: nothing goes on, and the start did not go out.
+        let mut bottom = Recorder::default();
+        {
+            let mut send = HookedSender::new(&mut bottom, Tag("refuse", 0));
+            let refused = send
+                .send_pair(Message::start(200, Headers::new()), Message::body("x"))
+                .await;
+            assert_eq!(refused, Err(SendError::InvalidHeader));
+            assert!(!send.start_sent());
+        }
+        assert!(bottom.messages.is_empty());
     }
 
     #[tokio::test]
