@@ -48,8 +48,19 @@ fn wait_until_listening(port: u16) {
     }
 }
 
+/// A rasgi instance, stopped when it is dropped: also when a test fails half-way (nginx
+/// missing, say), so that no instance outlives its test.
+struct Instance(Child);
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A rasgi instance on `port`.
-fn instance(port: u16, dir: &TempDir) -> Child {
+fn instance(port: u16, dir: &TempDir) -> Instance {
     let child = Command::new(binary())
         .args([
             "--bind",
@@ -63,8 +74,9 @@ fn instance(port: u16, dir: &TempDir) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start rasgi");
+    let instance = Instance(child);
     wait_until_listening(port);
-    child
+    instance
 }
 
 /// nginx with the repo's config, its ports moved to the ones the test picked.
@@ -192,11 +204,11 @@ fn a_rolling_restart_behind_nginx_fails_no_request() {
     for (i, port) in ports.iter().enumerate() {
         let before = served.load(Ordering::Relaxed);
         let status = Command::new("kill")
-            .args(["-TERM", &instances[i].id().to_string()])
+            .args(["-TERM", &instances[i].0.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        assert_eq!(instances[i].wait().unwrap().code(), Some(0));
+        assert_eq!(instances[i].0.wait().unwrap().code(), Some(0));
         // Served by the other instance meanwhile.
         std::thread::sleep(Duration::from_millis(300));
         instances[i] = instance(*port, &dir);
@@ -214,17 +226,13 @@ fn a_rolling_restart_behind_nginx_fails_no_request() {
     println!("rolling restart behind nginx: {served} requests served, {failed} failed");
     assert!(served > 1000, "{served} requests");
     assert_eq!(failed, 0, "{served} served");
-    for mut child in instances {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 }
 
 #[test]
 fn behind_nginx_the_app_sees_the_real_client_and_scheme() {
     let dir = TempDir::new("deploy-client");
     let ports = [free_port(), free_port()];
-    let mut instances = ports.map(|port| instance(port, &dir));
+    let instances = ports.map(|port| instance(port, &dir));
     let nginx = Nginx::start(&dir, ports);
     // The client comes from 127.0.0.2 (loopback too): nginx's own connection to rasgi comes
     // from 127.0.0.1, so the address the app reports can only be the one nginx forwarded.
@@ -234,10 +242,7 @@ fn behind_nginx_the_app_sees_the_real_client_and_scheme() {
     let seen: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(seen["client"], "127.0.0.2:0", "{seen}");
     assert_eq!(seen["scheme"], "http");
-    for child in &mut instances {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(instances);
 }
 
 /// A TCP connection from `source` (a local address) to `port` on 127.0.0.1.
