@@ -100,7 +100,8 @@ enum Stored {
 }
 
 /// A value of some type `T` that fits [`Words`], kept in its bytes; only [`Entry`], which
-/// knows `T` by its `TypeId`, reads it.
+/// knows `T` by its `TypeId`, reads it. It is `Send` and `Sync` as its parts are, which is
+/// right because only `Send + Sync` values are stored ([`Extensions::insert`]'s bounds).
 struct Inline {
     /// The value's bytes.
     data: MaybeUninit<Words>,
