@@ -7,6 +7,7 @@
 //! something is first inserted.
 
 use std::any::{Any, TypeId};
+use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -100,14 +101,18 @@ enum Stored {
 }
 
 /// A value of some type `T` that fits [`Words`], kept in its bytes; only [`Entry`], which
-/// knows `T` by its `TypeId`, reads it. It is `Send` and `Sync` as its parts are, which is
-/// right because only `Send + Sync` values are stored ([`Extensions::insert`]'s bounds).
+/// knows `T` by its `TypeId`, reads it.
 struct Inline {
-    /// The value's bytes.
-    data: MaybeUninit<Words>,
+    /// The value's bytes, in a cell: a `T` with interior mutability (an atomic, a mutex) may be
+    /// changed through the shared reference [`Entry::get`] hands out.
+    data: UnsafeCell<MaybeUninit<Words>>,
     /// Drops the value in place (`drop_value::<T>`).
     drop_value: unsafe fn(*mut u8),
 }
+
+// SAFETY: only `Send + Sync` values are stored (`Extensions::insert`'s bounds), so sharing the
+// cell between threads shares nothing a `&T` could not.
+unsafe impl Sync for Inline {}
 
 /// Drop the `T` at `value`.
 ///
@@ -122,7 +127,7 @@ impl Drop for Inline {
     fn drop(&mut self) {
         // SAFETY: `data` holds the value `drop_value` was made for (`Entry::new`), and nothing
         // uses it after this.
-        unsafe { (self.drop_value)(self.data.as_mut_ptr().cast()) }
+        unsafe { (self.drop_value)(self.data.get_mut().as_mut_ptr().cast()) }
     }
 }
 
@@ -131,9 +136,9 @@ impl Entry {
         let fits = std::mem::size_of::<T>() <= INLINE_BYTES
             && std::mem::align_of::<T>() <= std::mem::align_of::<Words>();
         let stored = if fits {
-            let mut data = MaybeUninit::<Words>::uninit();
+            let data = UnsafeCell::new(MaybeUninit::<Words>::uninit());
             // SAFETY: `T` fits in `data`'s size and alignment (checked just above).
-            unsafe { data.as_mut_ptr().cast::<T>().write(value) };
+            unsafe { data.get().cast::<T>().write(value) };
             Stored::Inline(Inline {
                 data,
                 drop_value: drop_value::<T>,
@@ -157,7 +162,7 @@ impl Entry {
         }
         match &self.stored {
             // SAFETY: the entry holds a `T` (its type id says so), in place.
-            Stored::Inline(inline) => Some(unsafe { &*inline.data.as_ptr().cast::<T>() }),
+            Stored::Inline(inline) => Some(unsafe { &*inline.data.get().cast::<T>() }),
             Stored::Boxed(boxed) => boxed.downcast_ref::<T>(),
         }
     }
@@ -168,7 +173,9 @@ impl Entry {
         }
         match &mut self.stored {
             // SAFETY: as in `get`; `&mut self` makes the borrow unique.
-            Stored::Inline(inline) => Some(unsafe { &mut *inline.data.as_mut_ptr().cast::<T>() }),
+            Stored::Inline(inline) => {
+                Some(unsafe { &mut *inline.data.get_mut().as_mut_ptr().cast::<T>() })
+            }
             Stored::Boxed(boxed) => boxed.downcast_mut::<T>(),
         }
     }
@@ -183,7 +190,7 @@ impl Entry {
                 let inline = std::mem::ManuallyDrop::new(inline);
                 // SAFETY: the entry holds a `T` (its type id says so), in place; the value is
                 // read out once and `inline` is not dropped, so it is not dropped twice.
-                Some(unsafe { inline.data.as_ptr().cast::<T>().read() })
+                Some(unsafe { inline.data.get().cast::<T>().read() })
             }
             Stored::Boxed(boxed) => boxed.downcast::<T>().ok().map(|value| *value),
         }
@@ -325,6 +332,22 @@ mod tests {
         extensions.insert(String::from("kept in place"));
         drop(extensions);
         assert_eq!(count(), 3);
+    }
+
+    #[test]
+    fn a_value_kept_in_place_may_change_through_a_shared_reference() {
+        let mut extensions = Extensions::new();
+        extensions.insert(std::sync::atomic::AtomicU64::new(1));
+        let counter = extensions
+            .get::<std::sync::atomic::AtomicU64>()
+            .expect("stored");
+        counter.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            extensions
+                .remove::<std::sync::atomic::AtomicU64>()
+                .map(|c| c.into_inner()),
+            Some(3)
+        );
     }
 
     #[test]
