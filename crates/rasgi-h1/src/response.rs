@@ -156,11 +156,12 @@ pub(crate) fn put_field(buf: &mut bytes::BytesMut, name: &[u8], value: &[u8]) {
     let len = name.len() + value.len() + 4;
     buf.reserve(len);
     let at = buf.len();
-    // SAFETY: `reserve` made room for `len` more bytes after `at`; the four pieces below fill
-    // exactly those `len` bytes (each copy stays within its piece's room, see `copy_short`),
-    // so every byte up to the new length is initialised before `set_len`.
+    // SAFETY: `reserve` made room for `len` more bytes after `at`, and the pointer is the spare
+    // room's own (one from the initialised part would not reach past it); the four pieces
+    // below fill exactly those `len` bytes (each copy stays within its piece's room, see
+    // `copy_short`), so every byte up to the new length is initialised before `set_len`.
     unsafe {
-        let out = buf.as_mut_ptr().add(at);
+        let out = buf.spare_capacity_mut().as_mut_ptr().cast::<u8>();
         copy_short(name, out);
         let out = out.add(name.len());
         out.cast::<[u8; 2]>().write_unaligned(*b": ");
@@ -177,10 +178,10 @@ pub(crate) fn put_field(buf: &mut bytes::BytesMut, name: &[u8], value: &[u8]) {
 pub(crate) fn put_piece(buf: &mut bytes::BytesMut, piece: &[u8]) {
     buf.reserve(piece.len());
     let at = buf.len();
-    // SAFETY: `reserve` made room for `piece.len()` more bytes after `at`, and `copy_short`
-    // fills exactly those before `set_len`.
+    // SAFETY: `reserve` made room for `piece.len()` more bytes after `at` (the spare room's
+    // own pointer, as in `put_field`), and `copy_short` fills exactly those before `set_len`.
     unsafe {
-        copy_short(piece, buf.as_mut_ptr().add(at));
+        copy_short(piece, buf.spare_capacity_mut().as_mut_ptr().cast::<u8>());
         buf.set_len(at + piece.len());
     }
 }
