@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 
 use crate::stall::StallTimer;
-use crate::wire::{lock, Wire};
+use crate::wire::Wire;
 use crate::{buffers, ServerCounters};
 
 /// Bytes reserved before a read between requests: one typical request head (a browser's is
@@ -320,7 +320,7 @@ where
 
     async fn next_event(&mut self) -> Event {
         loop {
-            let step = lock(self.wire).await.conn().receive(&mut self.read.buf);
+            let step = self.wire.lock().await.conn().receive(&mut self.read.buf);
             match step {
                 Step::Body { data, more } => {
                     return Event::Request {
@@ -331,16 +331,16 @@ where
                 Step::Disconnect => return Event::Disconnect,
                 Step::NeedMore => match self.read.fill_body().await {
                     Some(true) => {}
-                    Some(false) => lock(self.wire).await.conn().read_closed(),
+                    Some(false) => self.wire.lock().await.conn().read_closed(),
                     None => {
                         tracing::debug!("request body stalled past the body timeout");
                         self.counters.body_timeout();
-                        lock(self.wire).await.conn().body_timed_out();
+                        self.wire.lock().await.conn().body_timed_out();
                     }
                 },
                 Step::WriteContinue => {
                     // A failed write marks the client gone; the next step says so.
-                    let _ = lock(self.wire).await.flush().await;
+                    let _ = self.wire.lock().await.flush().await;
                 }
                 Step::WaitForDisconnect => {
                     // Like ASGI servers, block until the client leaves; what it sends meanwhile
@@ -351,7 +351,7 @@ where
                     if !self.read.eof {
                         std::future::pending::<()>().await;
                     }
-                    lock(self.wire).await.conn().read_closed();
+                    self.wire.lock().await.conn().read_closed();
                 }
             }
         }

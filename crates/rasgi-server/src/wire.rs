@@ -286,7 +286,7 @@ impl<'a, W: AsyncWrite + Unpin + Send> ResponseSender<'a, W> {
     }
 
     async fn locked(&self) -> LockGuard<'_, Wire<W>> {
-        let mut wire = lock(self.wire).await;
+        let mut wire = self.wire.lock().await;
         if self.shutdown.is_triggered() {
             wire.conn.stop();
         }
@@ -301,15 +301,6 @@ impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
 
     async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
         self.locked().await.send_pair(first, second).await
-    }
-}
-
-/// The wire, taken at once when it is free (nearly always: one request is served at a time and
-/// only that request's `send` and `receive` contend for it), else waited for.
-pub(crate) async fn lock<W>(wire: &Lock<Wire<W>>) -> LockGuard<'_, Wire<W>> {
-    match wire.try_lock() {
-        Some(guard) => guard,
-        None => wire.lock().await,
     }
 }
 
