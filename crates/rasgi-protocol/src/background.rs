@@ -157,10 +157,14 @@ impl BackgroundTasks {
         let next = self.list.response.load(Ordering::Relaxed).wrapping_add(1);
         // The common case, a response that left nothing, without the lock: no other handle is
         // alive (so none can add while this looks), and the last one dropped made what it
-        // added visible here (its count's release, this count's acquire).
-        if Arc::strong_count(&self.list) == 1 && !self.list.touched.load(Ordering::Acquire) {
-            self.list.response.store(next, Ordering::Release);
-            return (Vec::new(), None);
+        // added visible here: its count's decrement is a release, and the fence makes this
+        // (relaxed) reading of the count an acquire, as `Arc::get_mut` does.
+        if Arc::strong_count(&self.list) == 1 {
+            std::sync::atomic::fence(Ordering::Acquire);
+            if !self.list.touched.load(Ordering::Relaxed) {
+                self.list.response.store(next, Ordering::Release);
+                return (Vec::new(), None);
+            }
         }
         let mut list = self.lock();
         self.list.response.store(next, Ordering::Release);
