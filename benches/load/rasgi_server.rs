@@ -1,7 +1,13 @@
 //! The rasgi server the load script measures: the scenarios' routes as a bare app, or behind the
 //! demo's full middleware stack (`--stack`).
 //!
-//!   load_rasgi --bind 127.0.0.1:8080 [--stack] [--workers N] [--reuseport]
+//!   load_rasgi --bind 127.0.0.1:8080 [--stack | --floor] [--workers N] [--reuseport]
+//!
+//! `--floor` is a yardstick for the stack, not a stack anyone would serve: one step that adds
+//! the four fields the demo stack puts on a hello (`x-custom-header`, `x-process-time`,
+//! `x-request-id`, `vary`) as constants, in the same two layers (the steps, then ServerErrors).
+//! It computes nothing (no clock, no id, no host or origin check), so its instruction count is
+//! the least a stack that answers like the demo's can cost with today's per-field price.
 //!
 //! `--workers 1` runs one current-thread runtime, like the hyper baseline. With more workers,
 //! `--reuseport` runs one current-thread runtime per worker, each with its own SO_REUSEPORT
@@ -12,8 +18,9 @@
 use std::sync::Arc;
 
 use rasgi::demo::{DemoConfig, RequestCounts};
+use rasgi::middleware::{Decision, ResponseHook, ResponseStart, ServerErrors, Stack, Step};
 use rasgi::prelude::*;
-use rasgi::protocol::Message;
+use rasgi::protocol::{Message, SendError};
 
 /// `GET /` hello, `GET /stream` 1 MiB in 64 KiB chunks, `POST /echo`, `GET /big` 100 KiB text.
 #[derive(Clone)]
@@ -79,10 +86,47 @@ impl App for Scenarios {
     }
 }
 
+/// `--floor`'s one step: the demo stack's response fields for a hello, as constants.
+struct Floor;
+
+/// The fields [`Floor`] adds, values of the demo's shapes and lengths.
+#[derive(Default)]
+struct FloorFields;
+
+impl ResponseHook for FloorFields {
+    fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
+        let headers = &mut start.headers;
+        headers.append("x-custom-header", "Custom Header Value");
+        headers.append("x-process-time", "0.000014");
+        headers.append("x-request-id", "78aa27ec19d12af60a255ad16001cad2");
+        headers.append("vary", "Origin");
+        Ok(())
+    }
+}
+
+impl Step for Floor {
+    type Hook<'a> = FloorFields;
+
+    fn describe(&self) -> String {
+        "Floor".into()
+    }
+
+    fn on_request(&self, _: &mut Scope) -> Decision<FloorFields> {
+        Decision::Continue(FloorFields)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Bare,
+    Stack,
+    Floor,
+}
+
 struct Args {
     bind: String,
     keep_alive: u64,
-    stack: bool,
+    mode: Mode,
     workers: usize,
     reuseport: bool,
 }
@@ -91,7 +135,7 @@ fn args() -> Args {
     let mut args = Args {
         bind: "127.0.0.1:8080".into(),
         keep_alive: 5,
-        stack: false,
+        mode: Mode::Bare,
         workers: 1,
         reuseport: false,
     };
@@ -99,7 +143,8 @@ fn args() -> Args {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--bind" => args.bind = it.next().expect("--bind HOST:PORT"),
-            "--stack" => args.stack = true,
+            "--stack" => args.mode = Mode::Stack,
+            "--floor" => args.mode = Mode::Floor,
             "--keep-alive" => {
                 args.keep_alive = it
                     .next()
@@ -124,24 +169,35 @@ fn config(keep_alive: u64) -> ServerConfig {
     }
 }
 
-async fn serve_on(listener: Listener, stack: bool, keep_alive: u64) {
-    if stack {
-        let app = rasgi::demo::stack(
-            &DemoConfig::default(),
-            Arc::new(RequestCounts::default()),
-            Scenarios,
-        )
-        .expect("stack");
-        Server::with_config(app, config(keep_alive))
-            .serve(listener)
-            .await
-            .expect("serve");
-    } else {
-        Server::with_config(Scenarios, config(keep_alive))
-            .serve(listener)
-            .await
-            .expect("serve");
-    }
+async fn serve_on(listener: Listener, mode: Mode, keep_alive: u64) {
+    let served = match mode {
+        Mode::Stack => {
+            let app = rasgi::demo::stack(
+                &DemoConfig::default(),
+                Arc::new(RequestCounts::default()),
+                Scenarios,
+            )
+            .expect("stack");
+            Server::with_config(app, config(keep_alive))
+                .serve(listener)
+                .await
+        }
+        Mode::Floor => {
+            let app = Stack::new()
+                .step(Floor)
+                .push(ServerErrors::new())
+                .app(Scenarios);
+            Server::with_config(app, config(keep_alive))
+                .serve(listener)
+                .await
+        }
+        Mode::Bare => {
+            Server::with_config(Scenarios, config(keep_alive))
+                .serve(listener)
+                .await
+        }
+    };
+    served.expect("serve");
 }
 
 fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
@@ -155,8 +211,12 @@ fn reuseport_listener(addr: std::net::SocketAddr) -> std::io::Result<tokio::net:
 fn main() {
     let args = args();
     println!(
-        "load_rasgi on {} (stack: {}, workers: {}, reuseport: {})",
-        args.bind, args.stack, args.workers, args.reuseport
+        "load_rasgi on {} (stack: {}, floor: {}, workers: {}, reuseport: {})",
+        args.bind,
+        args.mode == Mode::Stack,
+        args.mode == Mode::Floor,
+        args.workers,
+        args.reuseport
     );
     if args.workers == 1 || !args.reuseport {
         let runtime = if args.workers == 1 {
@@ -172,14 +232,14 @@ fn main() {
         .expect("runtime");
         runtime.block_on(async {
             let listener = Listener::bind(&args.bind).await.expect("bind");
-            serve_on(listener, args.stack, args.keep_alive).await;
+            serve_on(listener, args.mode, args.keep_alive).await;
         });
         return;
     }
     let addr: std::net::SocketAddr = args.bind.parse().expect("an IP:port for --reuseport");
     let threads: Vec<_> = (0..args.workers)
         .map(|_| {
-            let (stack, keep_alive) = (args.stack, args.keep_alive);
+            let (mode, keep_alive) = (args.mode, args.keep_alive);
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -187,7 +247,7 @@ fn main() {
                     .expect("runtime");
                 runtime.block_on(async move {
                     let listener = reuseport_listener(addr).expect("reuseport bind");
-                    serve_on(Listener::Tcp(listener), stack, keep_alive).await;
+                    serve_on(Listener::Tcp(listener), mode, keep_alive).await;
                 });
             })
         })
