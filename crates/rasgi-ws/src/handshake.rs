@@ -126,7 +126,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// How many bytes strict, padded base64 `text` decodes to; `None` if it is not such base64
 /// (wrong length, a character outside the alphabet, padding in the middle, stray low bits).
 fn decoded_len(text: &[u8]) -> Option<usize> {
-    if text.is_empty() || !text.len().is_multiple_of(4) {
+    if text.is_empty() || text.len() % 4 != 0 {
         return None;
     }
     let pad = text.iter().rev().take_while(|&&b| b == b'=').count();
