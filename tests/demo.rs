@@ -77,6 +77,30 @@ fn health_echo_and_unknown_routes() {
 }
 
 #[test]
+fn a_known_path_with_another_method_is_405_naming_the_allowed_ones() {
+    let rasgi = Rasgi::start(&["--no-access-log"]);
+    // As FastAPI answers: 405, an `Allow` field, and the JSON detail; a GET route takes HEAD too.
+    for (method, path, allow) in [
+        ("POST", "/", "GET, HEAD"),
+        ("DELETE", "/health", "GET, HEAD"),
+        ("GET", "/register?email=ann%40example.com", "POST"),
+        ("PUT", "/echo", "POST"),
+        ("GET", "/send-notification/bob@example.com", "POST"),
+    ] {
+        let reply = request(&rasgi, method, path, &[], b"");
+        assert_eq!(reply.status, 405, "{method} {path}");
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(json(&reply)["detail"], "Method Not Allowed");
+        // Still through the whole stack.
+        assert_eq!(reply.header("x-request-id").map(str::len), Some(32));
+    }
+    // A path no route has stays 404, whatever the method.
+    assert_eq!(request(&rasgi, "POST", "/nope", &[], b"").status, 404);
+    // Nothing was logged as a background task.
+    assert!(rasgi.log_lines().is_empty(), "{:?}", rasgi.log_lines());
+}
+
+#[test]
 fn background_tasks_log_after_the_response_and_in_order() {
     let rasgi = Rasgi::start(&["--no-access-log", "--email-delay-ms", "1000"]);
     let registered = request(

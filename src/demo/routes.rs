@@ -119,9 +119,52 @@ pub(super) fn route<R: Receive, S: Sender>(
                 send_response(&mut send, 200, headers, body).await?;
                 Ok(())
             }
-            _ => json(&mut send, 404, serde_json::json!({ "detail": "Not Found" })).await,
+            // A path a route has, with a method it does not take: 405 and the methods it takes,
+            // as FastAPI answers.
+            (_, path) => match allowed_methods(path) {
+                Some(allow) => {
+                    let headers = Headers::with_capacity(4)
+                        .with("content-type", "application/json")
+                        .with("allow", allow);
+                    let body = r#"{"detail":"Method Not Allowed"}"#;
+                    send_response(&mut send, 405, headers, body).await?;
+                    Ok(())
+                }
+                None => json(&mut send, 404, serde_json::json!({ "detail": "Not Found" })).await,
+            },
         }
     }
+}
+
+/// Every path [`route`] serves (a trailing `/` stands for any path under it) and the methods it
+/// takes there, as a 405's `Allow` names them (a GET route takes HEAD too). Keep it in step
+/// with `route`'s arms; a test sends each path each of its methods.
+const ROUTES: [(&str, &str); 14] = [
+    ("/", "GET, HEAD"),
+    ("/health", "GET, HEAD"),
+    ("/whoami", "GET, HEAD"),
+    ("/stream", "GET, HEAD"),
+    ("/sse", "GET, HEAD"),
+    ("/big", "GET, HEAD"),
+    ("/error", "GET, HEAD"),
+    ("/panic", "GET, HEAD"),
+    ("/rate-limited", "GET, HEAD"),
+    ("/metrics", "GET, HEAD"),
+    ("/echo", "POST"),
+    ("/register", "POST"),
+    ("/send-data", "POST"),
+    ("/send-notification/", "POST"),
+];
+
+/// The methods [`route`] takes at `path`, or `None` for a path no route has.
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    ROUTES.iter().find_map(|&(route, allow)| {
+        let matches = match route.strip_suffix('/') {
+            Some(prefix) if !prefix.is_empty() => path.starts_with(route),
+            _ => path == route,
+        };
+        matches.then_some(allow)
+    })
 }
 
 async fn text<S: Sender>(send: &mut S, status: u16, body: &'static str) -> Result<(), AppError> {
@@ -358,4 +401,48 @@ async fn big<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppError>
     let headers = Headers::with_capacity(4).with("content-type", "text/plain; charset=utf-8");
     send_response(send, 200, headers, body).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rasgi_background::Executor;
+    use rasgi_server::ServerCounters;
+
+    use super::*;
+    use crate::demo::{DemoConfig, RequestCounts};
+    use crate::testing::TestClient;
+
+    #[tokio::test]
+    async fn every_path_takes_its_methods_and_answers_any_other_with_405() {
+        let client = TestClient::new(Demo {
+            config: Arc::new(DemoConfig::default()),
+            executor: Executor::default(),
+            counts: Arc::new(RequestCounts::default()),
+            server_counters: ServerCounters::new(),
+        });
+        for (route, allow) in ROUTES {
+            let path = match route.strip_suffix('/') {
+                Some(prefix) if !prefix.is_empty() => format!("{route}bob@example.com"),
+                _ => route.to_string(),
+            };
+            // `/panic` is left out here: its arm is reached, but a panic is all it says.
+            if route != "/panic" {
+                for method in allow.split(", ") {
+                    // The query serves `/register` and keeps `/sse` short; the others ignore it.
+                    let target = format!("{path}?email=ann%40example.com&events=1&interval_ms=0");
+                    let status = client.request(method, &target).stream().await.status;
+                    assert!(!matches!(status, 404 | 405), "{method} {path}: {status}");
+                }
+            }
+            let refused = client.request("DELETE", &path).send().await;
+            assert_eq!(refused.status, 405, "DELETE {path}");
+            assert_eq!(refused.header("allow"), Some(allow), "DELETE {path}");
+            assert_eq!(refused.text(), r#"{"detail":"Method Not Allowed"}"#);
+        }
+        assert_eq!(client.request("DELETE", "/nope").send().await.status, 404);
+        assert_eq!(allowed_methods("/send-notification"), None);
+        assert_eq!(allowed_methods("/healthz"), None);
+    }
 }
