@@ -135,7 +135,6 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             // A 101 leaves before anything else (rare): boxed too.
             return Box::pin(async move {
                 self.flush().await.map_err(|_| SendError::Disconnected)?;
-                self.take_buffer();
                 self.send(Message::Body { body, more_body }).await
             })
             .await;
