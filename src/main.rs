@@ -232,13 +232,23 @@ fn main() -> ExitCode {
         let server = Server::with_config(app, config)
             .executor(executor)
             .counters(counters);
-        server.stop_on(rasgi::server::signals());
+        server.stop_on(async move {
+            rasgi::server::signals().await;
+            eprintln!(
+                "rasgi shutting down: no new connections; responses in flight, background tasks \
+                 and lifespan shutdown have up to {:.1} s",
+                graceful.as_secs_f64()
+            );
+        });
         println!(
             "rasgi listening on {scheme}://{} ({workers} workers)",
             listener.describe()
         );
         match server.serve(listener).await {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => {
+                eprintln!("rasgi stopped");
+                ExitCode::SUCCESS
+            }
             Err(error) => {
                 eprintln!("error: {error}");
                 ExitCode::FAILURE

@@ -4,7 +4,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::binary::{binary, dechunk, request, Rasgi};
 
@@ -208,6 +208,34 @@ fn curl_reuses_the_keep_alive_connection() {
         "{trace}"
     );
     assert_eq!(trace.matches("Connected to").count(), 1, "{trace}");
+}
+
+#[test]
+fn sigterm_stops_an_idle_server_at_once_and_says_so() {
+    // The median of three runs, so that one slow start of the machine does not decide it.
+    let mut took = Vec::new();
+    for _ in 0..3 {
+        let mut rasgi = Rasgi::start(&["--no-access-log"]);
+        // Served once, so that the connection that was open is closed again by now.
+        assert_eq!(request(&rasgi, "GET", "/health", &[], b"").status, 200);
+        let started = Instant::now();
+        rasgi.terminate();
+        assert_eq!(rasgi.wait(Duration::from_secs(10)), Some(0));
+        took.push(started.elapsed());
+        // What the process wrote last may still be on its way through the pipe.
+        let read_by = Instant::now() + Duration::from_secs(5);
+        while !rasgi.stderr().contains("rasgi stopped") && Instant::now() < read_by {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stderr = rasgi.stderr();
+        let (stopping, stopped) = (
+            stderr.find("rasgi shutting down").expect(&stderr),
+            stderr.find("rasgi stopped").expect(&stderr),
+        );
+        assert!(stopping < stopped, "{stderr}");
+    }
+    took.sort();
+    assert!(took[1] < Duration::from_millis(100), "{took:?}");
 }
 
 #[test]

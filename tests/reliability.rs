@@ -252,6 +252,117 @@ async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
     server.stop().await.unwrap();
 }
 
+/// The kernel's entry for this machine's TCP socket bound to local port `port`: its state
+/// (`0x01` established) and the bytes waiting in its receive queue. `None` once the socket has
+/// left the table (closed, or reset by its peer).
+fn local_tcp_socket(port: u16) -> Option<(u8, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = fields[1].rsplit(':').next()?;
+        if u16::from_str_radix(local_port, 16).ok()? != port {
+            return None;
+        }
+        let state = u8::from_str_radix(fields[3], 16).ok()?;
+        let rx_queue = u64::from_str_radix(fields[4].rsplit(':').next()?, 16).ok()?;
+        Some((state, rx_queue))
+    })
+}
+
+#[tokio::test]
+async fn a_client_that_reads_nothing_of_a_response_sent_in_one_message_is_closed_after_the_send_timeout(
+) {
+    let rasgi = Rasgi::start(&["--no-access-log", "--workers", "1", "--timeout-send", "1"]);
+    let idle_kib = rasgi.rss_kib();
+    // A client with a small receive buffer that asks for 64 MiB, which the demo's `/big` sends
+    // in one message, and then reads nothing.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], rasgi.port).into())
+        .await
+        .unwrap();
+    let port = stream.local_addr().unwrap().port();
+    stream
+        .write_all(b"GET /big?size=67108864 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    // The clock starts when the response begins to arrive: from then on the client makes no
+    // progress reading.
+    let mut peak_kib = 0;
+    let started = loop {
+        match local_tcp_socket(port) {
+            Some((_, waiting)) if waiting > 0 => break Instant::now(),
+            Some(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            None => panic!("the connection closed before the response began"),
+        }
+    };
+    while local_tcp_socket(port).is_some_and(|(state, _)| state == 0x01) {
+        peak_kib = peak_kib.max(rasgi.rss_kib());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the connection is still open {:?} after the response began",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The 64 MiB were held while the write stalled, and let go with the connection.
+    assert!(
+        peak_kib > idle_kib + 32 * 1024,
+        "peak {peak_kib} KiB, idle {idle_kib} KiB"
+    );
+    let deadline = Instant::now() + PATIENCE;
+    while rasgi.rss_kib() > idle_kib + 16 * 1024 {
+        assert!(
+            Instant::now() < deadline,
+            "resident memory {} KiB after the close, {idle_kib} KiB idle",
+            rasgi.rss_kib()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The server goes on serving.
+    assert_eq!(request(&rasgi, "GET", "/health", &[], b"").status, 200);
+}
+
+/// Streams 64 KiB, then waits a minute before its final body.
+struct SlowToFinish;
+
+impl App for SlowToFinish {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        _scope: Scope,
+        _receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        send.send(Message::start(200, Headers::new())).await?;
+        send.send(Message::chunk(vec![b'x'; 64 * 1024])).await?;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        send.send(Message::body("")).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_reads_nothing_while_the_app_waits_is_closed_after_the_send_timeout() {
+    let server = rasgi::server::Server::with_config(SlowToFinish, short_timeouts());
+    // A pipe that holds 4 KiB, which the client never reads: the chunk the app streamed is
+    // written out while the app waits, and that write stalls.
+    let (mut client, io) = tokio::io::duplex(4096);
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        server.serve_connection(io, Default::default()),
+    )
+    .await
+    .expect("the connection ended within the send timeout + 2 s");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(server.server_counters().snapshot().send_timeouts, 1);
+}
+
 // ----- per-request background lists -----
 
 /// `/keep` keeps its request's background handle; `/use` adds a task through the kept one

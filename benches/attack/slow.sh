@@ -7,13 +7,14 @@
 # shut), and whether a normal client (one GET every 0.5 s, 2 s patience) was served
 # throughout.
 #
-#   benches/attack/slow.sh [headers|body|read]...
+#   benches/attack/slow.sh [headers|body|read|read-big]...
 #
 # The server runs with --timeout-body 5 --timeout-send 5 (the header-read timeout is its
 # default, 10 s). slowhttptest sends its follow-up bytes (or reads) every 10 s, so each
 # attacking connection stalls for longer than the timeout it meets. The slow readers ask for a
-# 16 MiB stream (more than the socket buffers hold); a connection whose write stalls is reset,
-# so the kernel drops what its client would not read.
+# 16 MiB stream (more than the socket buffers hold), or (read-big) an 8 MiB body sent in one
+# message; a connection whose write stalls is reset, so the kernel drops what its client would
+# not read. The server's resident memory is sampled with its sockets.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -62,7 +63,8 @@ PY
   (
     start=$(date +%s)
     while kill -0 "$server" 2>/dev/null; do
-      echo "$(( $(date +%s) - start )) $(ss -Htn state established "( sport = :$port )" | wc -l)"
+      rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server/status" 2>/dev/null || echo 0)
+      echo "$(( $(date +%s) - start )) $(ss -Htn state established "( sport = :$port )" | wc -l) ${rss:-0}"
       sleep 1
     done
   ) >"$out/$mode.sockets" &
@@ -76,6 +78,8 @@ PY
   python3 - "$out/$mode.sockets" "$timeout" "$mode" "$(cat "$out/$mode.probe")" <<'PY'
 import sys
 samples = [tuple(map(int, line.split())) for line in open(sys.argv[1]) if line.strip()]
+rss = [s[2] for s in samples if s[2] > 0]
+samples = [s[:2] for s in samples]
 timeout, mode = float(sys.argv[2]), sys.argv[3]
 ok, failed = sys.argv[4].split()
 # The attack is at its peak when the most connections are open; every one of them should be
@@ -87,7 +91,8 @@ gone = next((t for t, n in samples if t > peak_at and n == 0), None)
 gone = f"all gone at {gone} s" if gone is not None else "not all gone by the end"
 print(f"{mode:8} {peak} connections open at {peak_at} s; closed by the server by {check:.0f} s "
       f"(timeout {timeout:.0f} s + 2 s): {peak - left} of {peak}, {gone}; "
-      f"normal client: {ok} served, {failed} failed")
+      f"normal client: {ok} served, {failed} failed; server memory: peak {max(rss, default=0) // 1024} MiB, "
+      f"last {rss[-1] // 1024 if rss else 0} MiB")
 PY
 }
 
@@ -97,6 +102,8 @@ for name in "${@:-headers body read}"; do
       headers) path=/ attack headers 10 -H -i 10 ;;
       body) path=/send-data attack body 5 -B -i 10 -s 4096 -f application/json ;;
       read) path="/stream?chunks=1024&size=16384&interval_ms=0" attack read 5 -X -i 10 -n 10 -w 1 -y 64 -z 32 ;;
+      # The same slow readers against a body the app sends in one message (8 MiB of `/big`).
+      read-big) path="/big?size=8388608" attack read-big 5 -X -i 10 -n 10 -w 1 -y 64 -z 32 ;;
       *) echo "unknown mode: $mode" >&2; exit 2 ;;
     esac
   done

@@ -137,6 +137,17 @@ impl Rasgi {
             .expect("VmHWM")
     }
 
+    /// Resident memory of the process now, in KiB (VmRSS).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// The log file's lines.
     pub fn log_lines(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log_file)

@@ -172,11 +172,14 @@ where
         let w = wire.get_mut();
         let more_waiting = next == Next::KeepAlive && read.has_buffered();
         // A complete write-out hands the write buffer back to the pool.
+        let mut written = true;
         if !more_waiting || w.state().output_len() >= config.write_buffer_flush_bytes {
-            let flushed = w.flush().await.is_ok();
-            submit_written(&ctx.executor, &mut written_batches, flushed).await;
+            written = w.flush().await.is_ok();
+            submit_written(&ctx.executor, &mut written_batches, written).await;
         }
-        if next != Next::KeepAlive {
+        // A write that failed or stalled past the send timeout ends the connection here: the
+        // client is gone or not reading, and what is queued for it is dropped with it.
+        if next != Next::KeepAlive || !written {
             break;
         }
     }
@@ -306,10 +309,11 @@ where
             }
             // The app waits: what it has streamed, and the responses to earlier pipelined
             // requests, go out now rather than wait with it. (If a `send` holds the wire, it
-            // is writing already.)
+            // is writing already.) A client that reads none of it for the send timeout ends
+            // the exchange here, the app's future and what it holds with it.
             if let Some(mut w) = wire.try_lock() {
-                if w.state().has_output() {
-                    let _ = w.poll_flush(cx);
+                if w.state().has_output() && w.poll_flush_timed(cx).is_ready() && w.send_stalled() {
+                    return Poll::Ready(Err(AppError::from(STALLED_WHILE_THE_APP_WAITED)));
                 }
             }
             Poll::Pending
@@ -396,6 +400,9 @@ fn log_outcome(outcome: AppOutcome, method: &ByteStr, path: &ByteStr, error: Opt
         }
     }
 }
+
+/// The error an app's call ends with when its client stopped reading while the app waited.
+const STALLED_WHILE_THE_APP_WAITED: &str = "the client stopped reading while the app waited";
 
 /// Most bytes read and dropped while lingering before a close.
 const LINGER_BYTES: usize = 256 * 1024;

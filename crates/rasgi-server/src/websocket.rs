@@ -308,8 +308,17 @@ pub(crate) async fn serve<R, W, A>(
             if !app_receiving {
                 changed |= read_aside(w, read, cx);
             }
-            if w.has_output() {
-                let _ = w.poll_flush(cx);
+            // A client that reads none of it for the send timeout is taken for gone.
+            let stalled_before = w.send_stalled();
+            if w.has_output()
+                && !stalled_before
+                && w.poll_flush_timed(cx).is_ready()
+                && w.send_stalled()
+            {
+                if let Some(ws) = w.ws() {
+                    ws.lost();
+                }
+                changed = true;
             }
             drop(io);
             if !changed {
@@ -636,7 +645,6 @@ where
     fn receive(&mut self) -> impl Future<Output = Event> + Send {
         NextEvent {
             receive: self,
-            waiting: usize::MAX,
             queued: None,
         }
     }
@@ -646,8 +654,6 @@ where
 /// nothing in it but where a write and a wait for the lock stand.
 struct NextEvent<'s, 'a, 'w, R, W> {
     receive: &'s mut WsReceive<'a, 'w, R, W>,
-    /// Where a write that has to wait stands (see `Wire::poll_flush_timed`).
-    waiting: usize,
     /// Waiting for the lock, which a `send` holds across a write.
     queued: Option<crate::lock::Acquire<'a, WsIo<'w, R, W>>>,
 }
@@ -677,7 +683,7 @@ where
                 this.queued = Some(receive.io.lock());
                 continue;
             };
-            let looked = receive.look(&mut io, cx, &mut this.waiting);
+            let looked = receive.look(&mut io, cx);
             if looked.is_pending() {
                 // The driver leaves the reading to this `receive` while it waits.
                 receive.receiving.store(true, Ordering::Release);
@@ -701,12 +707,7 @@ where
 {
     /// One look for the app's next event: what waits to be written goes first, then frames
     /// are read until one makes an event or the read has to wait.
-    fn look(
-        &self,
-        io: &mut WsIo<'_, R, W>,
-        cx: &mut Context<'_>,
-        waiting: &mut usize,
-    ) -> Poll<Event> {
+    fn look(&self, io: &mut WsIo<'_, R, W>, cx: &mut Context<'_>) -> Poll<Event> {
         let WsIo { wire: w, read } = io;
         if self.idle_tick.load(Ordering::Acquire) {
             // The tick has made the WebSocket idle: the wait below gives the buffer back.
@@ -739,7 +740,7 @@ where
             let keep = ws.busy;
             // The app's frames, pongs: out before the read waits. A client that stops reading
             // holds this up for the send timeout at most.
-            if w.has_output() && w.poll_flush_timed(cx, waiting).is_pending() {
+            if w.has_output() && w.poll_flush_timed(cx).is_pending() {
                 return Poll::Pending;
             }
             match read.poll_fill_frames(cx, keep) {

@@ -39,6 +39,11 @@ pub(crate) struct Wire<W> {
     counters: ServerCounters,
     /// A write made no progress for the send timeout: the client stopped reading.
     stalled: bool,
+    /// Bytes written to the transport so far: progress, for the send timeout.
+    written: u64,
+    /// What `written` was when the send timeout's countdown last started; `None` once
+    /// everything queued is out, so that the next wait starts a fresh countdown.
+    stall_mark: Option<u64>,
     /// After a WebSocket handshake: its state, whose frames are the output from then on.
     ws: Option<Box<WsState>>,
 }
@@ -56,6 +61,8 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             send_stall: StallTimer::new(send_timeout),
             counters,
             stalled: false,
+            written: 0,
+            stall_mark: None,
             ws: None,
         }
     }
@@ -70,13 +77,7 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
         self.ws = Some(Box::new(ws));
     }
 
-    /// Bytes waiting to be written: HTTP's, and the WebSocket's frames once it is open.
-    pub(crate) fn output_len(&self) -> usize {
-        let frames = self.ws.as_ref().and_then(|ws| ws.session.as_ref());
-        self.conn.output_len() + frames.map_or(0, |session| session.output_len())
-    }
-
-    /// Whether anything waits to be written (cheaper than [`Wire::output_len`]).
+    /// Whether anything waits to be written: HTTP's, and the WebSocket's frames once it is open.
     pub(crate) fn has_output(&self) -> bool {
         let frames = self.ws.as_ref().and_then(|ws| ws.session.as_ref());
         self.conn.has_output() || frames.is_some_and(Session::has_output)
@@ -149,24 +150,21 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     /// goes. A write that makes no progress for the send timeout gives up: the client is taken
     /// for gone.
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
-        let mut waiting = usize::MAX;
-        std::future::poll_fn(|cx| self.poll_flush_timed(cx, &mut waiting)).await
+        std::future::poll_fn(|cx| self.poll_flush_timed(cx)).await
     }
 
-    /// [`Wire::flush`] as a poll: `waiting` (`usize::MAX` to begin with) is where a write
-    /// that has to wait stands. The countdown starts when a write has to wait, and again
-    /// whenever bytes leave; past the send timeout the write gives up.
-    pub(crate) fn poll_flush_timed(
-        &mut self,
-        cx: &mut Context<'_>,
-        waiting: &mut usize,
-    ) -> Poll<std::io::Result<()>> {
+    /// [`Wire::flush`] as a poll. The countdown starts when a write has to wait, and again
+    /// whenever bytes have left since it last started, whoever wrote them (a `send`, the
+    /// driver while the app waits); past the send timeout the write gives up.
+    pub(crate) fn poll_flush_timed(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         if let Poll::Ready(result) = self.poll_flush(cx) {
+            if result.is_ok() {
+                self.stall_mark = None;
+            }
             return Poll::Ready(result);
         }
-        let left = self.output_len();
-        if left < *waiting {
-            *waiting = left;
+        if self.stall_mark != Some(self.written) {
+            self.stall_mark = Some(self.written);
             self.send_stall.restart();
         }
         if self.send_stall.poll_expired(cx) {
@@ -192,7 +190,10 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             };
             match written {
                 Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
-                Ok(n) => self.conn.wrote(n),
+                Ok(n) => {
+                    self.conn.wrote(n);
+                    self.written += n as u64;
+                }
                 Err(error) => return Poll::Ready(Err(self.failed(error))),
             }
         }
@@ -212,7 +213,10 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
                 };
                 match ready!(written) {
                     Ok(0) => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
-                    Ok(n) => session.wrote(n),
+                    Ok(n) => {
+                        session.wrote(n);
+                        self.written += n as u64;
+                    }
                     Err(error) => return Poll::Ready(Err(error)),
                 }
             }
