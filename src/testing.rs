@@ -18,8 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::{Bytes, BytesMut};
 use rasgi_background::{Batch, Counters, Executor};
 use rasgi_h1::conn::{
-    answer_text, AppOutcome, HeadEvent, Receive as Step, ResponsePhase, Settings,
-    ANSWER_CONTENT_TYPE,
+    answer_text, AppOutcome, BodyEvent, HeadEvent, ResponsePhase, Settings, ANSWER_CONTENT_TYPE,
 };
 use rasgi_h1::{Limits, ServerConn};
 use rasgi_protocol::{
@@ -442,17 +441,17 @@ impl Receive for Feed {
                 conn.receive(input)
             };
             match step {
-                Step::Body { data, more } => {
+                BodyEvent::Body { data, more } => {
                     return Event::Request {
                         body: data,
                         more_body: more,
                     }
                 }
-                Step::Disconnect => return Event::Disconnect,
+                BodyEvent::Disconnect => return Event::Disconnect,
                 // The whole request was there from the start: nothing more will come.
-                Step::NeedMore => lock(&self.exchange).conn.read_closed(),
-                Step::WriteContinue => discard_output(&mut lock(&self.exchange).conn),
-                Step::WaitForDisconnect => {
+                BodyEvent::NeedMore => lock(&self.exchange).conn.read_closed(),
+                BodyEvent::WriteContinue => discard_output(&mut lock(&self.exchange).conn),
+                BodyEvent::WaitForDisconnect => {
                     self.client.closed().await;
                     lock(&self.exchange).conn.read_closed();
                 }

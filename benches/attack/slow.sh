@@ -24,7 +24,7 @@ cargo build --release --quiet
 ulimit -n 8192
 out="$root/target/attack"
 mkdir -p "$out"
-connections=1000
+connections=${CONNECTIONS:-1000}
 port=18300
 
 attack() {

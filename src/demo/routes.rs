@@ -398,11 +398,37 @@ async fn big<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppError>
         Ok(size) => size as usize,
         Err(detail) => return bad_request(send, detail).await,
     };
-    const LINE: &[u8] = b"rasgi streams, compresses and never buffers. ";
-    let body: Vec<u8> = LINE.iter().copied().cycle().take(size).collect();
     let headers = Headers::with_capacity(4).with("content-type", "text/plain; charset=utf-8");
-    send_response(send, 200, headers, body).await?;
+    send_response(send, 200, headers, big_body(size)).await?;
     Ok(())
+}
+
+/// The bytes of a `/big` body, shared.
+struct BigBody(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for BigBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// `size` bytes of `/big`'s text. Every response in flight shares one body, made when the first
+/// asks and let go when the last is done: a thousand slow readers hold one body, not a thousand.
+fn big_body(size: usize) -> Bytes {
+    use std::sync::{Arc, Mutex, PoisonError, Weak};
+    const LINE: &[u8] = b"rasgi streams, compresses and never buffers. ";
+    static SHARED: Mutex<Weak<Vec<u8>>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    let body = match shared.upgrade() {
+        Some(body) if body.len() >= size => body,
+        _ => {
+            let body = Arc::new(LINE.iter().copied().cycle().take(size).collect::<Vec<u8>>());
+            *shared = Arc::downgrade(&body);
+            body
+        }
+    };
+    drop(shared);
+    Bytes::from_owner(BigBody(body)).slice(..size)
 }
 
 #[cfg(test)]

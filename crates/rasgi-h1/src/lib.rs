@@ -14,6 +14,8 @@
 //! | body decoders (`Content-Length`, chunked) | [`body`] |
 //! | response head and body encoders | [`response`] |
 //! | a server connection's state machine: every transition of an exchange | [`conn`] |
+//! | the request a connection hands its app, built from a parsed head | `incoming.rs` |
+//! | the response head a connection writes, as its transitions decided it | `outgoing.rs` |
 //! | the bytes a connection owes its client | `output.rs` |
 
 #![warn(missing_docs)]
@@ -22,7 +24,9 @@ pub mod body;
 pub mod class;
 pub mod conn;
 pub mod error;
+mod incoming;
 pub mod limits;
+mod outgoing;
 mod output;
 pub mod request;
 pub mod response;

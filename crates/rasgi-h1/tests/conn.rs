@@ -3,6 +3,7 @@
 //! machine answered, where both sides of the exchange are afterwards, and what it queued for
 //! the wire.
 
+use std::collections::BTreeSet;
 use std::io::IoSlice;
 
 use bytes::{Bytes, BytesMut};
@@ -346,6 +347,12 @@ const TABLE: &[Row] = &[
     Row { name: "an upgrade request with a body cannot be switched",
         given: &[Head(UPGRADE_WITH_BODY)], when: Start(101, NONE), then: "Err(InvalidStatus(101))", phases: (Rq::Body, Rs::Idle),
         wire_has: &[], wire_lacks: &[] },
+    Row { name: "after a body delivered whole, the next request is served",
+        given: &[Head(POST5), Bytes("abcde"), Receive, Start(200, PLAIN), Body("ok", false), Returned(false)], when: Finish, then: "KeepAlive", phases: (Rq::AwaitingHead, Rs::Complete),
+        wire_has: &["200 OK"], wire_lacks: &["connection: close"] },
+    Row { name: "a stream longer than its content-length is cut short",
+        given: &[Head(GET), Start(200, &[("content-length", "3")]), Body("ab", true)], when: Body("cd", false), then: "Err(BodyTooLong)", phases: (Rq::BodyEnded, Rs::Broken),
+        wire_has: &["content-length: 3\r\n\r\nab"], wire_lacks: &["abcd"] },
     Row { name: "an upgrade request may be answered in plain HTTP",
         given: &[Head(UPGRADE), Start(200, PLAIN), Body("no", false), Returned(false)], when: Finish, then: "KeepAlive", phases: (Rq::AwaitingHead, Rs::Complete),
         wire_has: &["200 OK"], wire_lacks: &[] },
@@ -388,7 +395,7 @@ fn apply(conn: &mut ServerConn, input: &mut BytesMut, wire: &mut Vec<u8>, event:
             String::new()
         }
         Receive => match conn.receive(input) {
-            rasgi_h1::conn::Receive::Body { data, more } => {
+            rasgi_h1::conn::BodyEvent::Body { data, more } => {
                 format!("Body({:?}, more={more})", String::from_utf8_lossy(&data))
             }
             other => format!("{other:?}"),
@@ -648,4 +655,168 @@ fn a_trickled_head_still_gets_the_answer_a_whole_one_gets() {
     assert_eq!(trickle(long_line.as_bytes()).0, "Refused(414)");
     let long_head = format!("GET / HTTP/1.1\r\nCookie: {}", "c".repeat(70_000));
     assert_eq!(trickle(long_head.as_bytes()).0, "Refused(431)");
+}
+
+// ----- the docs' tables, checked against this one -----
+
+/// The connection's method an event is, as docs/architecture.md names it.
+fn method(event: Ev) -> &'static str {
+    match event {
+        Head(_) => "read_head",
+        Bytes(_) => "bytes arrive",
+        Receive => "receive",
+        ReadClosed => "read_closed",
+        WriteFailed => "write_failed",
+        Stop => "stop",
+        Info(_) => "send_informational",
+        Start(..) | StartTrailers => "send_start",
+        Body(..) => "send_body",
+        Trailers => "send_trailers",
+        Returned(_) => "app_returned",
+        Finish => "finish",
+        Drain => "drain",
+        BodyTimedOut => "body_timed_out",
+        Panicked => "app_panicked",
+    }
+}
+
+/// A phase change the table makes: which side, from, the event's method, to.
+type Transition = (&'static str, String, &'static str, String);
+
+/// A verdict the table reaches: the app failed, the response phase it left, the verdict's name.
+type Verdict = (bool, String, String);
+
+/// Every phase change and verdict met while running the table's rows, their `given` events too.
+fn walked() -> (BTreeSet<Transition>, BTreeSet<Verdict>) {
+    let (mut transitions, mut verdicts) = (BTreeSet::new(), BTreeSet::new());
+    for row in TABLE {
+        let mut conn = ServerConn::new(settings());
+        let mut input = BytesMut::new();
+        let mut wire = Vec::new();
+        for &event in row.given.iter().chain([&row.when]) {
+            let before = (conn.request_phase(), conn.response_phase());
+            let answer = apply(&mut conn, &mut input, &mut wire, event);
+            let after = (conn.request_phase(), conn.response_phase());
+            if before.0 != after.0 {
+                let (from, to) = (format!("{:?}", before.0), format!("{:?}", after.0));
+                transitions.insert(("request", from, method(event), to));
+            }
+            if before.1 != after.1 {
+                let (from, to) = (format!("{:?}", before.1), format!("{:?}", after.1));
+                transitions.insert(("response", from, method(event), to));
+            }
+            if let Returned(failed) = event {
+                let verdict = answer.split('(').next().unwrap_or_default().to_string();
+                verdicts.insert((failed, format!("{:?}", before.1), verdict));
+            }
+        }
+    }
+    (transitions, verdicts)
+}
+
+/// docs/architecture.md.
+fn architecture_doc() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/architecture.md");
+    std::fs::read_to_string(path).expect("docs/architecture.md")
+}
+
+/// The rows of the doc's table whose header begins with `header`, each as its cells.
+fn doc_table(doc: &str, header: &str) -> Vec<Vec<String>> {
+    let mut lines = doc.lines().skip_while(|line| !line.starts_with(header));
+    assert!(lines.next().is_some(), "no table headed {header:?}");
+    lines
+        .skip(1)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The words a cell quotes in backticks.
+fn quoted(cell: &str) -> Vec<String> {
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_docs_phase_tables_are_the_changes_the_table_makes() {
+    let doc = architecture_doc();
+    let (walked, _) = walked();
+    let mut documented = BTreeSet::new();
+    for (side, header) in [
+        ("request", "| request phase | event | next phase |"),
+        ("response", "| response phase | event | next phase |"),
+    ] {
+        for cells in doc_table(&doc, header) {
+            let [from, event, to] = [&cells[0], &cells[1], &cells[2]].map(|c| quoted(c).concat());
+            let event = *[
+                "read_head",
+                "receive",
+                "body_timed_out",
+                "finish",
+                "drain",
+                "send_start",
+                "send_body",
+                "send_trailers",
+                "app_returned",
+            ]
+            .iter()
+            .find(|known| **known == event)
+            .unwrap_or_else(|| panic!("an event the table has no name for: {event}"));
+            documented.insert((side, from, event, to));
+        }
+    }
+    let undocumented: Vec<_> = walked.difference(&documented).collect();
+    let unwalked: Vec<_> = documented.difference(&walked).collect();
+    assert!(
+        undocumented.is_empty() && unwalked.is_empty(),
+        "changes the table makes that docs/architecture.md leaves out: {undocumented:#?}\n\
+         changes docs/architecture.md lists that no row makes: {unwalked:#?}"
+    );
+}
+
+#[test]
+fn the_docs_verdict_table_is_the_verdicts_the_table_reaches() {
+    let doc = architecture_doc();
+    let (_, walked) = walked();
+    let rows: Vec<(Vec<bool>, Vec<String>, String)> =
+        doc_table(&doc, "| the app returned | with the response | verdict |")
+            .into_iter()
+            .map(|cells| {
+                let failed = match cells[0].as_str() {
+                    "an error" => vec![true],
+                    "`Ok`" => vec![false],
+                    "either" => vec![false, true],
+                    other => panic!("the app returned {other:?}?"),
+                };
+                let verdict = quoted(&cells[2]).concat();
+                let verdict = verdict.split('(').next().unwrap_or_default().to_string();
+                (failed, quoted(&cells[1]), verdict)
+            })
+            .collect();
+    // Every verdict the table reaches is the one the doc gives for how the app returned and
+    // where its response was...
+    for (failed, phase, verdict) in &walked {
+        let listed = rows.iter().any(|(ways, phases, named)| {
+            ways.contains(failed) && phases.contains(phase) && named == verdict
+        });
+        assert!(
+            listed,
+            "docs/architecture.md has no verdict row for {failed} / {phase} / {verdict}"
+        );
+    }
+    // ... and every row of the doc is reached.
+    for (ways, phases, named) in &rows {
+        let reached = walked.iter().any(|(failed, phase, verdict)| {
+            ways.contains(failed) && phases.contains(phase) && named == verdict
+        });
+        assert!(reached, "no row of the table reaches the doc's {named} row");
+    }
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use rasgi_protocol::{Scope, SendError};
 
 use crate::cors::add_vary;
-use crate::deflate::GzipStream;
+use crate::gzip_stream::GzipStream;
 use crate::{ConfigError, Decision, ResponseHook, ResponseStart, Step};
 
 /// Default for [`GZip::minimum_size`]: 500 bytes, Starlette's; smaller bodies gain little and

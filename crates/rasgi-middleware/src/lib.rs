@@ -25,10 +25,10 @@
 
 pub mod cors;
 pub mod custom_headers;
-mod deflate;
 pub mod exception_handlers;
 pub mod from_fn;
 pub mod gzip;
+mod gzip_stream;
 pub mod hook;
 pub mod https_redirect;
 pub mod proxy_headers;

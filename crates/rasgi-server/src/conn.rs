@@ -10,7 +10,7 @@
 //! 2. The app runs inline on this task: no task spawned, no channel per request.
 //! 3. The machine judges how the app behaved ([`AppOutcome`]); this file logs the verdict and
 //!    hands the request's background tasks over, or counts them dropped.
-//! 4. The machine says what comes next ([`Next`]): the next request, draining an unread body
+//! 4. The machine says what comes next ([`AfterExchange`]): the next request, draining an unread body
 //!    first (within the header-read timeout), or a close. No protocol is served after a 101
 //!    yet: such a connection closes once the 101 is written.
 //! 5. Responses to pipelined requests already in the buffer are gathered and written together;
@@ -25,7 +25,7 @@ use std::time::Instant;
 use crate::lock::Lock;
 use bytes::BytesMut;
 use rasgi_background::{Batch, Executor};
-use rasgi_h1::conn::{AppOutcome, Next, Request, Settings};
+use rasgi_h1::conn::{AfterExchange, AppOutcome, Request, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::panic::panicked;
 use rasgi_protocol::{catch_panic, App, AppError, BackgroundTasks, ByteStr, Scheme, Scope, State};
@@ -170,7 +170,7 @@ where
 
         // 6. Write now unless more pipelined requests are already waiting.
         let w = wire.get_mut();
-        let more_waiting = next == Next::KeepAlive && read.has_buffered();
+        let more_waiting = next == AfterExchange::KeepAlive && read.has_buffered();
         // A complete write-out hands the write buffer back to the pool.
         let mut written = true;
         if !more_waiting || w.state().output_len() >= config.write_buffer_flush_bytes {
@@ -179,7 +179,7 @@ where
         }
         // A write that failed or stalled past the send timeout ends the connection here: the
         // client is gone or not reading, and what is queued for it is dropped with it.
-        if next != Next::KeepAlive || !written {
+        if next != AfterExchange::KeepAlive || !written {
             break;
         }
     }
@@ -267,7 +267,7 @@ async fn serve_request<R, W, A>(
     wire: &mut Lock<Wire<W>>,
     background: &BackgroundTasks,
     written_batches: &mut Vec<Batch>,
-) -> Next
+) -> AfterExchange
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -278,7 +278,7 @@ where
     // in this function's future until they go out of scope, and the request is large.
     let (scope, method, path) = {
         let Some(request) = request.take() else {
-            return Next::Close;
+            return AfterExchange::Close;
         };
         let parts = ScopeParts {
             client: peers.client,
@@ -368,11 +368,11 @@ where
         w.conn().stop();
     }
     let next = w.conn().finish();
-    if next == Next::Drain {
+    if next == AfterExchange::Drain {
         return if read.drain_body(w, config.header_read_timeout).await {
-            Next::KeepAlive
+            AfterExchange::KeepAlive
         } else {
-            Next::Close
+            AfterExchange::Close
         };
     }
     next

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::lock::Lock;
 use bytes::BytesMut;
-use rasgi_h1::conn::{Drain, HeadEvent, Receive as Step, Request};
+use rasgi_h1::conn::{BodyEvent, Drain, HeadEvent, Request};
 use rasgi_protocol::{Event, Receive};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
@@ -322,14 +322,14 @@ where
         loop {
             let step = self.wire.lock().await.conn().receive(&mut self.read.buf);
             match step {
-                Step::Body { data, more } => {
+                BodyEvent::Body { data, more } => {
                     return Event::Request {
                         body: data,
                         more_body: more,
                     }
                 }
-                Step::Disconnect => return Event::Disconnect,
-                Step::NeedMore => match self.read.fill_body().await {
+                BodyEvent::Disconnect => return Event::Disconnect,
+                BodyEvent::NeedMore => match self.read.fill_body().await {
                     Some(true) => {}
                     Some(false) => self.wire.lock().await.conn().read_closed(),
                     None => {
@@ -338,11 +338,11 @@ where
                         self.wire.lock().await.conn().body_timed_out();
                     }
                 },
-                Step::WriteContinue => {
+                BodyEvent::WriteContinue => {
                     // A failed write marks the client gone; the next step says so.
                     let _ = self.wire.lock().await.flush().await;
                 }
-                Step::WaitForDisconnect => {
+                BodyEvent::WaitForDisconnect => {
                     // Like ASGI servers, block until the client leaves; what it sends meanwhile
                     // (a pipelined request) is kept for later.
                     while !self.read.eof && self.read.buf.len() <= WAIT_FOR_DISCONNECT_BYTES {

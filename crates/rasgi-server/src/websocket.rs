@@ -288,8 +288,7 @@ pub(crate) async fn serve<R, W, A>(
                     changed |= close_for_shutdown(w);
                 }
                 let ticked_before = idle_tick.load(Ordering::Acquire);
-                if let Some(closed) = keep_alive(w, config, ping.as_mut(), &idle_tick, &mut timers)
-                {
+                if let Some(closed) = ping_tick(w, config, ping.as_mut(), &idle_tick, &mut timers) {
                     armed = true;
                     changed |= closed;
                 }
@@ -509,7 +508,7 @@ fn close_for_shutdown<W: AsyncWrite + Unpin + Send>(w: &mut Wire<W>) -> bool {
 
 /// Pings on the interval; a ping unanswered past the timeout closes with 1011. Returns whether
 /// the WebSocket closed, or `None` when the timer was not looked at (not open, or no pings).
-fn keep_alive<W: AsyncWrite + Unpin + Send>(
+fn ping_tick<W: AsyncWrite + Unpin + Send>(
     w: &mut Wire<W>,
     config: &WebSocketConfig,
     mut timer: Pin<&mut Sleep>,
@@ -631,7 +630,7 @@ struct WsReceive<'a, 'w, R, W> {
     io: &'a Lock<WsIo<'w, R, W>>,
     /// Set while a `receive` waits: the driver does not read for the app then.
     receiving: &'a AtomicBool,
-    /// Set by a ping tick that found the WebSocket idle (see [`keep_alive`]).
+    /// Set by a ping tick that found the WebSocket idle (see [`ping_tick`]).
     idle_tick: &'a AtomicBool,
     /// `WebSocketConnect` has been received.
     connected: bool,
