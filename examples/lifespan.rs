@@ -112,3 +112,56 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rasgi::testing::TestClient;
+
+    fn app() -> (WithResources, Arc<Mutex<Vec<String>>>) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let app = WithResources {
+            events: events.clone(),
+        };
+        (app, events)
+    }
+
+    #[tokio::test]
+    async fn under_test_client_a_request_uses_the_database_its_startup_opened() {
+        let (app, events) = app();
+        let client = TestClient::start(app).await.expect("startup");
+        let response = client.get("/").send().await;
+        assert_eq!((response.status, response.text().as_str()), (200, "ok"));
+        client.close().await;
+        assert_eq!(
+            *events.lock().unwrap(),
+            [
+                "open database",
+                "open cache",
+                "request used database",
+                "close cache",
+                "close database"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_made_with_new_starts_the_lifespan_before_its_first_request() {
+        let (app, events) = app();
+        let client = TestClient::new(app);
+        assert!(events.lock().unwrap().is_empty());
+        assert_eq!(client.get("/").send().await.status, 200);
+        // Dropped without `close`: the shutdown still runs, on the runtime.
+        drop(client);
+        for _ in 0..1000 {
+            if events.lock().unwrap().len() == 5 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            events.lock().unwrap().last().map(String::as_str),
+            Some("close database")
+        );
+    }
+}

@@ -1,52 +1,81 @@
 //! [`TestClient`]: drive an [`App`] in memory, without sockets, as Starlette's TestClient does,
-//! through the server's own connection state machine ([`rasgi::h1::ServerConn`]).
+//! through the server's own connection driver.
 //!
-//! The request is written as HTTP/1.1 bytes and read by the machine, so the scope, the body's
-//! framing, `100 Continue` and the `Disconnect` timing are the server's. Every message the app
-//! sends goes through the machine first: what it refuses on a socket it refuses here, with the
-//! same error, and what it answers itself (a 500 for an app that failed before its response, a
-//! 413 for a body over the limit) is what the client reads. The client sees the messages the
-//! machine accepted, as they are sent, so a streaming response can be read chunk by chunk while
-//! the app is still producing it. Background tasks run on the client's executor once the final
-//! body has been sent, exactly as the server hands them over.
+//! Each request opens an in-memory stream to a server of its own
+//! ([`rasgi::server::Server::serve_connection`]) and is written as HTTP/1.1 bytes; the response
+//! is read back as bytes. So everything an app meets on a socket it meets here: the scope, the
+//! body's framing, `100 Continue`, the `Disconnect` timing, the server's own answers (a 500 for
+//! an app that failed or panicked before its response, a 413 for a body over the limit), a
+//! body cut short when an app fails after its start, the `date` and `server` fields, the
+//! timeouts. A streaming response is read as it is written, chunk by chunk. Background tasks
+//! run on the client's executor once their response has been written, as the server hands them
+//! over.
 //!
-//! [`rasgi::h1::ServerConn`]: crate::h1::ServerConn
+//! Lifespan runs as in Starlette's `with TestClient(app)`: the app's startup before the first
+//! request ([`TestClient::start`] runs it at once and returns its failure as an error), its
+//! shutdown at [`TestClient::close`] (or, without waiting for it, when the client is dropped),
+//! and the state it leaves is the state every request sees.
+//!
+//! [`rasgi::server::Server::serve_connection`]: crate::server::Server::serve_connection
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use rasgi_background::{Batch, Counters, Executor};
-use rasgi_h1::conn::{
-    answer_text, AppOutcome, BodyEvent, HeadEvent, ResponsePhase, Settings, ANSWER_CONTENT_TYPE,
-};
-use rasgi_h1::{Limits, ServerConn};
-use rasgi_protocol::{
-    App, AppError, BackgroundTasks, ByteStr, Event, Headers, Message, Receive, Scheme, Scope,
-    SendError, Sender, State,
-};
-use rasgi_server::asgi::{http_scope, send_message, ScopeParts};
-use rasgi_server::config::{DEFAULT_DRAIN_LIMIT_BYTES, DEFAULT_MAX_BODY_BYTES};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use bytes::{Buf, Bytes, BytesMut};
+use rasgi_background::{Counters, Executor};
+use rasgi_protocol::{App, AppError, Headers, Receive, Scope, Sender, State};
+use rasgi_server::lifespan::{self, Lifespan};
+use rasgi_server::{Peers, Server, ServerConfig, ServerError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::{oneshot, OnceCell};
 
 mod websocket;
 pub use websocket::{TestWebSocket, WebSocketBuilder, WebSocketClosed, WebSocketRefused};
 
+/// Bytes the in-memory stream holds each way.
+const PIPE_BYTES: usize = 256 * 1024;
+
+/// How long [`TestClient::close`] gives the app's lifespan shutdown.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// An in-memory client for one app.
-pub struct TestClient<A> {
+pub struct TestClient<A: App> {
     app: Arc<A>,
     executor: Executor,
     state: State,
+    /// The app's lifespan: started before the first request, shut down at close or drop.
+    lifespan: OnceCell<Mutex<Option<Lifespan>>>,
 }
 
 impl<A: App> TestClient<A> {
-    /// A client for `app`, with its own executor and lifespan state.
+    /// A client for `app`, with its own executor and lifespan state. The app's lifespan
+    /// startup runs before the first request; a failed startup fails that request's test.
     pub fn new(app: A) -> TestClient<A> {
         TestClient {
             app: Arc::new(app),
             executor: Executor::default(),
             state: State::new(),
+            lifespan: OnceCell::new(),
+        }
+    }
+
+    /// A client for `app` whose lifespan startup has run (Starlette's `with TestClient(app)`);
+    /// its failure is the error.
+    pub async fn start(app: A) -> Result<TestClient<A>, ServerError> {
+        let client = TestClient::new(app);
+        client.started().await?;
+        Ok(client)
+    }
+
+    /// Run the app's lifespan shutdown (if its startup ran) and wait for it.
+    pub async fn close(self) {
+        let running = self
+            .lifespan
+            .get()
+            .and_then(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).take());
+        if let Some(running) = running {
+            lifespan::shutdown(running, SHUTDOWN_TIMEOUT).await;
         }
     }
 
@@ -73,22 +102,21 @@ impl<A: App> TestClient<A> {
         self.request("GET", target)
     }
 
+    /// `POST target`.
+    pub fn post(&self, target: &str) -> RequestBuilder<'_, A> {
+        self.request("POST", target)
+    }
+
     /// A WebSocket to `path` (`/path?query`), to add fields and subprotocols to before
     /// connecting.
     pub fn websocket(&self, path: &str) -> WebSocketBuilder<'_, A> {
         WebSocketBuilder::new(self, path)
     }
 
-    /// Open a WebSocket to `path`, as Starlette's `websocket_connect`: the handshake goes
-    /// through the server's own connection driver over an in-memory stream, so what the app
-    /// answers (accept, close, a denial response) is what a socket client would see.
+    /// Open a WebSocket to `path`, as Starlette's `websocket_connect`: what the app answers
+    /// (accept, close, a denial response) is what a socket client would see.
     pub async fn websocket_connect(&self, path: &str) -> Result<TestWebSocket, WebSocketRefused> {
         self.websocket(path).connect().await
-    }
-
-    /// `POST target`.
-    pub fn post(&self, target: &str) -> RequestBuilder<'_, A> {
-        self.request("POST", target)
     }
 
     /// Wait until every background task handed over so far has finished; returns the counters.
@@ -100,7 +128,7 @@ impl<A: App> TestClient<A> {
             if finished >= counters.submitted && counters.running == 0 {
                 return counters;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
@@ -108,10 +136,107 @@ impl<A: App> TestClient<A> {
     pub fn background_counters(&self) -> Counters {
         self.executor.counters()
     }
+
+    /// The lifespan startup, run once.
+    async fn started(&self) -> Result<(), ServerError> {
+        self.lifespan
+            .get_or_try_init(|| async {
+                let running = lifespan::startup(Arc::clone(&self.app), self.state.clone()).await?;
+                Ok::<_, ServerError>(Mutex::new(running))
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// A connection to a server of its own for `app`: the client's end of the stream, and where
+    /// the app's result arrives. The server side ends by itself once the client's end is
+    /// dropped.
+    async fn connect(&self, peers: Peers) -> (DuplexStream, oneshot::Receiver<Option<String>>) {
+        if let Err(error) = self.started().await {
+            panic!("{error}");
+        }
+        let (io, server_io) = tokio::io::duplex(PIPE_BYTES);
+        let (result, outcome) = oneshot::channel();
+        let app = Recorded {
+            app: Arc::clone(&self.app),
+            result: Mutex::new(Some(result)),
+        };
+        let config = ServerConfig {
+            access_log: false,
+            ..ServerConfig::default()
+        };
+        let server = Server::with_config(app, config)
+            .executor(self.executor.clone())
+            .with_state(self.state.clone());
+        tokio::spawn(async move { server.serve_connection(server_io, peers).await });
+        (io, outcome)
+    }
+}
+
+impl<A: App> Drop for TestClient<A> {
+    fn drop(&mut self) {
+        // Not closed: the shutdown runs on the runtime, if there still is one, unawaited.
+        let running = self.lifespan.get_mut().and_then(|slot| {
+            slot.get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        });
+        if let (Some(running), Ok(runtime)) = (running, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(lifespan::shutdown(running, SHUTDOWN_TIMEOUT));
+        }
+    }
+}
+
+/// The app, passing its result on to the client that made the connection.
+struct Recorded<A> {
+    app: Arc<A>,
+    /// Where the result goes: the connection's one call takes it.
+    result: Mutex<Option<oneshot::Sender<Option<String>>>>,
+}
+
+impl<A: App> App for Recorded<A> {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        scope: Scope,
+        receive: R,
+        send: S,
+    ) -> Result<(), AppError> {
+        let taken = self
+            .result
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let mut report = Report(taken);
+        let result = self.app.call(scope, receive, send).await;
+        report.send(result.as_ref().err().map(ToString::to_string));
+        result
+    }
+}
+
+/// The app's result on its way to the client; a call that never returned reports why.
+struct Report(Option<oneshot::Sender<Option<String>>>);
+
+impl Report {
+    fn send(&mut self, error: Option<String>) {
+        if let Some(result) = self.0.take() {
+            let _ = result.send(error);
+        }
+    }
+}
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        let why = if std::thread::panicking() {
+            "the app panicked"
+        } else {
+            "the app's call was cut off by the server"
+        };
+        self.send(Some(why.to_string()));
+    }
 }
 
 /// A request being built.
-pub struct RequestBuilder<'c, A> {
+pub struct RequestBuilder<'c, A: App> {
     client: &'c TestClient<A>,
     method: String,
     target: String,
@@ -150,7 +275,7 @@ impl<A: App> RequestBuilder<'_, A> {
         self
     }
 
-    /// `https` instead of `http`.
+    /// `https` instead of `http` (the connection counts as TLS).
     pub fn https(mut self) -> Self {
         self.https = true;
         self
@@ -206,117 +331,41 @@ impl<A: App> RequestBuilder<'_, A> {
         let error = stream.finish().await.err().map(|e| e.to_string());
         TestResponse {
             status: stream.status,
-            headers: stream.headers,
+            headers: std::mem::take(&mut stream.headers),
             body: Bytes::from(body),
             error,
             complete: stream.complete,
         }
     }
 
-    /// Send the request and return as soon as the response start arrives; read the body with
+    /// Send the request and return as soon as the response's head arrives; read the body with
     /// [`StreamingResponse::chunk`].
     pub async fn stream(self) -> StreamingResponse {
-        let (messages_tx, messages) = mpsc::unbounded_channel();
-        let mut input = self.wire_bytes();
-        let mut conn = ServerConn::new(settings());
-        let request = match conn.read_head(&mut input) {
-            HeadEvent::Request(request) => request,
-            HeadEvent::Refused(status) => {
-                answer(&messages_tx, status);
-                return StreamingResponse::read(messages, None).await;
-            }
-            HeadEvent::NeedMore | HeadEvent::Closed => {
-                answer(&messages_tx, 400);
-                return StreamingResponse::read(messages, None).await;
-            }
+        let peers = Peers {
+            client: Some(self.client_addr),
+            server: Some(SocketAddr::from(([127, 0, 0, 1], 80))),
+            tls: self.https,
         };
-        let background = BackgroundTasks::new();
-        let root_path = ByteStr::default();
-        let scope = http_scope(
-            request,
-            ScopeParts {
-                client: Some(self.client_addr),
-                server: Some(SocketAddr::from(([127, 0, 0, 1], 80))),
-                state: &self.client.state,
-                root_path: &root_path,
-                scheme: if self.https {
-                    Scheme::Https
-                } else {
-                    Scheme::Http
-                },
-            },
-            background.clone(),
-        );
-        let label = format!("{} {}", scope.method, scope.path);
-        let app = Arc::clone(&self.client.app);
-        let executor = self.client.executor.clone();
-        let exchange = Arc::new(Mutex::new(Exchange { conn, input }));
-        let task = tokio::spawn(async move {
-            let receive = Feed {
-                exchange: Arc::clone(&exchange),
-                client: messages_tx.clone(),
-            };
-            let mut send = Collect {
-                exchange: Arc::clone(&exchange),
-                messages: messages_tx.clone(),
-                held: None,
-            };
-            let result = app.call(Scope::Http(scope), receive, &mut send).await;
-            let outcome = lock(&exchange).conn.app_returned(result.is_err());
-            match outcome {
-                AppOutcome::BodyRefused(status) => answer(&messages_tx, status),
-                AppOutcome::FailedBeforeStart | AppOutcome::NoResponse => {
-                    answer(&messages_tx, 500);
-                }
-                _ => {}
-            }
-            let batch = Batch {
-                label: label.into(),
-                tasks: background.take(),
-            };
-            if outcome.response_complete() {
-                executor.submit(batch).await;
-            } else {
-                executor.drop_batch(batch, "the response did not complete");
-            }
-            result
-        });
-        StreamingResponse::read(messages, Some(task)).await
+        let (mut io, outcome) = self.client.connect(peers).await;
+        // A request the server refuses before reading all of it is answered all the same.
+        let _ = io.write_all(&self.wire_bytes()).await;
+        StreamingResponse::read(io, outcome, self.method == "HEAD").await
     }
-}
-
-/// The state machine's settings: the server's defaults, without `date` and `server` (the
-/// client reads messages, not bytes).
-fn settings() -> Settings {
-    Settings {
-        limits: Limits::default(),
-        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-        drain_limit_bytes: DEFAULT_DRAIN_LIMIT_BYTES,
-        server_header: false,
-        date_line: None,
-    }
-}
-
-/// The server's own answer with `status`, as the messages the client reads.
-fn answer(messages: &mpsc::UnboundedSender<Message>, status: u16) {
-    let headers = Headers::new().with("content-type", ANSWER_CONTENT_TYPE);
-    let _ = messages.send(Message::start(status, headers));
-    let _ = messages.send(Message::body(answer_text(status)));
 }
 
 /// A complete response.
 #[derive(Debug, Clone)]
 pub struct TestResponse {
-    /// The status (0 if the app sent no start).
+    /// The status (0 if no response came).
     pub status: u16,
     /// The header fields.
     pub headers: Headers,
     /// The whole body.
     pub body: Bytes,
-    /// The app's error, if it returned one.
+    /// The app's error, if it returned one (or panicked).
     pub error: Option<String>,
-    /// Whether the final body arrived (false: the response was cut short, where a socket would
-    /// be closed mid-body).
+    /// Whether the body arrived whole (false: the server cut it short and closed, as it does
+    /// when an app fails mid-body).
     pub complete: bool,
 }
 
@@ -332,199 +381,193 @@ impl TestResponse {
     }
 }
 
+/// How the response's body is framed on the wire.
+#[derive(Debug)]
+enum Framing {
+    /// No body (HEAD, 204, 304), or it has been read.
+    Done,
+    /// `content-length`: this many bytes left.
+    Length(usize),
+    /// Chunked.
+    Chunked,
+    /// Until the server closes.
+    UntilClose,
+}
+
 /// A response whose body is read as it is sent.
 pub struct StreamingResponse {
-    /// The status (0 if the app sent no start).
+    /// The status (0 if no response came).
     pub status: u16,
     /// The header fields.
     pub headers: Headers,
-    messages: mpsc::UnboundedReceiver<Message>,
-    task: Option<JoinHandle<Result<(), AppError>>>,
-    ended: bool,
-    /// The final body arrived.
+    /// The client's end of the connection.
+    io: DuplexStream,
+    /// Bytes read and not yet used.
+    buf: BytesMut,
+    framing: Framing,
+    /// The body arrived whole.
     complete: bool,
+    /// Where the app's result arrives.
+    outcome: Option<oneshot::Receiver<Option<String>>>,
 }
 
 impl StreamingResponse {
-    /// Wait for the response start (informational responses such as 103 are skipped: the start
-    /// is what a client acts on).
+    /// Read the response's head (informational responses such as 103 are skipped: the final
+    /// head is what a client acts on).
     async fn read(
-        mut messages: mpsc::UnboundedReceiver<Message>,
-        task: Option<JoinHandle<Result<(), AppError>>>,
+        io: DuplexStream,
+        outcome: oneshot::Receiver<Option<String>>,
+        head_request: bool,
     ) -> StreamingResponse {
-        let mut status = 0;
-        let mut headers = Headers::new();
-        while let Some(message) = messages.recv().await {
-            if let Message::Start {
-                status: s,
-                headers: h,
-                ..
-            } = message
-            {
-                status = s;
-                headers = h;
-                break;
-            }
-        }
-        StreamingResponse {
-            status,
-            headers,
-            messages,
-            task,
-            ended: false,
+        let mut response = StreamingResponse {
+            status: 0,
+            headers: Headers::new(),
+            io,
+            buf: BytesMut::new(),
+            framing: Framing::Done,
             complete: false,
+            outcome: Some(outcome),
+        };
+        loop {
+            let Some(head) = response.head().await else {
+                return response;
+            };
+            let Some((status, headers)) = parse_head(&head) else {
+                return response;
+            };
+            if (100..200).contains(&status) && status != 101 {
+                continue;
+            }
+            response.framing = if head_request || status == 204 || status == 304 {
+                Framing::Done
+            } else if headers
+                .get_str("transfer-encoding")
+                .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
+            {
+                Framing::Chunked
+            } else if let Some(length) = headers.get_str("content-length") {
+                Framing::Length(length.parse().unwrap_or(0))
+            } else {
+                Framing::UntilClose
+            };
+            response.complete = matches!(response.framing, Framing::Done);
+            response.status = status;
+            response.headers = headers;
+            return response;
         }
     }
 
-    /// The next body message's bytes; `None` after the final one (or if the app stopped).
-    pub async fn chunk(&mut self) -> Option<Bytes> {
-        if self.ended {
-            return None;
-        }
+    /// The next head's bytes; `None` if the stream ends first.
+    async fn head(&mut self) -> Option<BytesMut> {
         loop {
-            match self.messages.recv().await {
-                Some(Message::Body { body, more_body }) => {
-                    self.ended = !more_body;
-                    self.complete = !more_body;
-                    return Some(body);
-                }
-                Some(_) => continue,
-                None => {
-                    self.ended = true;
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                return Some(self.buf.split_to(end + 4));
+            }
+            if !self.fill().await {
+                return None;
+            }
+        }
+    }
+
+    /// Read more bytes; false at the end of the stream.
+    async fn fill(&mut self) -> bool {
+        matches!(self.io.read_buf(&mut self.buf).await, Ok(n) if n > 0)
+    }
+
+    /// The next piece of the body: a chunk as the server framed it (one per message the app
+    /// sent), or what has arrived of a body with a length. `None` once the body is over, or
+    /// cut short.
+    pub async fn chunk(&mut self) -> Option<Bytes> {
+        loop {
+            match self.framing {
+                Framing::Done => return None,
+                Framing::Length(0) => {
+                    self.framing = Framing::Done;
+                    self.complete = true;
                     return None;
                 }
+                Framing::Length(left) if !self.buf.is_empty() => {
+                    let piece = self.buf.split_to(left.min(self.buf.len())).freeze();
+                    self.framing = Framing::Length(left - piece.len());
+                    return Some(piece);
+                }
+                Framing::UntilClose if !self.buf.is_empty() => {
+                    return Some(self.buf.split().freeze());
+                }
+                Framing::Chunked => {
+                    if let Some(piece) = self.next_chunk() {
+                        return piece;
+                    }
+                }
+                Framing::Length(_) | Framing::UntilClose => {}
+            }
+            if !self.fill().await {
+                // The server closed: a body that ends with the connection is whole.
+                self.complete = matches!(self.framing, Framing::UntilClose);
+                self.framing = Framing::Done;
+                return None;
             }
         }
     }
 
-    /// Whether the final body has arrived.
+    /// One whole chunk from the buffer: `Some(Some(data))`, `Some(None)` for the last chunk
+    /// (trailers read and dropped), `None` for more bytes.
+    fn next_chunk(&mut self) -> Option<Option<Bytes>> {
+        let line_end = self.buf.windows(2).position(|w| w == b"\r\n")?;
+        let line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+        let size_text = line.split(';').next().unwrap_or_default().trim();
+        let Ok(size) = usize::from_str_radix(size_text, 16) else {
+            self.framing = Framing::Done;
+            return Some(None);
+        };
+        if size == 0 {
+            let trailers_end = self.buf[line_end..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")?;
+            self.buf.advance(line_end + trailers_end + 4);
+            self.framing = Framing::Done;
+            self.complete = true;
+            return Some(None);
+        }
+        if self.buf.len() < line_end + 2 + size + 2 {
+            return None;
+        }
+        self.buf.advance(line_end + 2);
+        let data = self.buf.split_to(size).freeze();
+        self.buf.advance(2);
+        Some(Some(data))
+    }
+
+    /// Whether the body has arrived whole.
     pub fn is_complete(&self) -> bool {
         self.complete
     }
 
-    /// Wait for the app to return; its result.
+    /// Leave (the app's `receive` says `Disconnect` once it has read the request) and wait for
+    /// the app to return; its result.
     pub async fn finish(&mut self) -> Result<(), AppError> {
-        match self.task.take() {
-            Some(task) => task.await.map_err(|e| AppError::from(e.to_string()))?,
-            None => Ok(()),
-        }
-    }
-}
-
-/// The state machine and the request bytes it reads, shared by the app's `receive` and
-/// `send` (on one task; the lock is never held across an await).
-struct Exchange {
-    conn: ServerConn,
-    input: BytesMut,
-}
-
-fn lock(exchange: &Mutex<Exchange>) -> MutexGuard<'_, Exchange> {
-    exchange
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The app's `receive`: the request body as the state machine decodes it, then `Disconnect`
-/// when the machine says so.
-struct Feed {
-    exchange: Arc<Mutex<Exchange>>,
-    /// The client's end of the response: it "leaves" when the response is dropped.
-    client: mpsc::UnboundedSender<Message>,
-}
-
-impl Receive for Feed {
-    async fn receive(&mut self) -> Event {
-        loop {
-            let step = {
-                let mut exchange = lock(&self.exchange);
-                let Exchange { conn, input } = &mut *exchange;
-                conn.receive(input)
-            };
-            match step {
-                BodyEvent::Body { data, more } => {
-                    return Event::Request {
-                        body: data,
-                        more_body: more,
-                    }
-                }
-                BodyEvent::Disconnect => return Event::Disconnect,
-                // The whole request was there from the start: nothing more will come.
-                BodyEvent::NeedMore => lock(&self.exchange).conn.read_closed(),
-                BodyEvent::WriteContinue => discard_output(&mut lock(&self.exchange).conn),
-                BodyEvent::WaitForDisconnect => {
-                    self.client.closed().await;
-                    lock(&self.exchange).conn.read_closed();
-                }
-            }
-        }
-    }
-}
-
-/// The app's `send`: each message goes through the state machine, and on to the client only if
-/// the machine took it (with the body the framing let through: none for HEAD, 204, 304). A
-/// start reaches the client when the machine writes its head, with the first body: until then
-/// the server may still answer in its place.
-struct Collect {
-    exchange: Arc<Mutex<Exchange>>,
-    messages: mpsc::UnboundedSender<Message>,
-    /// A start the machine holds for its first body.
-    held: Option<Message>,
-}
-
-impl Sender for Collect {
-    async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let forwarded = {
-            let mut exchange = lock(&self.exchange);
-            let conn = &mut exchange.conn;
-            let sent_before = conn.body_bytes();
-            let forwarded = match &message {
-                Message::Body { more_body, .. } => Message::Body {
-                    body: Bytes::new(),
-                    more_body: *more_body,
-                },
-                other => other.clone(),
-            };
-            let body = match &message {
-                Message::Body { body, .. } => body.clone(),
-                _ => Bytes::new(),
-            };
-            let sent = send_message(conn, message);
-            discard_output(conn);
-            let held_on = conn.response_phase() == ResponsePhase::StartHeld;
-            match sent {
-                Ok(_) if held_on => {
-                    self.held = Some(forwarded);
-                    return Ok(());
-                }
-                Ok(_) => match forwarded {
-                    Message::Body { more_body, .. } if conn.body_bytes() > sent_before => {
-                        Some(Message::Body { body, more_body })
-                    }
-                    other => Some(other),
-                },
-                // A head the machine wrote before it refused the body is on the wire.
-                Err(error) if held_on => return Err(error),
-                Err(error) => {
-                    if let Some(start) = self.held.take() {
-                        let _ = self.messages.send(start);
-                    }
-                    return Err(error);
-                }
-            }
+        let _ = self.io.shutdown().await;
+        let Some(outcome) = self.outcome.take() else {
+            return Ok(());
         };
-        let held = self.held.take();
-        for message in held.into_iter().chain(forwarded) {
-            if self.messages.send(message).is_err() {
-                lock(&self.exchange).conn.write_failed();
-                return Err(SendError::Disconnected);
-            }
+        match outcome.await {
+            Ok(None) => Ok(()),
+            Ok(Some(error)) => Err(error.into()),
+            // The server refused the request before the app ran.
+            Err(_) => Ok(()),
         }
-        Ok(())
     }
 }
 
-/// The bytes the machine queued have nowhere to go: the client reads messages.
-fn discard_output(conn: &mut ServerConn) {
-    let queued = conn.output_len();
-    conn.wrote(queued);
+/// The status and fields of a response head.
+fn parse_head(head: &[u8]) -> Option<(u16, Headers)> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let status = lines.next()?.get(9..12)?.parse().ok()?;
+    let mut headers = Headers::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(':')?;
+        headers.append(name.trim().to_ascii_lowercase(), value.trim().to_string());
+    }
+    Some((status, headers))
 }

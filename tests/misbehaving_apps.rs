@@ -38,6 +38,12 @@ impl App for Misbehaving {
         match scope.path.as_str() {
             "/error-before-start" => return Err("boom".into()),
             "/return-before-start" => {}
+            "/panic-before-start" => panic!("the handler panicked before its start"),
+            "/panic-mid-body" => {
+                send.send(Message::start(200, plain())).await?;
+                send.send(Message::chunk("partial")).await?;
+                panic!("the handler panicked mid-body");
+            }
             "/error-with-start-held" => {
                 send.send(Message::start(201, plain())).await?;
                 return Err("boom".into());
@@ -155,6 +161,8 @@ struct Ending {
 const CASES: &[&str] = &[
     "/error-before-start",
     "/return-before-start",
+    "/panic-before-start",
+    "/panic-mid-body",
     "/error-with-start-held",
     "/error-after-start",
     "/return-before-final-body",
@@ -260,6 +268,7 @@ async fn in_memory(client: &TestClient<Misbehaving>, log: &Log, path: &str) -> E
 fn logs_something(path: &str) -> bool {
     !path.contains("-before-start")
         && !path.contains("error-")
+        && !path.starts_with("/panic")
         && path != "/return-before-final-body"
 }
 
@@ -288,6 +297,8 @@ async fn the_outcomes_are_the_server_rules() {
     let cases = [
         expect("/error-before-start", 500, "Internal Server Error", true),
         expect("/return-before-start", 500, "Internal Server Error", true),
+        expect("/panic-before-start", 500, "Internal Server Error", true),
+        expect("/panic-mid-body", 200, "partial", false),
         expect("/error-with-start-held", 500, "Internal Server Error", true),
         expect("/error-after-start", 200, "partial", false),
         expect("/return-before-final-body", 200, "partial", false),
@@ -337,6 +348,20 @@ async fn the_outcomes_are_the_server_rules() {
     ] {
         assert!(lines.contains(told), "missing {told:?} in\n{lines}");
     }
+}
+
+#[tokio::test]
+async fn a_panic_is_the_apps_error_in_memory_as_an_error_is() {
+    let client = TestClient::new(Misbehaving::default());
+    for (path, error) in [
+        ("/panic-before-start", "the app panicked"),
+        ("/panic-mid-body", "the app panicked"),
+        ("/error-before-start", "boom"),
+    ] {
+        let response = client.get(path).send().await;
+        assert_eq!(response.error.as_deref(), Some(error), "{path}");
+    }
+    assert_eq!(client.get("/start-twice").send().await.error, None);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use rasgi::protocol::{
     send_response, App, AppError, Event, Headers, Message, Receive, Scope, Sender,
 };
 use rasgi::server::{Listener, Server, ServerError};
+use rasgi::testing::TestClient;
 use support::apps::Probe;
 use support::{test_config, TestServer};
 
@@ -94,6 +95,42 @@ async fn failing_startup_stops_the_server_with_the_apps_message() {
     }
     // Nothing was ever accepted.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn test_client_runs_the_lifespan_around_its_requests_as_the_server_does() {
+    let app = WithLifespan::default();
+    let events = app.events.clone();
+    let client = TestClient::start(app).await.unwrap();
+    assert_eq!(client.get("/").send().await.text(), "hello from startup");
+    client.close().await;
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec!["startup", "request", "shutdown"]
+    );
+}
+
+#[tokio::test]
+async fn test_client_returns_a_failed_startup_with_the_apps_message() {
+    let app = WithLifespan {
+        fail_startup: true,
+        ..WithLifespan::default()
+    };
+    match TestClient::start(app).await {
+        Err(ServerError::StartupFailed(message)) => assert_eq!(message, "database unreachable"),
+        Err(other) => panic!("expected a startup failure, got {other:?}"),
+        Ok(_) => panic!("expected a startup failure, got a client"),
+    }
+}
+
+#[tokio::test]
+#[should_panic(expected = "lifespan startup failed: database unreachable")]
+async fn test_client_fails_the_first_request_when_the_startup_fails() {
+    let app = WithLifespan {
+        fail_startup: true,
+        ..WithLifespan::default()
+    };
+    TestClient::new(app).get("/").send().await;
 }
 
 #[tokio::test]

@@ -5,17 +5,14 @@
 
 use bytes::{Bytes, BytesMut};
 use rasgi_protocol::{App, Headers};
-use rasgi_server::{Peers, Server, ServerConfig};
+use rasgi_server::Peers;
 use rasgi_ws::{Config, Data, Incoming, Role, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-use super::{TestClient, TestResponse};
-
-/// Bytes the in-memory stream holds each way.
-const PIPE_BYTES: usize = 256 * 1024;
+use super::{parse_head, TestClient, TestResponse};
 
 /// A WebSocket about to be opened: fields and subprotocols to add.
-pub struct WebSocketBuilder<'c, A> {
+pub struct WebSocketBuilder<'c, A: App> {
     client: &'c TestClient<A>,
     path: String,
     headers: Vec<(String, String)>,
@@ -68,25 +65,13 @@ impl<'c, A: App> WebSocketBuilder<'c, A> {
 
     /// Open the WebSocket.
     pub async fn connect(self) -> Result<TestWebSocket, WebSocketRefused> {
-        let (mut io, server_io) = tokio::io::duplex(PIPE_BYTES);
-        let server = Server::with_config(
-            std::sync::Arc::clone(&self.client.app),
-            ServerConfig {
-                access_log: false,
-                ..ServerConfig::default()
-            },
-        )
-        .executor(self.client.executor.clone())
-        .with_state(self.client.state.clone());
+        let peers = Peers {
+            client: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 50000))),
+            server: None,
+            tls: false,
+        };
         // The server side ends by itself once this side's stream is dropped (a 1006 to the app).
-        tokio::spawn(async move {
-            let peers = Peers {
-                client: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 50000))),
-                server: None,
-                tls: false,
-            };
-            server.serve_connection(server_io, peers).await;
-        });
+        let (mut io, _result) = self.client.connect(peers).await;
         let mut request = format!(
             "GET {} HTTP/1.1\r\nhost: testserver\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
              sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n",
@@ -149,19 +134,6 @@ impl<'c, A: App> WebSocketBuilder<'c, A> {
             headers,
         })
     }
-}
-
-/// The status and fields of a response head.
-fn parse_head(head: &[u8]) -> Option<(u16, Headers)> {
-    let text = std::str::from_utf8(head).ok()?;
-    let mut lines = text.split("\r\n");
-    let status = lines.next()?.get(9..12)?.parse().ok()?;
-    let mut headers = Headers::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        let (name, value) = line.split_once(':')?;
-        headers.append(name.trim().to_ascii_lowercase(), value.trim().to_string());
-    }
-    Some((status, headers))
 }
 
 /// An open WebSocket to the app.

@@ -10,21 +10,21 @@
 //! | the read half: bytes in, heads and `receive` | `read.rs` |
 //! | the state machine and the write half behind `send` | `wire.rs` |
 //! | WebSockets: the handshake, `receive` and `send`, pings, closing | `websocket.rs` |
-//! | where ASGI meets the state machine: scopes, messages | [`asgi`] |
-//! | lifespan startup and shutdown | `lifespan.rs` |
+//! | where ASGI meets the state machine: scopes, messages | `asgi.rs` |
+//! | lifespan startup and shutdown | [`lifespan`] |
 //! | TLS connections (feature `tls`) | `tls.rs` |
 //! | the cached `date` header | [`date`] |
 //! | the shutdown signal | [`shutdown`] |
 
 #![warn(missing_docs)]
 
-pub mod asgi;
+mod asgi;
 mod buffers;
 pub mod config;
 mod conn;
 pub mod counters;
 pub mod date;
-mod lifespan;
+pub mod lifespan;
 mod lock;
 mod read;
 pub mod server;

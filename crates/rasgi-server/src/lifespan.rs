@@ -16,8 +16,9 @@ use tokio::task::JoinHandle;
 
 use crate::ServerError;
 
-/// A running lifespan call, waiting for `Shutdown`.
-pub(crate) struct Lifespan {
+/// A running lifespan call, waiting for `Shutdown`: what [`startup`] hands back for
+/// [`shutdown`] (the server's own, or an in-memory client's such as `rasgi::testing`).
+pub struct Lifespan {
     events: mpsc::Sender<Event>,
     messages: mpsc::Receiver<Message>,
     task: JoinHandle<Result<(), AppError>>,
@@ -49,11 +50,9 @@ impl Sender for MessageChannel {
     }
 }
 
-/// Run the app's startup. `Ok(None)`: the app does not speak lifespan.
-pub(crate) async fn startup<A: App>(
-    app: Arc<A>,
-    state: State,
-) -> Result<Option<Lifespan>, ServerError> {
+/// Run the app's startup, on a task of its own that stays for the shutdown; `state` is the
+/// state every request will see. `Ok(None)`: the app does not speak lifespan.
+pub async fn startup<A: App>(app: Arc<A>, state: State) -> Result<Option<Lifespan>, ServerError> {
     let (events, event_rx) = mpsc::channel(1);
     let (message_tx, mut messages) = mpsc::channel(1);
     let task = tokio::spawn(async move {
@@ -88,7 +87,7 @@ pub(crate) async fn startup<A: App>(
 }
 
 /// Run the app's shutdown, waiting at most `timeout`.
-pub(crate) async fn shutdown(mut lifespan: Lifespan, timeout: Duration) {
+pub async fn shutdown(mut lifespan: Lifespan, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     let _ = lifespan.events.send(Event::Shutdown).await;
     match tokio::time::timeout_at(deadline, lifespan.messages.recv()).await {
