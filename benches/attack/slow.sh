@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Slow-client attacks against the shipped binary, with slowhttptest (Debian package
 # slowhttptest): slow headers (slowloris), slow body (R-U-Dead-Yet) and slow read, 1,000
-# connections each. For each mode it prints how many of the connections open at the attack's
-# peak the server had closed once its timeout + 2 s had passed (counted on the server's side
+# connections each (CONNECTIONS changes it). For each mode it prints how many of the
+# connections open at the attack's peak the server had closed once its timeout + 2 s had passed (counted on the server's side
 # with `ss`: a slow reader whose connection is reset may not notice, as its own window is
 # shut), and whether a normal client (one GET every 0.5 s, 2 s patience) was served
 # throughout.
 #
-#   benches/attack/slow.sh [headers|body|read|read-big]...
+#   [CONNECTIONS=N] [RASGI=path] benches/attack/slow.sh [headers|body|read|read-big]...
 #
 # The server runs with --timeout-body 5 --timeout-send 5 (the header-read timeout is its
 # default, 10 s). slowhttptest sends its follow-up bytes (or reads) every 10 s, so each
@@ -20,7 +20,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 command -v slowhttptest >/dev/null || { echo "slowhttptest is needed (apt-get install slowhttptest)" >&2; exit 2; }
-cargo build --release --quiet
+# RASGI=path measures another build of the binary (an older one, to compare).
+rasgi=${RASGI:-target/release/rasgi}
+[ -n "${RASGI:-}" ] || cargo build --release --quiet
 ulimit -n 8192
 out="$root/target/attack"
 mkdir -p "$out"
@@ -31,7 +33,7 @@ attack() {
   local mode=$1 timeout=$2
   shift 2
   port=$((port + 1))
-  target/release/rasgi --bind "127.0.0.1:$port" --no-access-log --log-file "$out/demo.log" \
+  "$rasgi" --bind "127.0.0.1:$port" --no-access-log --log-file "$out/demo.log" \
     --timeout-body 5 --timeout-send 5 >/dev/null 2>"$out/$mode.server.log" &
   local server=$!
   for _ in $(seq 100); do

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
 
-use crate::server_errors::call_answering_errors;
+use crate::answer_errors::call_answering_errors;
 use crate::{Middleware, Response};
 
 type Handler = Arc<dyn Fn(&AppError) -> Option<Response> + Send + Sync>;

@@ -16,6 +16,7 @@
 //! | `X-Forwarded-*` / `Forwarded` from trusted proxies | [`proxy_headers`] |
 //! | app errors → 500 | [`server_errors`] |
 //! | typed errors → responses | [`exception_handlers`] |
+//! | calling an app and answering its error, for the two above | `answer_errors.rs` |
 //! | `@app.middleware("http")`-style closures | [`from_fn`] |
 //!
 //! Each middleware validates its configuration in `new` and passes non-HTTP scopes straight
@@ -23,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+mod answer_errors;
 pub mod cors;
 pub mod custom_headers;
 pub mod exception_handlers;

@@ -11,11 +11,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 
+pub use crate::message::AppError;
 use crate::{Event, Headers, Message, Scope, SendError};
-
-/// An error an app returns: any error type, boxed. Middleware can downcast it to map typed
-/// errors to responses.
-pub type AppError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The receiving half of a call: the request body, then [`Event::Disconnect`].
 pub trait Receive: Send {

@@ -31,13 +31,12 @@ pub mod scope;
 pub mod state;
 
 pub use app::{
-    is_client_gone, read_body, send_response, App, AppError, BoxApp, OnHeap, ReadBodyError,
-    Receive, Sender,
+    is_client_gone, read_body, send_response, App, BoxApp, OnHeap, ReadBodyError, Receive, Sender,
 };
 pub use background::{BackgroundTasks, Task, TaskBody};
 pub use bytestr::ByteStr;
 pub use headers::Headers;
-pub use message::{Event, Message, SendError, WebSocketData};
+pub use message::{AppError, Event, Message, SendError, WebSocketData};
 pub use panic::{catch_panic, Panicked};
 pub use scope::{HttpScope, LifespanScope, Scheme, Scope, WebSocketScope};
 pub use state::{Extensions, State};

@@ -21,6 +21,10 @@ use bytes::Bytes;
 
 use crate::{ByteStr, Headers};
 
+/// An error an app returns: any error type, boxed. Middleware can downcast it to map typed
+/// errors to responses.
+pub type AppError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What the app receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

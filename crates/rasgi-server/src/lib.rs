@@ -6,10 +6,14 @@
 //! | settings, limits and timeouts | [`config`] |
 //! | panics and timeouts, counted | [`counters`] |
 //! | the accept loop, connection limit and graceful shutdown | [`server`] |
-//! | one connection's driver: I/O around the state machine ([`rasgi_h1::ServerConn`]) | `conn.rs` |
-//! | the read half: bytes in, heads and `receive` | `read.rs` |
-//! | the state machine and the write half behind `send` | `wire.rs` |
-//! | WebSockets: the handshake, `receive` and `send`, pings, closing | `websocket.rs` |
+//! | why the server stopped with an error | `error.rs` |
+//! | one connection: the HTTP/1.1 driver, then the WebSocket driver after a handshake | `connection.rs` |
+//! | what a connection's drivers share: the server's context, the peers' addresses | `context.rs` |
+//! | the HTTP/1.1 driver: I/O around the state machine ([`rasgi_h1::ServerConn`]), `receive` and `send` | `h1/` |
+//! | the WebSocket driver: the ASGI rules (sans-io), the app's handles, pings, closing | `websocket/` |
+//! | what the WebSocket driver asks of the stream its handshake came in on | `handshake.rs` |
+//! | the read half: bytes in, pooled buffers | `reader.rs` |
+//! | the write half: the one write loop, and the send timeout | `writer.rs` |
 //! | where ASGI meets the state machine: scopes, messages | `asgi.rs` |
 //! | lifespan startup and shutdown | [`lifespan`] |
 //! | TLS connections (feature `tls`) | `tls.rs` |
@@ -21,24 +25,29 @@
 mod asgi;
 mod buffers;
 pub mod config;
-mod conn;
+mod connection;
+mod context;
 pub mod counters;
 pub mod date;
+mod error;
+mod h1;
+mod handshake;
 pub mod lifespan;
 mod lock;
-mod read;
+mod reader;
 pub mod server;
 pub mod shutdown;
 mod stall;
 #[cfg(feature = "tls")]
 mod tls;
 mod websocket;
-mod wire;
+mod writer;
 
 pub use config::{ServerConfig, WebSocketConfig};
-pub use conn::Peers;
+pub use context::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
-pub use server::{serve, serve_connection, FutureSizes, Listener, Server, ServerError};
+pub use error::ServerError;
+pub use server::{serve, serve_connection, FutureSizes, Listener, Server};
 pub use shutdown::Shutdown;
 /// rustls, for building [`ServerConfig::tls`] (feature `tls`).
 #[cfg(feature = "tls")]

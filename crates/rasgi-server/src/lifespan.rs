@@ -14,7 +14,7 @@ use rasgi_protocol::{
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::ServerError;
+use crate::error::ServerError;
 
 /// A running lifespan call, waiting for `Shutdown`: what [`startup`] hands back for
 /// [`shutdown`] (the server's own, or an in-memory client's such as `rasgi::testing`).

@@ -22,19 +22,10 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant};
 
-use crate::conn::{drive, ConnContext, Ending, Peers};
+use crate::connection;
+use crate::context::{ConnContext, Ending, Peers};
+pub use crate::error::ServerError;
 use crate::{lifespan, ServerConfig, ServerCounters, Shutdown};
-
-/// Why the server stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The app's lifespan startup failed; the message is the app's.
-    #[error("lifespan startup failed: {0}")]
-    StartupFailed(String),
-    /// Binding or accepting failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// Where the server accepts connections.
 #[derive(Debug)]
@@ -255,7 +246,7 @@ impl<A: App> Server<A> {
         let (one, _other) = tokio::net::UnixStream::pair()?;
         let mut request_side = tokio::net::UnixStream::pair()?.0;
         let (reader, writer) = request_side.split();
-        let request = crate::conn::request_future_bytes(reader, writer, &self.ctx);
+        let request = crate::h1::request_future_bytes(reader, writer, &self.ctx);
         let connection = Accepted::Unix(one).serve(Arc::new(self.ctx.clone()));
         Ok(FutureSizes {
             connection: std::mem::size_of_val(&connection),
@@ -269,7 +260,7 @@ impl<A: App> Server<A> {
         IO: AsyncRead + AsyncWrite + Send + Unpin,
     {
         let (reader, writer) = tokio::io::split(io);
-        drive(reader, writer, &peers, &self.ctx).await;
+        connection::serve(reader, writer, &peers, &self.ctx).await;
     }
 }
 
@@ -344,14 +335,14 @@ impl Accepted {
             }
             Accepted::Tcp(stream, peers) => {
                 let (reader, writer) = stream.split();
-                if drive(reader, writer, peers, &ctx).await == Ending::Abort {
+                if connection::serve(reader, writer, peers, &ctx).await == Ending::Abort {
                     // Reset: the kernel drops what the client would not read.
                     let _ = stream.set_zero_linger();
                 }
             }
             Accepted::Unix(stream) => {
                 let (reader, writer) = stream.split();
-                drive(reader, writer, &Peers::default(), &ctx).await;
+                connection::serve(reader, writer, &Peers::default(), &ctx).await;
             }
         }
     }

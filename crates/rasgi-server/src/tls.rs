@@ -12,7 +12,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::conn::{drive, ConnContext, Ending, Peers};
+use crate::connection;
+use crate::context::{ConnContext, Ending, Peers};
 
 /// The first byte of a TLS record that carries a handshake (RFC 8446 §5.1).
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -57,7 +58,7 @@ pub(crate) async fn serve<A: App>(stream: &mut TcpStream, peers: Peers, ctx: &Ar
     };
     let peers = Peers { tls: true, ..peers };
     let (reader, writer) = tokio::io::split(&mut stream);
-    if drive(reader, writer, &peers, ctx).await == Ending::Abort {
+    if connection::serve(reader, writer, &peers, ctx).await == Ending::Abort {
         let _ = stream.get_ref().0.set_zero_linger();
     }
 }

@@ -6,46 +6,28 @@
 //! the app's wait asks), with as few vectored writes as the kernel allows, and a write cut short
 //! resumes where it stopped.
 
-use std::io::{ErrorKind, IoSlice};
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::io::ErrorKind;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::lock::{Lock, LockGuard};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rasgi_h1::conn::{Flush, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::{Message, SendError, Sender};
-use rasgi_ws::Session;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 
 use crate::asgi::{send_error, send_message};
-use crate::stall::StallTimer;
-use crate::websocket::WsState;
+use crate::handshake::HandshakeStream;
+use crate::writer::Writer;
 use crate::{buffers, date, ServerCounters};
-
-/// Most pieces in one vectored write.
-const MAX_SLICES: usize = 64;
 
 /// The protocol state and the transport's write half.
 pub(crate) struct Wire<W> {
     /// The transport's write half.
-    io: W,
+    writer: Writer<W>,
     /// Every protocol decision of the connection.
     conn: ServerConn,
-    /// How long a write may make no progress ([`crate::ServerConfig::send_timeout`]).
-    send_stall: StallTimer,
-    /// Where a send timeout is counted.
-    counters: ServerCounters,
-    /// A write made no progress for the send timeout: the client stopped reading.
-    stalled: bool,
-    /// Bytes written to the transport so far: progress, for the send timeout.
-    written: u64,
-    /// What `written` was when the send timeout's countdown last started; `None` once
-    /// everything queued is out, so that the next wait starts a fresh countdown.
-    stall_mark: Option<u64>,
-    /// After a WebSocket handshake: its state, whose frames are the output from then on.
-    ws: Option<Box<WsState>>,
 }
 
 impl<W: AsyncWrite + Unpin + Send> Wire<W> {
@@ -56,31 +38,9 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
         counters: ServerCounters,
     ) -> Wire<W> {
         Wire {
-            io,
+            writer: Writer::new(io, send_timeout, counters),
             conn: ServerConn::new(settings),
-            send_stall: StallTimer::new(send_timeout),
-            counters,
-            stalled: false,
-            written: 0,
-            stall_mark: None,
-            ws: None,
         }
-    }
-
-    /// The WebSocket's state, on a connection serving one.
-    pub(crate) fn ws(&mut self) -> Option<&mut WsState> {
-        self.ws.as_deref_mut()
-    }
-
-    /// This connection serves a WebSocket from now on.
-    pub(crate) fn set_ws(&mut self, ws: WsState) {
-        self.ws = Some(Box::new(ws));
-    }
-
-    /// Whether anything waits to be written: HTTP's, and the WebSocket's frames once it is open.
-    pub(crate) fn has_output(&self) -> bool {
-        let frames = self.ws.as_ref().and_then(|ws| ws.session.as_ref());
-        self.conn.has_output() || frames.is_some_and(Session::has_output)
     }
 
     /// The state machine.
@@ -153,101 +113,47 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
         std::future::poll_fn(|cx| self.poll_flush_timed(cx)).await
     }
 
-    /// [`Wire::flush`] as a poll. The countdown starts when a write has to wait, and again
-    /// whenever bytes have left since it last started, whoever wrote them (a `send`, the
-    /// driver while the app waits); past the send timeout the write gives up.
+    /// [`Wire::flush`] as a poll; past the send timeout the write gives up.
     pub(crate) fn poll_flush_timed(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         if let Poll::Ready(result) = self.poll_flush(cx) {
             if result.is_ok() {
-                self.stall_mark = None;
+                self.writer.caught_up();
             }
             return Poll::Ready(result);
         }
-        if self.stall_mark != Some(self.written) {
-            self.stall_mark = Some(self.written);
-            self.send_stall.restart();
-        }
-        if self.send_stall.poll_expired(cx) {
-            tracing::debug!("response write stalled past the send timeout; closing");
-            self.counters.send_timeout();
-            self.stalled = true;
-            return Poll::Ready(Err(self.failed(ErrorKind::TimedOut.into())));
+        if self.writer.stalled_past_timeout(cx) {
+            self.conn.write_failed();
+            return Poll::Ready(Err(ErrorKind::TimedOut.into()));
         }
         Poll::Pending
     }
 
-    /// The output, in as few (vectored) writes as the kernel allows.
+    /// The output, in as few (vectored) writes as the kernel allows, then the transport's own
+    /// flush.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        // HTTP's output first (on a WebSocket, the 101), then the WebSocket's frames.
-        while self.conn.has_output() {
-            let io = Pin::new(&mut self.io);
-            let written = if let Some(bytes) = self.conn.output_contiguous() {
-                ready!(io.poll_write(cx, bytes))
-            } else {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let used = self.conn.output_slices(&mut slices);
-                ready!(io.poll_write_vectored(cx, &slices[..used]))
-            };
-            match written {
-                Ok(0) => return Poll::Ready(Err(self.failed(ErrorKind::WriteZero.into()))),
-                Ok(n) => {
-                    self.conn.wrote(n);
-                    self.written += n as u64;
-                }
-                Err(error) => return Poll::Ready(Err(self.failed(error))),
-            }
+        std::task::ready!(self.poll_write(cx))?;
+        self.writer.poll_flush_io(cx)
+    }
+
+    /// The output, written: a failed write marks the client gone.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if let Err(error) = std::task::ready!(self.writer.poll_write_out(cx, &mut self.conn)) {
+            self.conn.write_failed();
+            return Poll::Ready(Err(error));
         }
         // Everything is out: the buffer goes back to the pool until the next write (a stream
         // waiting between its events holds none).
         self.release_buffer();
-        let ws_busy = self.ws.as_ref().is_some_and(|ws| ws.busy);
-        if let Some(session) = self.ws.as_mut().and_then(|ws| ws.session.as_mut()) {
-            while session.has_output() {
-                let io = Pin::new(&mut self.io);
-                let written = if let Some(bytes) = session.output_contiguous() {
-                    io.poll_write(cx, bytes)
-                } else {
-                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                    let used = session.output_slices(&mut slices);
-                    io.poll_write_vectored(cx, &slices[..used])
-                };
-                match ready!(written) {
-                    Ok(0) => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
-                    Ok(n) => {
-                        session.wrote(n);
-                        self.written += n as u64;
-                    }
-                    Err(error) => return Poll::Ready(Err(error)),
-                }
-            }
-            // A busy WebSocket keeps its buffer until the next ping tick finds it idle.
-            if !ws_busy {
-                if let Some(buf) = session.take_output_buffer() {
-                    buffers::give(buf);
-                }
-            }
-        }
-        Pin::new(&mut self.io).poll_flush(cx)
+        Poll::Ready(Ok(()))
     }
 
     /// Whether a write stalled past the send timeout (the client stopped reading).
     pub(crate) fn send_stalled(&self) -> bool {
-        self.stalled
-    }
-
-    fn failed(&mut self, error: std::io::Error) -> std::io::Error {
-        self.conn.write_failed();
-        error
+        self.writer.send_stalled()
     }
 
     /// Make sure the output has a buffer from the pool before anything is written into it.
     pub(crate) fn take_buffer(&mut self) {
-        if let Some(session) = self.ws.as_mut().and_then(|ws| ws.session.as_mut()) {
-            if !session.has_output_buffer() {
-                session.give_output_buffer(buffers::take());
-            }
-            return;
-        }
         if !self.conn.has_output_buffer() {
             self.conn.give_output_buffer(buffers::take());
         }
@@ -264,8 +170,48 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     /// Write what is queued, then shut the write direction down (FIN after the bytes).
     pub(crate) async fn close(&mut self) {
         if self.flush().await.is_ok() {
-            let _ = self.io.shutdown().await;
+            self.writer.shutdown().await;
         }
+    }
+}
+
+/// A WebSocket's handshake came in on HTTP/1.1: it is answered with a 101, or in plain HTTP.
+impl<W: AsyncWrite + Unpin + Send> HandshakeStream for Wire<W> {
+    type Io = W;
+
+    fn stop(&mut self) {
+        self.conn.stop();
+    }
+
+    fn take_answer_buffer(&mut self) {
+        self.take_buffer();
+    }
+
+    fn queue_answer(&mut self, message: Message) -> Result<bool, SendError> {
+        Ok(send_message(&mut self.conn, message)? == Flush::Now)
+    }
+
+    fn queue_switch(&mut self, fields: Vec<(Bytes, Bytes)>) -> Result<(), SendError> {
+        self.conn
+            .send_start(101, fields, false)
+            .map_err(send_error)?;
+        Ok(())
+    }
+
+    fn answer_returned(&mut self, failed: bool) -> impl std::fmt::Debug {
+        self.conn.app_returned(failed)
+    }
+
+    fn has_answer_output(&self) -> bool {
+        self.conn.has_output()
+    }
+
+    fn poll_write_answer(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_write(cx)
+    }
+
+    fn writer(&mut self) -> &mut Writer<W> {
+        &mut self.writer
     }
 }
 

@@ -1,4 +1,4 @@
-//! The connection driver: a plain async loop around the state machine
+//! The HTTP/1.1 driver: a plain async loop around the state machine
 //! ([`rasgi_h1::ServerConn`]). It reads bytes and hands them over, runs the app inline with
 //! `receive` and `send` bound to this connection, writes what the machine queued, keeps the
 //! time, and goes on as the machine says. It makes no protocol decision of its own.
@@ -6,19 +6,18 @@
 //! One connection, in order:
 //! 1. The head is read under the keep-alive timeout (idle) or the header-read timeout (once a
 //!    byte has arrived); a head the machine refuses is answered by it, then the connection
-//!    closes.
+//!    closes. A WebSocket handshake the machine may switch is handed back to the caller, whose
+//!    WebSocket driver serves it.
 //! 2. The app runs inline on this task: no task spawned, no channel per request.
 //! 3. The machine judges how the app behaved ([`AppOutcome`]); this file logs the verdict and
 //!    hands the request's background tasks over, or counts them dropped.
-//! 4. The machine says what comes next ([`AfterExchange`]): the next request, draining an unread body
-//!    first (within the header-read timeout), or a close. No protocol is served after a 101
-//!    yet: such a connection closes once the 101 is written.
+//! 4. The machine says what comes next ([`AfterExchange`]): the next request, draining an
+//!    unread body first (within the header-read timeout), or a close.
 //! 5. Responses to pipelined requests already in the buffer are gathered and written together;
 //!    background tasks go to the executor once their response has been written.
 //! 6. A lingering close, when the client may still be sending.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -28,74 +27,31 @@ use rasgi_background::{Batch, Executor};
 use rasgi_h1::conn::{AfterExchange, AppOutcome, Request, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{catch_panic, App, AppError, BackgroundTasks, ByteStr, Scheme, Scope, State};
+use rasgi_protocol::{catch_panic, App, AppError, BackgroundTasks, ByteStr, Scheme, Scope};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::asgi::{http_scope, ScopeParts};
-use crate::read::{HeadError, ReadSide, RequestBody};
-use crate::websocket;
-use crate::wire::{put_date, ResponseSender, Wire};
-use crate::{ServerConfig, ServerCounters, Shutdown};
+use crate::context::{ConnContext, Ending, Peers};
+use crate::handshake::{asks_for_websocket, SwitchToWebSocket};
+use crate::reader::ReadSide;
+use crate::ServerConfig;
+use read::{drain_body, next_head, HeadError, RequestBody};
+pub(crate) use wire::Wire;
+use wire::{put_date, ResponseSender};
 
-/// What every connection of a server shares.
-pub(crate) struct ConnContext<A> {
-    /// The app.
-    pub app: Arc<A>,
-    /// The settings.
-    pub config: Arc<ServerConfig>,
-    /// Fires when the server stops.
-    pub shutdown: Shutdown,
-    /// Runs background tasks.
-    pub executor: Executor,
-    /// The lifespan state.
-    pub state: State,
-    /// `config.root_path`, shared as the scopes' `root_path`.
-    pub root_path: ByteStr,
-    /// Panics and timeouts.
-    pub counters: ServerCounters,
-}
+mod read;
+mod wire;
 
-impl<A> Clone for ConnContext<A> {
-    fn clone(&self) -> Self {
-        ConnContext {
-            app: Arc::clone(&self.app),
-            config: Arc::clone(&self.config),
-            shutdown: self.shutdown.clone(),
-            executor: self.executor.clone(),
-            state: self.state.clone(),
-            root_path: self.root_path.clone(),
-            counters: self.counters.clone(),
-        }
-    }
-}
-
-/// The transport's addresses, for the scope.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Peers {
-    /// The client's address.
-    pub client: Option<std::net::SocketAddr>,
-    /// The server's address.
-    pub server: Option<std::net::SocketAddr>,
-    /// The connection is encrypted (TLS): the scope's scheme is `https`.
-    pub tls: bool,
-}
-
-/// How a connection ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// Closed in order (after a lingering read where one was due).
-    Closed,
-    /// The client stopped reading: the transport should be reset rather than closed, so the
-    /// kernel does not keep trying to deliver what the client will not read.
-    Abort,
-}
-
-/// Serve requests from `reader`/`writer` until the connection closes.
+/// Serve requests from `reader`/`writer` until the connection closes. A WebSocket handshake
+/// the machine may switch is served by the `websocket` driver, on the same read half
+/// and with this connection's wire as the stream it is answered on; the connection closes
+/// after it.
 pub(crate) async fn drive<R, W, A>(
     reader: R,
     writer: W,
     peers: &Peers,
     ctx: &ConnContext<A>,
+    websocket: impl SwitchToWebSocket<A, R, Wire<W>>,
 ) -> Ending
 where
     R: AsyncRead + Unpin + Send,
@@ -124,15 +80,15 @@ where
         first = false;
         // The request is handed to `serve_request` in a slot it empties before its first await
         // (a request passed by value would stay in its future all along).
-        let mut request = match read
-            .next_head(
-                wire.get_mut(),
-                idle_timeout,
-                config.header_read_timeout,
-                timer.as_mut(),
-                stop.as_mut(),
-            )
-            .await
+        let mut request = match next_head(
+            &mut read,
+            wire.get_mut(),
+            idle_timeout,
+            config.header_read_timeout,
+            timer.as_mut(),
+            stop.as_mut(),
+        )
+        .await
         {
             Ok(Some(request)) => Some(request),
             Ok(None) | Err(HeadError::Timeout) => break,
@@ -142,19 +98,12 @@ where
             }
         };
         // The request's own fields first: most requests are told apart without the lock.
-        if request.as_ref().is_some_and(websocket::asks_for_websocket)
+        if request.as_ref().is_some_and(asks_for_websocket)
             && wire.get_mut().state().upgrade_offered()
         {
             // Boxed: inline, its state (the app's future for a WebSocket, the ping timer)
             // would be room in every connection's future, WebSocket or not.
-            Box::pin(websocket::serve(
-                ctx,
-                peers,
-                &mut request,
-                &mut read,
-                wire.get_mut(),
-            ))
-            .await;
+            Box::pin(websocket.serve(ctx, peers, &mut request, &mut read, wire.get_mut())).await;
             break;
         }
         let next = serve_request(
@@ -172,14 +121,16 @@ where
         let w = wire.get_mut();
         let more_waiting = next == AfterExchange::KeepAlive && read.has_buffered();
         // A complete write-out hands the write buffer back to the pool.
-        let mut written = true;
         if !more_waiting || w.state().output_len() >= config.write_buffer_flush_bytes {
-            written = w.flush().await.is_ok();
+            let written = w.flush().await.is_ok();
             submit_written(&ctx.executor, &mut written_batches, written).await;
+            // A write that failed or stalled past the send timeout ends the connection here:
+            // the client is gone or not reading, and what is queued for it is dropped with it.
+            if !written {
+                break;
+            }
         }
-        // A write that failed or stalled past the send timeout ends the connection here: the
-        // client is gone or not reading, and what is queued for it is dropped with it.
-        if next != AfterExchange::KeepAlive || !written {
+        if next != AfterExchange::KeepAlive {
             break;
         }
     }
@@ -190,8 +141,7 @@ where
     let written = !w.state().client_gone();
     submit_written(&ctx.executor, &mut written_batches, written).await;
     let unread = w.state().reading_body();
-    let stalled = w.send_stalled();
-    if stalled {
+    if w.send_stalled() {
         return Ending::Abort;
     }
     // 7. Closing while the client may still be sending (an unread body, pipelined requests):
@@ -369,7 +319,7 @@ where
     }
     let next = w.conn().finish();
     if next == AfterExchange::Drain {
-        return if read.drain_body(w, config.header_read_timeout).await {
+        return if drain_body(read, w, config.header_read_timeout).await {
             AfterExchange::KeepAlive
         } else {
             AfterExchange::Close

@@ -1,0 +1,62 @@
+//! What a connection's drivers share: the server's context ([`ConnContext`]), the transport's
+//! addresses ([`Peers`]), and how a connection ended ([`Ending`]).
+
+use std::sync::Arc;
+
+use rasgi_background::Executor;
+use rasgi_protocol::{ByteStr, State};
+
+use crate::{ServerConfig, ServerCounters, Shutdown};
+
+/// What every connection of a server shares.
+pub(crate) struct ConnContext<A> {
+    /// The app.
+    pub app: Arc<A>,
+    /// The settings.
+    pub config: Arc<ServerConfig>,
+    /// Fires when the server stops.
+    pub shutdown: Shutdown,
+    /// Runs background tasks.
+    pub executor: Executor,
+    /// The lifespan state.
+    pub state: State,
+    /// `config.root_path`, shared as the scopes' `root_path`.
+    pub root_path: ByteStr,
+    /// Panics and timeouts.
+    pub counters: ServerCounters,
+}
+
+impl<A> Clone for ConnContext<A> {
+    fn clone(&self) -> Self {
+        ConnContext {
+            app: Arc::clone(&self.app),
+            config: Arc::clone(&self.config),
+            shutdown: self.shutdown.clone(),
+            executor: self.executor.clone(),
+            state: self.state.clone(),
+            root_path: self.root_path.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
+/// The transport's addresses, for the scope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peers {
+    /// The client's address.
+    pub client: Option<std::net::SocketAddr>,
+    /// The server's address.
+    pub server: Option<std::net::SocketAddr>,
+    /// The connection is encrypted (TLS): the scope's scheme is `https`.
+    pub tls: bool,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Closed in order (after a lingering read where one was due).
+    Closed,
+    /// The client stopped reading: the transport should be reset rather than closed, so the
+    /// kernel does not keep trying to deliver what the client will not read.
+    Abort,
+}

@@ -1,0 +1,169 @@
+//! [`Writer`]: a connection's write half and the one write loop every driver writes through,
+//! with the send timeout; [`Outgoing`]: what a protocol's state machine owes its peer, as that
+//! loop takes it.
+//!
+//! The rule this module keeps: it decides nothing about any protocol. What a machine queued is
+//! written in order, in as few (vectored) writes as the kernel allows; a write cut short resumes
+//! where it stopped; and a write that makes no progress for the send timeout gives up, however
+//! the bytes came to be queued.
+
+use std::io::{ErrorKind, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use rasgi_h1::ServerConn;
+use rasgi_ws::Session;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::stall::StallTimer;
+use crate::ServerCounters;
+
+/// Most pieces in one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// The bytes a protocol's state machine owes its peer, oldest first.
+pub(crate) trait Outgoing {
+    /// Whether bytes wait.
+    fn has_output(&self) -> bool;
+    /// All the waiting bytes, when they are one piece (written without building slices).
+    fn output_contiguous(&self) -> Option<&[u8]>;
+    /// The waiting bytes as slices for one vectored write; how many were filled.
+    fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize;
+    /// `n` bytes were written.
+    fn wrote(&mut self, n: usize);
+}
+
+impl Outgoing for ServerConn {
+    fn has_output(&self) -> bool {
+        ServerConn::has_output(self)
+    }
+
+    fn output_contiguous(&self) -> Option<&[u8]> {
+        ServerConn::output_contiguous(self)
+    }
+
+    fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        ServerConn::output_slices(self, slices)
+    }
+
+    fn wrote(&mut self, n: usize) {
+        ServerConn::wrote(self, n);
+    }
+}
+
+impl Outgoing for Session {
+    fn has_output(&self) -> bool {
+        Session::has_output(self)
+    }
+
+    fn output_contiguous(&self) -> Option<&[u8]> {
+        Session::output_contiguous(self)
+    }
+
+    fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        Session::output_slices(self, slices)
+    }
+
+    fn wrote(&mut self, n: usize) {
+        Session::wrote(self, n);
+    }
+}
+
+/// The transport's write half, and how far its writes have come.
+pub(crate) struct Writer<W> {
+    /// The transport's write half.
+    io: W,
+    /// How long a write may make no progress ([`crate::ServerConfig::send_timeout`]).
+    send_stall: StallTimer,
+    /// Where a send timeout is counted.
+    counters: ServerCounters,
+    /// A write made no progress for the send timeout: the peer stopped reading.
+    stalled: bool,
+    /// The send timeout's countdown runs: a write is waiting, and not everything queued has
+    /// gone out since the countdown started.
+    counting: bool,
+    /// Bytes were written since the countdown last started: progress.
+    progressed: bool,
+}
+
+impl<W: AsyncWrite + Unpin + Send> Writer<W> {
+    pub(crate) fn new(io: W, send_timeout: Duration, counters: ServerCounters) -> Writer<W> {
+        Writer {
+            io,
+            send_stall: StallTimer::new(send_timeout),
+            counters,
+            stalled: false,
+            counting: false,
+            progressed: false,
+        }
+    }
+
+    /// Write what `out` owes, in as few (vectored) writes as the kernel allows. A failed write
+    /// is the error; `out` keeps what was not written.
+    pub(crate) fn poll_write_out(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut impl Outgoing,
+    ) -> Poll<std::io::Result<()>> {
+        while out.has_output() {
+            let io = Pin::new(&mut self.io);
+            let written = if let Some(bytes) = out.output_contiguous() {
+                ready!(io.poll_write(cx, bytes))
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let used = out.output_slices(&mut slices);
+                ready!(io.poll_write_vectored(cx, &slices[..used]))
+            };
+            match written {
+                Ok(0) => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    out.wrote(n);
+                    self.progressed = true;
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Flush the transport itself (a TLS session's buffered records).
+    pub(crate) fn poll_flush_io(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Everything queued went out: the next wait starts a fresh countdown.
+    pub(crate) fn caught_up(&mut self) {
+        self.counting = false;
+    }
+
+    /// A write has to wait: the countdown starts when the wait begins, and again whenever bytes
+    /// have left since it last started, whoever wrote them. Whether it ran out (the peer is
+    /// then taken for gone and counted); if not, `cx` is woken when it does.
+    pub(crate) fn stalled_past_timeout(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.counting || self.progressed {
+            self.counting = true;
+            self.progressed = false;
+            self.send_stall.restart();
+        }
+        if !self.send_stall.poll_expired(cx) {
+            return false;
+        }
+        if !self.stalled {
+            tracing::debug!("a write stalled past the send timeout; closing");
+            self.counters.send_timeout();
+            self.stalled = true;
+        }
+        true
+    }
+
+    /// Whether a write stalled past the send timeout (the peer stopped reading).
+    pub(crate) fn send_stalled(&self) -> bool {
+        self.stalled
+    }
+
+    /// Shut the write direction down (FIN after the bytes written).
+    pub(crate) async fn shutdown(&mut self) {
+        let _ = self.io.shutdown().await;
+    }
+}
