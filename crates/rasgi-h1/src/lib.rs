@@ -16,7 +16,9 @@
 //! | a server connection's state machine: every transition of an exchange | [`conn`] |
 //! | the request a connection hands its app, built from a parsed head | `incoming.rs` |
 //! | the response head a connection writes, as its transitions decided it | `outgoing.rs` |
-//! | the bytes a connection owes its client | `output.rs` |
+//!
+//! The bytes a connection owes its client wait in a [`rasgi_output::Output`], the queue every
+//! protocol's machine writes into.
 
 #![warn(missing_docs)]
 
@@ -27,7 +29,6 @@ pub mod error;
 mod incoming;
 pub mod limits;
 mod outgoing;
-mod output;
 pub mod request;
 pub mod response;
 

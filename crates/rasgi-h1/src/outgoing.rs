@@ -9,8 +9,10 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::output::Output;
-use crate::response::{put_field, write_status_line, LengthEncoder};
+use rasgi_output::put_field;
+use rasgi_output::Output;
+
+use crate::response::{write_status_line, LengthEncoder};
 
 /// A response start whose head is not written yet.
 #[derive(Debug)]

@@ -12,11 +12,11 @@
 //! | close sent | only a close matters (messages are dropped) | refused |
 //! | closed (close both ways, or failed) | nothing | refused |
 
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
+use rasgi_output::{Output, QUEUE_AS_IS_BYTES};
 
 use crate::deflate::{Deflate, DeflateParams};
 use crate::error::close_code;
@@ -105,12 +105,10 @@ pub struct Session {
     max_message_bytes: usize,
     deflate: Option<Box<Deflate>>,
     partial: Option<Partial>,
-    /// Output written before `out`, in order: heads and small frames frozen off `out`, and large
-    /// payloads queued as the app's own buffers (a server's frames are not masked, so a large
-    /// payload is never copied).
-    queued: VecDeque<Bytes>,
-    /// The output's tail, that frames are written into.
-    out: BytesMut,
+    /// The frames waiting to be written: small ones copied, a server's large payloads queued as
+    /// the app's own buffers (a server's frames are not masked, so a large payload is never
+    /// copied).
+    output: Output,
     close_sent: bool,
     close_received: Option<CloseFrame>,
     failed: Option<Error>,
@@ -134,8 +132,7 @@ impl Session {
             max_message_bytes: config.max_message_bytes,
             deflate: config.deflate.map(|params| Box::new(Deflate::new(params))),
             partial: None,
-            queued: VecDeque::new(),
-            out: BytesMut::new(),
+            output: Output::default(),
             close_sent: false,
             close_received: None,
             failed: None,
@@ -372,9 +369,8 @@ impl Session {
                 self.write_frame(opcode, true, &compressed);
             }
             None if self.role == Role::Server && payload.len() >= QUEUE_AS_IS_BYTES => {
-                write_head(&mut self.out, true, false, opcode, payload.len(), None);
-                self.queued.push_back(self.out.split().freeze());
-                self.queued.push_back(payload.clone());
+                write_head(self.output.buf(), true, false, opcode, payload.len(), None);
+                self.output.put_body(payload.clone());
             }
             None => self.write_frame(opcode, false, payload),
         }
@@ -419,11 +415,12 @@ impl Session {
             Role::Server => None,
             Role::Client => Some(self.next_mask()),
         };
-        write_head(&mut self.out, true, rsv1, opcode, payload.len(), mask);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
+        let out = self.output.buf();
+        write_head(out, true, rsv1, opcode, payload.len(), mask);
+        let start = out.len();
+        out.extend_from_slice(payload);
         if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
+            apply_mask(&mut out[start..], key, 0);
         }
     }
 
@@ -462,94 +459,51 @@ impl Session {
 
     /// Whether frames wait to be written.
     pub fn has_output(&self) -> bool {
-        !self.queued.is_empty() || !self.out.is_empty()
+        !self.output.is_empty()
     }
 
     /// Bytes waiting to be written.
     pub fn output_len(&self) -> usize {
-        if self.queued.is_empty() {
-            return self.out.len();
-        }
-        self.queued.iter().map(Bytes::len).sum::<usize>() + self.out.len()
+        self.output.len()
     }
 
     /// The first contiguous piece of what waits to be written (all of it unless a large
     /// payload is queued): write it, say how much went with [`Session::wrote`], repeat.
     pub fn output(&self) -> &[u8] {
-        match self.queued.front() {
-            Some(first) => first,
-            None => &self.out,
-        }
+        self.output.front()
     }
 
     /// All that waits to be written, when it is one piece (no large payload queued): the
     /// usual case, written without building slices.
     pub fn output_contiguous(&self) -> Option<&[u8]> {
-        self.queued.is_empty().then_some(&self.out[..])
+        self.output.contiguous()
     }
 
     /// The output as slices for one vectored write, in order; returns how many were filled.
     pub fn output_slices<'s>(&'s self, slices: &mut [IoSlice<'s>]) -> usize {
-        let pieces = self
-            .queued
-            .iter()
-            .map(|b| &b[..])
-            .chain(std::iter::once(&self.out[..]))
-            .filter(|piece| !piece.is_empty());
-        let mut used = 0;
-        for (slot, piece) in slices.iter_mut().zip(pieces) {
-            *slot = IoSlice::new(piece);
-            used += 1;
-        }
-        used
+        self.output.slices(slices)
     }
 
     /// `n` bytes of the output were written.
-    pub fn wrote(&mut self, mut n: usize) {
-        // All of it, in one piece (the usual case): the buffer is emptied, not advanced, so the
-        // next frames are written from its start again.
-        if self.queued.is_empty() && n == self.out.len() {
-            self.out.clear();
-            return;
-        }
-        while n > 0 {
-            let Some(first) = self.queued.front_mut() else {
-                self.out.advance(n);
-                return;
-            };
-            let step = n.min(first.len());
-            first.advance(step);
-            n -= step;
-            if first.is_empty() {
-                self.queued.pop_front();
-            }
-        }
-        while self.queued.front().is_some_and(Bytes::is_empty) {
-            self.queued.pop_front();
-        }
+    pub fn wrote(&mut self, n: usize) {
+        self.output.consume(n);
     }
 
     /// Take the output's buffer once it is empty (to pool it while the connection is idle).
     pub fn take_output_buffer(&mut self) -> Option<BytesMut> {
-        (!self.has_output() && self.out.capacity() > 0).then(|| std::mem::take(&mut self.out))
+        self.output.take_buffer()
     }
 
     /// Whether the output holds a buffer (else the next frame allocates one).
     pub fn has_output_buffer(&self) -> bool {
-        self.out.capacity() > 0
+        self.output.has_buffer()
     }
 
     /// Give the output a buffer (an empty one, from a pool) to write into.
     pub fn give_output_buffer(&mut self, buf: BytesMut) {
-        if self.out.capacity() == 0 && self.out.is_empty() {
-            self.out = buf;
-            self.out.clear();
-        }
+        self.output.give_buffer(buf);
     }
 }
-
-/// Payloads at least this large are queued as they are, not copied into the output.
-const QUEUE_AS_IS_BYTES: usize = 16 * 1024;
 
 /// A close frame's payload: empty, or a sendable code and a UTF-8 reason.
 fn parse_close(payload: &[u8]) -> Result<CloseFrame, Error> {

@@ -31,9 +31,9 @@ use crate::incoming::{
     offers_upgrade, parse_head, target_form, use_target_host, HeadParts, HeadScan,
 };
 use crate::outgoing::{Framing, PendingStart};
-use crate::output::Output;
 use crate::request::{BodyKind, Version};
 use crate::{Decoded, Decoder, H1Error};
+use rasgi_output::Output;
 
 pub use events::*;
 

@@ -1,9 +1,4 @@
-//! [`Output`]: the bytes a connection owes its client, in the order they must leave.
-//!
-//! The rule this module keeps: bytes leave in the order they were queued, and a write cut short
-//! resumes where it stopped (what was written is taken off the front, nothing is written twice).
-//! Small pieces (heads, small bodies, chunk framing) are copied into one buffer; large bodies are
-//! queued as the app's own buffers, so they are not copied at all.
+//! [`Output`]: the bytes a connection owes its peer, in the order they must leave.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -16,7 +11,7 @@ pub const QUEUE_AS_IS_BYTES: usize = 16 * 1024;
 
 /// Bytes not yet written, oldest first.
 #[derive(Debug, Default)]
-pub(crate) struct Output {
+pub struct Output {
     /// Large bodies kept as the app's own buffers, to go out before `buf`; whatever was in
     /// `buf` before one of them is frozen into the queue ahead of it. Never holds an empty piece.
     queue: VecDeque<Bytes>,
@@ -30,12 +25,14 @@ pub(crate) struct Output {
 impl Output {
     /// The buffer small pieces are copied into: for appending only (what takes bytes off it
     /// goes through `Output`, which forgets the place `put_date` remembered).
-    pub(crate) fn buf(&mut self) -> &mut BytesMut {
+    #[inline]
+    pub fn buf(&mut self) -> &mut BytesMut {
         &mut self.buf
     }
 
     /// Queue body bytes: copied when small, kept as they are when large.
-    pub(crate) fn put_body(&mut self, body: Bytes) {
+    #[inline]
+    pub fn put_body(&mut self, body: Bytes) {
         if body.len() >= QUEUE_AS_IS_BYTES {
             if !self.buf.is_empty() {
                 self.queue.push_back(self.buf.split().freeze());
@@ -43,31 +40,45 @@ impl Output {
             }
             self.queue.push_back(body);
         } else {
-            crate::response::put_piece(&mut self.buf, &body);
+            crate::pieces::put_piece(&mut self.buf, &body);
         }
     }
 
     /// Bytes waiting.
-    pub(crate) fn len(&self) -> usize {
+    #[inline]
+    pub fn len(&self) -> usize {
         if self.queue.is_empty() {
             return self.buf.len();
         }
         self.queue.iter().map(Bytes::len).sum::<usize>() + self.buf.len()
     }
 
+    /// The oldest piece waiting (all of it when nothing large is queued): write it, say how
+    /// much went with [`Output::consume`], repeat.
+    #[inline]
+    pub fn front(&self) -> &[u8] {
+        match self.queue.front() {
+            Some(first) => first,
+            None => &self.buf,
+        }
+    }
+
     /// Whether nothing waits.
-    pub(crate) fn is_empty(&self) -> bool {
+    #[inline]
+    pub fn is_empty(&self) -> bool {
         self.queue.is_empty() && self.buf.is_empty()
     }
 
     /// The waiting bytes when they are all in the buffer (the common case: a write needs no
     /// slices then).
-    pub(crate) fn contiguous(&self) -> Option<&[u8]> {
+    #[inline]
+    pub fn contiguous(&self) -> Option<&[u8]> {
         self.queue.is_empty().then_some(&self.buf[..])
     }
 
     /// Fill `slices` with the waiting bytes, oldest first; returns how many were filled.
-    pub(crate) fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+    #[inline]
+    pub fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
         let pieces = self.queue.iter().map(|b| &b[..]).chain([&self.buf[..]]);
         let mut used = 0;
         for (slot, piece) in slices.iter_mut().zip(pieces.filter(|p| !p.is_empty())) {
@@ -81,14 +92,15 @@ impl Output {
     /// still waiting in the buffer. Responses written out together (a pipelined batch) were
     /// made within one turn of the connection, and share the clock reading of the first;
     /// once the buffer is written out, the next head reads the clock again.
-    pub(crate) fn put_date(&mut self, write: fn(&mut BytesMut)) {
+    #[inline]
+    pub fn put_date(&mut self, write: fn(&mut BytesMut)) {
         /// Room for a copy of the line (an IMF-fixdate line is 37 bytes).
         const MAX_LINE: usize = 64;
         if let Some((at, len)) = self.date_line {
             let (at, len) = (at as usize, len as usize);
             let mut line = [0u8; MAX_LINE];
             line[..len].copy_from_slice(&self.buf[at..at + len]);
-            crate::response::put_piece(&mut self.buf, &line[..len]);
+            crate::pieces::put_piece(&mut self.buf, &line[..len]);
             return;
         }
         let at = self.buf.len();
@@ -101,9 +113,16 @@ impl Output {
     }
 
     /// Take `n` written bytes off the front.
-    pub(crate) fn consume(&mut self, mut n: usize) {
+    #[inline]
+    pub fn consume(&mut self, mut n: usize) {
         if n > 0 {
             self.date_line = None;
+        }
+        // All of it, in one piece (the usual case): the buffer is emptied, not advanced, so the
+        // next bytes are written from its start again.
+        if self.queue.is_empty() && n == self.buf.len() {
+            self.buf.clear();
+            return;
         }
         while n > 0 {
             let Some(front) = self.queue.front_mut() else {
@@ -120,14 +139,16 @@ impl Output {
     }
 
     /// Drop everything (the client is gone).
-    pub(crate) fn clear(&mut self) {
+    #[inline]
+    pub fn clear(&mut self) {
         self.queue.clear();
         self.buf.clear();
         self.date_line = None;
     }
 
     /// Hand the buffer over when nothing waits (for a pool), leaving an unallocated one.
-    pub(crate) fn take_buffer(&mut self) -> Option<BytesMut> {
+    #[inline]
+    pub fn take_buffer(&mut self) -> Option<BytesMut> {
         (self.is_empty() && self.buf.capacity() > 0).then(|| {
             self.date_line = None;
             std::mem::take(&mut self.buf)
@@ -135,12 +156,14 @@ impl Output {
     }
 
     /// Whether the buffer has room allocated.
-    pub(crate) fn has_buffer(&self) -> bool {
+    #[inline]
+    pub fn has_buffer(&self) -> bool {
         self.buf.capacity() > 0
     }
 
     /// Use `buf` (empty) when the current buffer has no room allocated.
-    pub(crate) fn give_buffer(&mut self, buf: BytesMut) {
+    #[inline]
+    pub fn give_buffer(&mut self, buf: BytesMut) {
         if self.buf.capacity() == 0 {
             debug_assert!(buf.is_empty());
             self.buf = buf;
@@ -223,5 +246,23 @@ mod tests {
         assert_eq!(pending(&output), b"d");
         output.consume(1);
         assert!(output.is_empty());
+    }
+
+    #[test]
+    fn the_front_is_the_oldest_piece_and_a_whole_write_starts_the_buffer_over() {
+        let mut output = Output::default();
+        output.buf().extend_from_slice(b"head;");
+        output.put_body(Bytes::from(vec![b'x'; QUEUE_AS_IS_BYTES]));
+        assert_eq!(output.front(), b"head;");
+        output.consume(5);
+        assert_eq!(output.front().len(), QUEUE_AS_IS_BYTES);
+        output.consume(QUEUE_AS_IS_BYTES);
+        assert!(output.is_empty());
+        output.buf().extend_from_slice(b"frame");
+        let room = output.buf().capacity();
+        output.consume(5);
+        // Emptied, not advanced: the room is all there for the next bytes.
+        assert_eq!(output.buf().capacity(), room);
+        assert_eq!(output.front(), b"");
     }
 }
