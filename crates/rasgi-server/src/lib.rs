@@ -8,6 +8,7 @@
 //! | the accept loop, connection limit and graceful shutdown | [`server`] |
 //! | why the server stopped with an error | `error.rs` |
 //! | one connection: the HTTP/1.1 driver, then the WebSocket driver after a handshake | `connection.rs` |
+//! | the request layer: a request of any protocol from its head to its verdict | `request.rs` |
 //! | what a connection's drivers share: the server's context, the peers' addresses | `context.rs` |
 //! | the HTTP/1.1 driver: I/O around the state machine ([`rasgi_h1::ServerConn`]), `receive` and `send` | `h1/` |
 //! | the WebSocket driver: the ASGI rules (sans-io), the app's handles, pings, closing | `websocket/` |
@@ -35,6 +36,7 @@ mod handshake;
 pub mod lifespan;
 mod lock;
 mod reader;
+mod request;
 pub mod server;
 pub mod shutdown;
 mod stall;

@@ -9,31 +9,28 @@
 //!    closes. A WebSocket handshake the machine may switch is handed back to the caller, whose
 //!    WebSocket driver serves it.
 //! 2. The app runs inline on this task: no task spawned, no channel per request.
-//! 3. The machine judges how the app behaved ([`AppOutcome`]); this file logs the verdict and
-//!    hands the request's background tasks over, or counts them dropped.
+//! 3. The request layer (`request.rs`) makes the scope, runs the app and has the machine judge
+//!    how it behaved; it logs the verdict and hands the request's background tasks over, or
+//!    counts them dropped.
 //! 4. The machine says what comes next ([`AfterExchange`]): the next request, draining an
 //!    unread body first (within the header-read timeout), or a close.
 //! 5. Responses to pipelined requests already in the buffer are gathered and written together;
 //!    background tasks go to the executor once their response has been written.
 //! 6. A lingering close, when the client may still be sending.
 
-use std::future::Future;
-use std::task::Poll;
 use std::time::Instant;
 
 use crate::lock::Lock;
 use bytes::BytesMut;
 use rasgi_background::{Batch, Executor};
-use rasgi_h1::conn::{AfterExchange, AppOutcome, Request, Settings};
-use rasgi_h1::ServerConn;
-use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{catch_panic, App, AppError, BackgroundTasks, ByteStr, Scheme, Scope};
+use rasgi_h1::conn::{AfterExchange, Request, Settings};
+use rasgi_protocol::{catch_panic, App, BackgroundTasks};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::asgi::{http_scope, ScopeParts};
 use crate::context::{ConnContext, Ending, Peers};
 use crate::handshake::{asks_for_websocket, SwitchToWebSocket};
 use crate::reader::ReadSide;
+use crate::request::{self, Judged};
 use crate::ServerConfig;
 use read::{drain_body, next_head, HeadError, RequestBody};
 pub(crate) use wire::Wire;
@@ -224,26 +221,13 @@ where
     A: App,
 {
     let config = &*ctx.config;
-    // Everything taken from the request, in a block: locals that were borrowed keep their room
-    // in this function's future until they go out of scope, and the request is large.
+    // 2. The scope, taken from the request in a block: locals that were borrowed keep their
+    // room in this function's future until they go out of scope, and the request is large.
     let (scope, method, path) = {
         let Some(request) = request.take() else {
             return AfterExchange::Close;
         };
-        let parts = ScopeParts {
-            client: peers.client,
-            server: peers.server,
-            state: &ctx.state,
-            root_path: &ctx.root_path,
-            scheme: if peers.tls {
-                Scheme::Https
-            } else {
-                Scheme::Http
-            },
-        };
-        let scope = http_scope(request, parts, background.for_next_response());
-        let (method, path) = (scope.method.clone(), scope.path.clone());
-        (Scope::Http(scope), method, path)
+        request::http_scope(ctx, peers, request, background.for_next_response())
     };
     let started = config.access_log.then(Instant::now);
 
@@ -252,66 +236,19 @@ where
         let wire = &*wire;
         let receive = RequestBody::new(&mut *read, wire, &ctx.counters);
         let send = ResponseSender::new(wire, &ctx.shutdown);
-        let mut call = std::pin::pin!(catch_panic(ctx.app.call(scope, receive, send)));
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(result) = call.as_mut().poll(cx) {
-                return Poll::Ready(result);
-            }
-            // The app waits: what it has streamed, and the responses to earlier pipelined
-            // requests, go out now rather than wait with it. (If a `send` holds the wire, it
-            // is writing already.) A client that reads none of it for the send timeout ends
-            // the exchange here, the app's future and what it holds with it.
-            if let Some(mut w) = wire.try_lock() {
-                if w.state().has_output() && w.poll_flush_timed(cx).is_ready() && w.send_stalled() {
-                    return Poll::Ready(Err(AppError::from(STALLED_WHILE_THE_APP_WAITED)));
-                }
-            }
-            Poll::Pending
-        })
-        .await
+        let call = std::pin::pin!(catch_panic(ctx.app.call(scope, receive, send)));
+        request::call_app(call, wire).await
     };
 
-    // 4. The state machine judges how the app behaved; the server logs it.
+    // 4. The state machine judges how the app behaved; the request layer logs it.
     let w = wire.get_mut();
-    let panic = result.as_ref().err().and_then(panicked);
-    if panic.is_some() {
-        w.conn().app_panicked();
-        ctx.counters.panic();
-    }
-    let outcome = w.conn().app_returned(result.is_err());
-    let (tasks, request_id) = background.take_with_request_id();
-    let request_id = || request_id.as_deref().map(String::from_utf8_lossy);
-    match panic {
-        Some(panic) => {
-            let id = request_id();
-            let id = id.as_deref().unwrap_or("-");
-            tracing::error!(%method, %path, request_id = id, %panic, "app panicked; closing the connection");
-        }
-        None if w.state().client_gone() => {
-            let error = result.as_ref().err().map(ToString::to_string);
-            tracing::debug!(%method, %path, ?outcome, ?error, "the client left mid-exchange");
-        }
-        None => log_outcome(outcome, &method, &path, result.as_ref().err()),
-    }
-    if !tasks.is_empty() {
-        let label = match request_id() {
-            Some(id) => format!("{method} {path} (request id {id})"),
-            None => format!("{method} {path}"),
-        };
-        let batch = Batch {
-            label: label.into(),
-            tasks,
-        };
-        if panic.is_some() {
-            ctx.executor.drop_batch(batch, "the app panicked");
-        } else if outcome.response_complete() {
-            written_batches.push(batch);
-        } else {
-            ctx.executor
-                .drop_batch(batch, "the response did not complete");
-        }
-    }
-    log_access(peers, &method, &path, w.state(), started);
+    let judged = Judged {
+        method: &method,
+        path: &path,
+        started,
+        background,
+    };
+    request::judge(ctx, peers, w, &result, judged, written_batches);
 
     // 5. What next; an unread body is drained, or the connection closes.
     if ctx.shutdown.is_triggered() {
@@ -327,32 +264,6 @@ where
     }
     next
 }
-
-/// One log line for an app that misbehaved (nothing for one that did not).
-fn log_outcome(outcome: AppOutcome, method: &ByteStr, path: &ByteStr, error: Option<&AppError>) {
-    let error = error.map(|e| e.to_string()).unwrap_or_default();
-    match outcome {
-        AppOutcome::Complete | AppOutcome::Upgraded | AppOutcome::BodyRefused(_) => {}
-        AppOutcome::FailedBeforeStart => {
-            tracing::error!(%method, %path, %error, "app failed before its response started");
-        }
-        AppOutcome::NoResponse => {
-            tracing::error!(%method, %path, "app returned without sending a response");
-        }
-        AppOutcome::FailedAfterStart => {
-            tracing::error!(%method, %path, %error, "app failed after its response started; closing");
-        }
-        AppOutcome::ReturnedEarly => {
-            tracing::error!(%method, %path, "app returned before its final body; closing");
-        }
-        AppOutcome::FailedAfterComplete => {
-            tracing::error!(%method, %path, %error, "app failed after its response completed");
-        }
-    }
-}
-
-/// The error an app's call ends with when its client stopped reading while the app waited.
-const STALLED_WHILE_THE_APP_WAITED: &str = "the client stopped reading while the app waited";
 
 /// Most bytes read and dropped while lingering before a close.
 const LINGER_BYTES: usize = 256 * 1024;
@@ -370,26 +281,4 @@ async fn submit_written(executor: &Executor, batches: &mut Vec<Batch>, written: 
             executor.drop_batch(batch, "the response could not be written");
         }
     }
-}
-
-fn log_access(
-    peers: &Peers,
-    method: &ByteStr,
-    path: &ByteStr,
-    conn: &ServerConn,
-    started: Option<Instant>,
-) {
-    let Some(started) = started else {
-        return;
-    };
-    let client = peers
-        .client
-        .map_or_else(|| "-".to_string(), |addr| addr.to_string());
-    tracing::info!(
-        target: "rasgi::access",
-        "{client} \"{method} {path}\" {} {}B {:.3}ms",
-        conn.status(),
-        conn.body_bytes(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
 }

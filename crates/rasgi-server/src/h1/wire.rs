@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use crate::lock::{Lock, LockGuard};
 use bytes::{Bytes, BytesMut};
-use rasgi_h1::conn::{Flush, Settings};
+use rasgi_h1::conn::{AppOutcome, Flush, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::{Message, SendError, Sender};
 use tokio::io::AsyncWrite;
 
 use crate::asgi::{send_error, send_message};
 use crate::handshake::HandshakeStream;
+use crate::request::{RequestStream, Verdict, WhileTheAppWaits};
 use crate::writer::Writer;
 use crate::{buffers, date, ServerCounters};
 
@@ -212,6 +213,49 @@ impl<W: AsyncWrite + Unpin + Send> HandshakeStream for Wire<W> {
 
     fn writer(&mut self) -> &mut Writer<W> {
         &mut self.writer
+    }
+}
+
+/// A request's stream on HTTP/1.1, as the request layer judges it: the connection's machine.
+impl<W: AsyncWrite + Unpin + Send> RequestStream for Wire<W> {
+    fn app_panicked(&mut self) {
+        self.conn.app_panicked();
+    }
+
+    fn app_returned(&mut self, failed: bool) -> Verdict {
+        match self.conn.app_returned(failed) {
+            AppOutcome::Complete => Verdict::Complete,
+            AppOutcome::FailedAfterComplete => Verdict::FailedAfterComplete,
+            AppOutcome::BodyRefused(status) => Verdict::BodyRefused(status),
+            AppOutcome::FailedBeforeStart => Verdict::FailedBeforeStart,
+            AppOutcome::NoResponse => Verdict::NoResponse,
+            AppOutcome::FailedAfterStart => Verdict::FailedAfterStart,
+            AppOutcome::ReturnedEarly => Verdict::ReturnedEarly,
+            AppOutcome::Upgraded => Verdict::Upgraded,
+        }
+    }
+
+    fn client_gone(&self) -> bool {
+        self.conn.client_gone()
+    }
+
+    fn status(&self) -> u16 {
+        self.conn.status()
+    }
+
+    fn body_bytes(&self) -> u64 {
+        self.conn.body_bytes()
+    }
+}
+
+/// While the app waits, what it streamed (and the responses to earlier pipelined requests) goes
+/// out. If a `send` holds the wire, it is writing already.
+impl<W: AsyncWrite + Unpin + Send> WhileTheAppWaits for Lock<Wire<W>> {
+    fn poll_stalled(&self, cx: &mut Context<'_>) -> bool {
+        let Some(mut w) = self.try_lock() else {
+            return false;
+        };
+        w.conn.has_output() && w.poll_flush_timed(cx).is_ready() && w.send_stalled()
     }
 }
 
