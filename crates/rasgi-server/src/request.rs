@@ -85,6 +85,7 @@ pub(crate) trait WhileTheAppWaits {
 const STALLED_WHILE_THE_APP_WAITED: &str = "the client stopped reading while the app waited";
 
 /// Step 1: the `http` scope for `request`, with its method and path for the log.
+#[inline]
 pub(crate) fn http_scope<A>(
     ctx: &ConnContext<A>,
     peers: &Peers,
@@ -145,6 +146,7 @@ pub(crate) struct Judged<'r> {
 
 /// Step 3: the verdict on the app's `result`, logged once; the access line; the background
 /// batch kept in `written_batches` until the response is written, or dropped and counted.
+#[inline]
 pub(crate) fn judge<A, S: RequestStream>(
     ctx: &ConnContext<A>,
     peers: &Peers,
