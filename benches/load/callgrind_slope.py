@@ -12,23 +12,14 @@ The client keeps 8 keep-alive connections busy, each sending `GET /` (16 at a ti
 `--bind 127.0.0.1:PORT` appended; the server runs on CPU 0 (`procs.start`).
 """
 import argparse
-import os
 import selectors
 import socket
-import subprocess
 import sys
-import tempfile
 
 import procs
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 CONNECTIONS = 8
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def responses_in(buffer):
@@ -90,22 +81,8 @@ def drive(port, total, depth):
 
 
 def total_instructions(command, requests, depth):
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        server = procs.start(
-            "the server under callgrind",
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-            + command + ["--bind", f"127.0.0.1:{port}"],
-            None, port)
-        drive(port, requests, depth)
-        server.terminate()
-        server.wait(timeout=60)
-        with open(out) as f:
-            for line in f:
-                if line.startswith("summary:"):
-                    return int(line.split()[1])
-    raise SystemExit("callgrind wrote no summary")
+    total, _ = procs.callgrind_total(command, lambda port: drive(port, requests, depth))
+    return total
 
 
 def main():

@@ -1,8 +1,38 @@
-"""What the load scripts share: starting a server pinned to CPU 0 and waiting for its port, and
-reading a process's resident memory."""
+"""What the load scripts share: starting a server pinned to CPU 0 and waiting for its port,
+counting a server's instructions under callgrind, and reading a process's resident memory."""
+import os
 import socket
 import subprocess
+import tempfile
 import time
+
+
+def free_port():
+    """A TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def callgrind_total(command, load):
+    """Run `command` (with `--bind 127.0.0.1:PORT` appended) under callgrind, call `load(port)`
+    once it listens, stop it, and return its instruction total and what `load` returned."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        server = start(
+            "the server under callgrind",
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+            + command + ["--bind", f"127.0.0.1:{port}"],
+            None, port)
+        result = load(port)
+        server.terminate()
+        server.wait(timeout=60)
+        with open(out) as f:
+            for line in f:
+                if line.startswith("summary:"):
+                    return int(line.split()[1]), result
+    raise SystemExit("callgrind wrote no summary")
 
 
 def rss_kib(pid):

@@ -13,10 +13,8 @@ client (built by `cargo build --release --example load_ws_client`) on CPU 1.
 """
 import argparse
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 
 import procs
 
@@ -24,35 +22,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CONNECTIONS = 8
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(command, seconds, size, path):
     """The server's instruction total and the round trips the client counted."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        server = procs.start(
-            "the server under callgrind",
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-            + command + ["--bind", f"127.0.0.1:{port}"],
-            None, port)
+    def load(port):
         client = subprocess.run(
             ["taskset", "-c", "1", f"{ROOT}/target/release/examples/load_ws_client",
              "--url", f"ws://127.0.0.1:{port}{path}", "--connections", str(CONNECTIONS),
              "--size", str(size), "--duration", str(seconds)],
             check=True, capture_output=True, text=True)
-        round_trips = int(client.stdout.split()[-1])
-        server.terminate()
-        server.wait(timeout=60)
-        with open(out) as f:
-            for line in f:
-                if line.startswith("summary:"):
-                    return int(line.split()[1]), round_trips
-    raise SystemExit("callgrind wrote no summary")
+        return int(client.stdout.split()[-1])
+    return procs.callgrind_total(command, load)
 
 
 def main():

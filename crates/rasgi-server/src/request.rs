@@ -92,7 +92,15 @@ pub(crate) fn http_scope<A>(
     request: Request,
     background: BackgroundTasks,
 ) -> (Scope, ByteStr, ByteStr) {
-    let parts = ScopeParts {
+    let scope = asgi::http_scope(request, scope_parts(ctx, peers), background);
+    let (method, path) = (scope.method.clone(), scope.path.clone());
+    (Scope::Http(scope), method, path)
+}
+
+/// What every scope of a connection shares: the peers, the scheme, the lifespan state and
+/// the root path (for `http` scopes here, and for the WebSocket driver's).
+pub(crate) fn scope_parts<'c, A>(ctx: &'c ConnContext<A>, peers: &Peers) -> ScopeParts<'c> {
+    ScopeParts {
         client: peers.client,
         server: peers.server,
         state: &ctx.state,
@@ -102,10 +110,7 @@ pub(crate) fn http_scope<A>(
         } else {
             Scheme::Http
         },
-    };
-    let scope = asgi::http_scope(request, parts, background);
-    let (method, path) = (scope.method.clone(), scope.path.clone());
-    (Scope::Http(scope), method, path)
+    }
 }
 
 /// Step 2: the app's call (pinned where the driver keeps it), with the stream writing for it

@@ -31,16 +31,17 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures::task::AtomicWaker;
 use rasgi_h1::conn::Request;
 use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{catch_panic, App, Headers, Scheme, Scope, WebSocketScope};
+use rasgi_protocol::{catch_panic, App, Headers, Scope, WebSocketScope};
 use rasgi_ws::handshake;
 use tokio::io::AsyncRead;
 use tokio::time::{Instant, Sleep};
 
-use crate::asgi::{websocket_scope, ScopeParts};
+use crate::asgi::websocket_scope;
 use crate::context::{ConnContext, Peers};
 use crate::handshake::HandshakeStream;
 use crate::lock::Lock;
 use crate::reader::ReadSide;
+use crate::request::scope_parts;
 use crate::WebSocketConfig;
 use handles::{queue_refusal, WsIo, WsReceive, WsSender};
 use rules::{AsgiWebSocket, Verdict};
@@ -255,21 +256,7 @@ fn begin<A, H: HandshakeStream>(
         None
     };
     let path = String::from_utf8_lossy(&request.path).into_owned();
-    let scope = websocket_scope(
-        request,
-        ScopeParts {
-            client: peers.client,
-            server: peers.server,
-            state: &ctx.state,
-            root_path: &ctx.root_path,
-            scheme: if peers.tls {
-                Scheme::Https
-            } else {
-                Scheme::Http
-            },
-        },
-        offer.subprotocols.clone(),
-    );
+    let scope = websocket_scope(request, scope_parts(ctx, peers), offer.subprotocols.clone());
     // Boxed, as the scope is not: a binding of its own keeps room in the driver's future
     // beside the lock's.
     let ws = Box::new(AsgiWebSocket::new(
