@@ -109,7 +109,7 @@ pub(crate) fn queue_refusal<H: HandshakeStream>(
 
 /// The app's `receive` on a WebSocket.
 pub(crate) struct WsReceive<'a, 'w, R, H> {
-    /// The wire and the read half.
+    /// The stream, the read half and the rules, behind the one lock.
     pub(crate) io: &'a Lock<WsIo<'w, R, H>>,
     /// Set while a `receive` waits: the driver does not read for the app then.
     pub(crate) receiving: &'a AtomicBool,
@@ -220,7 +220,7 @@ where
 
 /// The app's `send` on a WebSocket.
 pub(crate) struct WsSender<'a, 'w, R, H> {
-    /// The wire and the read half.
+    /// The stream, the read half and the rules, behind the one lock.
     pub(crate) io: &'a Lock<WsIo<'w, R, H>>,
     /// Where an opened WebSocket is counted.
     pub(crate) counters: &'a ServerCounters,
@@ -249,7 +249,7 @@ type SendRest<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 
 /// messages go on in a boxed future of their own, which would otherwise be room in every
 /// send's.
 struct SendMessage<'a, 'w, R, H> {
-    /// The wire and the read half.
+    /// The stream, the read half and the rules, behind the one lock.
     io: &'a Lock<WsIo<'w, R, H>>,
     /// Where an opened WebSocket is counted.
     counters: &'a ServerCounters,
@@ -297,12 +297,7 @@ where
 /// send returns), or hand any other message back. Inlined into every send's first poll.
 #[inline(always)]
 fn queue_frame<R, H>(io: &mut WsIo<'_, R, H>, message: Message) -> Result<bool, NotQueued> {
-    if let Some(session) = io.ws.session() {
-        if !session.has_output_buffer() {
-            session.give_output_buffer(buffers::take());
-        }
-    }
-    let session = io.ws.queue_frame(message)?;
+    let session = io.ws.queue_frame(message, buffers::take)?;
     Ok(session.output_len() >= SEND_FLUSH_BYTES)
 }
 

@@ -9,13 +9,14 @@
 //!    `Sec-WebSocket-Version: 13`), a bad key 400, without calling the app.
 //! 2. The app runs inline, as for HTTP. Its first `receive` is `WebSocketConnect`; it answers
 //!    with `WebSocketAccept` (the 101 is written), `WebSocketClose` (403), or an HTTP response
-//!    (the denial response, through the state machine as any response is).
+//!    (the denial response, through the stream's machine as any response is).
 //! 3. While it is open, `receive` reads frames. Whenever the app is not in `receive`, the
 //!    driver reads instead: pings are answered, pongs noted and a close answered even while the
 //!    app only sends; a message that arrives then waits (one at most) for the app's next
 //!    `receive`, and nothing more is read until it is taken. `send` queues frames; more than
-//!    64 KiB waiting are written before `send` returns, so a client that stops
-//!    reading makes `send` wait (up to the send timeout) instead of filling memory.
+//!    64 KiB waiting are written before `send` returns, so a client that stops reading makes
+//!    `send` wait (up to the send timeout) instead of filling memory. A client that reads
+//!    nothing for the send timeout while the app waits is taken for lost.
 //! 4. Pings every `ping_interval`; a pong that does not come within `ping_timeout` closes the
 //!    connection with 1011. A server shutdown closes it with 1001.
 //! 5. When the app returns: a WebSocket still open is closed with 1000 (1011 if the app failed);

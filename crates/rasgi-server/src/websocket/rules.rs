@@ -266,16 +266,23 @@ impl AsgiWebSocket {
         }
     }
 
-    /// Queue an open WebSocket's frame, or hand any other message back. Inlined into every
-    /// send's first poll.
+    /// Queue an open WebSocket's frame, or hand any other message back; `buffer` gives the
+    /// output a buffer when it has none. Inlined into every send's first poll.
     #[inline(always)]
-    pub(crate) fn queue_frame(&mut self, message: Message) -> Result<&mut Session, NotQueued> {
+    pub(crate) fn queue_frame(
+        &mut self,
+        message: Message,
+        buffer: impl FnOnce() -> BytesMut,
+    ) -> Result<&mut Session, NotQueued> {
         let Message::WebSocketSend(data) = message else {
             return Err(NotQueued::Other(message));
         };
         let (Phase::Open, Some(session)) = (&self.phase, self.session.as_mut()) else {
             return Err(NotQueued::Other(Message::WebSocketSend(data)));
         };
+        if !session.has_output_buffer() {
+            session.give_output_buffer(buffer());
+        }
         let queued = match &data {
             WebSocketData::Text(text) => session.send_payload(true, text.as_bytes()),
             WebSocketData::Binary(bytes) => session.send_payload(false, bytes),

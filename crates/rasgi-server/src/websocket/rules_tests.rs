@@ -181,7 +181,7 @@ fn apply(ws: &mut AsgiWebSocket, buf: &mut BytesMut, event: Ev) -> String {
         DenyBody => format!("{:?}", ws.on_message(Message::body("no"))),
         Send(text) => {
             let message = Message::WebSocketSend(WebSocketData::Text(text.into()));
-            match ws.queue_frame(message) {
+            match ws.queue_frame(message, BytesMut::new) {
                 Ok(session) => format!("Ok({})", session.has_output()),
                 Err(NotQueued::Refused) => "Err(Refused)".into(),
                 Err(NotQueued::Other(message)) => format!("{:?}", ws.on_message(message)),
