@@ -783,7 +783,7 @@ fn the_docs_phase_tables_are_the_changes_the_table_makes() {
 }
 
 #[test]
-fn the_docs_verdict_table_is_the_verdicts_the_table_reaches() {
+fn the_docs_verdict_table_is_every_verdict_the_table_meets() {
     let doc = architecture_doc();
     let (_, walked) = walked();
     let rows: Vec<(Vec<bool>, Vec<String>, String)> =
