@@ -18,8 +18,8 @@ use crate::cors::add_vary;
 use crate::gzip_stream::GzipStream;
 use crate::{ConfigError, Decision, ResponseHook, ResponseStart, Step};
 
-/// Default for [`GZip::minimum_size`]: 500 bytes, Starlette's; smaller bodies gain little and
-/// cost a compressor.
+/// Default for `GZip`'s `minimum_size` ([`GZip::new`]): 500 bytes, Starlette's; smaller bodies
+/// gain little and cost a compressor.
 pub const DEFAULT_MINIMUM_SIZE: usize = 500;
 /// Default compression level: 6, zlib's own balance of speed and size.
 pub const DEFAULT_LEVEL: u32 = 6;

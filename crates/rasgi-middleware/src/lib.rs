@@ -17,7 +17,7 @@
 //! | app errors → 500 | [`server_errors`] |
 //! | typed errors → responses | [`exception_handlers`] |
 //! | calling an app and answering its error, for the two above | `answer_errors.rs` |
-//! | `@app.middleware("http")`-style closures | [`from_fn`] |
+//! | `@app.middleware("http")`-style closures | [`from_fn`](mod@from_fn) |
 //!
 //! Each middleware validates its configuration in `new` and passes non-HTTP scopes straight
 //! through first.

@@ -16,7 +16,7 @@
 //! | header lists | [`headers`] |
 //! | lifespan state and per-request extensions | [`state`] |
 //! | background tasks attached to a response | [`background`] |
-//! | panics caught and carried as errors | [`panic`] |
+//! | panics caught and carried as errors | [`panic`](mod@panic) |
 //! | UTF-8 text that shares the request buffer | [`bytestr`] |
 
 #![warn(missing_docs)]
