@@ -61,6 +61,16 @@ struct Args {
     /// Do not log one line per request.
     #[arg(long)]
     no_access_log: bool,
+    /// The least severe log messages shown (default: info, or RUST_LOG's filter when it is
+    /// set). The access log is at info.
+    #[arg(long, value_name = "LEVEL", value_enum)]
+    log_level: Option<LogLevel>,
+    /// Do not add `server: rasgi` to responses.
+    #[arg(long)]
+    no_server_header: bool,
+    /// Do not add a `date` header to responses.
+    #[arg(long)]
+    no_date_header: bool,
     /// The file the demo's background tasks append to.
     #[arg(long, value_name = "PATH", default_value = rasgi::demo::DEFAULT_LOG_FILE)]
     log_file: std::path::PathBuf,
@@ -99,6 +109,32 @@ struct Args {
     cors_origins: Vec<String>,
 }
 
+/// `--log-level`, in uvicorn's names.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogLevel {
+    /// Nothing rasgi logs is critical: no log lines.
+    Critical,
+    Error,
+    Warning,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    /// The `tracing` filter that shows this level and the more severe ones.
+    fn filter(self) -> &'static str {
+        match self {
+            LogLevel::Critical => "off",
+            LogLevel::Error => "error",
+            LogLevel::Warning => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
 fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| format!("{flag} takes a non-negative number of seconds, not {value}"))
@@ -126,11 +162,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let filter = match args.log_level {
+        Some(level) => tracing_subscriber::EnvFilter::new(level.filter()),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     quiet_caught_panics();
@@ -157,6 +195,8 @@ fn main() -> ExitCode {
         max_body_bytes: args.max_body_bytes,
         root_path: args.root_path.clone(),
         access_log: !args.no_access_log,
+        server_header: !args.no_server_header,
+        date_header: !args.no_date_header,
         websocket: WebSocketConfig {
             max_message_bytes: args.ws_max_size,
             ping_interval: (!ping_interval.is_zero()).then_some(ping_interval),

@@ -211,6 +211,62 @@ fn curl_reuses_the_keep_alive_connection() {
 }
 
 #[test]
+fn no_server_header_and_no_date_header_leave_those_fields_out() {
+    let plain = Rasgi::start(&["--no-access-log"]);
+    let reply = request(&plain, "GET", "/health", &[], b"");
+    assert_eq!(reply.header("server"), Some("rasgi"));
+    assert!(reply.header("date").is_some());
+    let bare = Rasgi::start(&["--no-access-log", "--no-server-header", "--no-date-header"]);
+    let reply = request(&bare, "GET", "/health", &[], b"");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("server"), None);
+    assert_eq!(reply.header("date"), None);
+}
+
+/// Everything the binary wrote to stderr once it stopped after one `GET /health`.
+fn stderr_after_one_request(flags: &[&str]) -> String {
+    let mut rasgi = Rasgi::start(flags);
+    assert_eq!(request(&rasgi, "GET", "/health", &[], b"").status, 200);
+    rasgi.terminate();
+    assert_eq!(rasgi.wait(Duration::from_secs(10)), Some(0));
+    // The last line says it stopped: everything before it has come through the pipe.
+    let read_by = Instant::now() + Duration::from_secs(5);
+    while !rasgi.stderr().contains("rasgi stopped") && Instant::now() < read_by {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rasgi.stderr()
+}
+
+#[test]
+fn log_level_sets_the_least_severe_messages_shown() {
+    let info = stderr_after_one_request(&["--log-level", "info"]);
+    assert!(info.contains("rasgi::access"), "{info}");
+    assert!(!info.contains("DEBUG"), "{info}");
+    let warning = stderr_after_one_request(&["--log-level", "warning"]);
+    assert!(warning.contains("rasgi stopped"), "{warning}");
+    assert!(!warning.contains("rasgi::access"), "{warning}");
+    let debug = stderr_after_one_request(&["--log-level", "debug"]);
+    assert!(
+        debug.contains("rasgi::access") && debug.contains("DEBUG"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn a_log_level_uvicorn_does_not_name_exits_2_naming_the_flag() {
+    let output = Command::new(binary())
+        .args(["--bind", "127.0.0.1:0", "--log-level", "loud"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("--log-level") && message.contains("warning"),
+        "{message}"
+    );
+}
+
+#[test]
 fn sigterm_stops_an_idle_server_at_once_and_says_so() {
     // The median of three runs, so that one slow start of the machine does not decide it.
     let mut took = Vec::new();
