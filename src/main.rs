@@ -52,6 +52,10 @@ struct Args {
     /// Most connections served at once; more are answered 503.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     limit_concurrency: Option<u64>,
+    /// After this many HTTP requests, shut down gracefully and exit 0 (for a supervisor to
+    /// restart).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    limit_max_requests: Option<u64>,
     /// Largest request body accepted (413 above it).
     #[arg(long, value_name = "N", default_value_t = rasgi::server::config::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: u64,
@@ -65,6 +69,12 @@ struct Args {
     /// set). The access log is at info.
     #[arg(long, value_name = "LEVEL", value_enum)]
     log_level: Option<LogLevel>,
+    /// Colour the log lines (default: only when stderr is a terminal).
+    #[arg(long, overrides_with = "no_use_colors")]
+    use_colors: bool,
+    /// Never colour the log lines.
+    #[arg(long, overrides_with = "use_colors")]
+    no_use_colors: bool,
     /// Do not add `server: rasgi` to responses.
     #[arg(long)]
     no_server_header: bool,
@@ -167,8 +177,14 @@ fn main() -> ExitCode {
         None => tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
     };
+    let colors = match (args.use_colors, args.no_use_colors) {
+        (true, _) => true,
+        (_, true) => false,
+        _ => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colors)
         .with_writer(std::io::stderr)
         .init();
     quiet_caught_panics();
@@ -192,6 +208,7 @@ fn main() -> ExitCode {
         send_timeout: send,
         graceful_shutdown_timeout: graceful,
         limit_concurrency: args.limit_concurrency.map(|n| n as usize),
+        limit_max_requests: args.limit_max_requests,
         max_body_bytes: args.max_body_bytes,
         root_path: args.root_path.clone(),
         access_log: !args.no_access_log,

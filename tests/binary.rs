@@ -253,6 +253,45 @@ fn log_level_sets_the_least_severe_messages_shown() {
 }
 
 #[test]
+fn use_colors_colours_the_log_lines_and_no_use_colors_or_a_pipe_does_not() {
+    const ESCAPE: char = '\u{1b}';
+    let colored = stderr_after_one_request(&["--use-colors"]);
+    assert!(colored.contains(ESCAPE), "{colored:?}");
+    let plain = stderr_after_one_request(&["--no-use-colors"]);
+    assert!(!plain.contains(ESCAPE), "{plain:?}");
+    // The test reads stderr through a pipe: no terminal, no colours.
+    let piped = stderr_after_one_request(&[]);
+    assert!(
+        piped.contains("rasgi::access") && !piped.contains(ESCAPE),
+        "{piped:?}"
+    );
+}
+
+#[test]
+fn limit_max_requests_serves_that_many_then_stops_gracefully_with_exit_0() {
+    let mut rasgi = Rasgi::start(&["--limit-max-requests", "3"]);
+    for _ in 0..2 {
+        assert_eq!(request(&rasgi, "GET", "/health", &[], b"").status, 200);
+    }
+    let last = request(&rasgi, "GET", "/health", &[], b"");
+    assert_eq!(last.status, 200);
+    assert_eq!(rasgi.wait(Duration::from_secs(10)), Some(0));
+    let read_by = Instant::now() + Duration::from_secs(5);
+    while !rasgi.stderr().contains("rasgi stopped") && Instant::now() < read_by {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stderr = rasgi.stderr();
+    assert!(stderr.contains("served the request limit"), "{stderr}");
+    assert_eq!(stderr.matches("rasgi::access").count(), 3, "{stderr}");
+    let output = Command::new(binary())
+        .args(["--bind", "127.0.0.1:0", "--limit-max-requests", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--limit-max-requests"));
+}
+
+#[test]
 fn a_log_level_uvicorn_does_not_name_exits_2_naming_the_flag() {
     let output = Command::new(binary())
         .args(["--bind", "127.0.0.1:0", "--log-level", "loud"])

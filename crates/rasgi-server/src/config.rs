@@ -57,6 +57,10 @@ pub struct ServerConfig {
     pub limit_concurrency: Option<usize>,
     /// How long shutdown waits for in-flight responses and background tasks.
     pub graceful_shutdown_timeout: Duration,
+    /// After this many HTTP requests the server shuts down gracefully, as uvicorn's
+    /// `--limit-max-requests` (a supervisor restarts it: a bound on what a slow leak can
+    /// reach). `None`: no limit.
+    pub limit_max_requests: Option<u64>,
     /// Add a `date` header to every response (RFC 9110 §6.6.1 wants one from origin servers).
     pub date_header: bool,
     /// Add `server: rasgi` to every response.
@@ -127,6 +131,7 @@ impl Default for ServerConfig {
             drain_limit_bytes: DEFAULT_DRAIN_LIMIT_BYTES,
             limit_concurrency: None,
             graceful_shutdown_timeout: DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT,
+            limit_max_requests: None,
             date_header: true,
             server_header: true,
             access_log: true,

@@ -14,6 +14,8 @@ struct Inner {
     body_timeouts: AtomicU64,
     send_timeouts: AtomicU64,
     websockets_open: AtomicU64,
+    /// HTTP requests judged, for [`crate::ServerConfig::limit_max_requests`].
+    requests: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -63,5 +65,10 @@ impl ServerCounters {
 
     pub(crate) fn websocket_closed(&self) {
         self.0.websockets_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// One more HTTP request served; how many so far.
+    pub(crate) fn request_served(&self) -> u64 {
+        self.0.requests.fetch_add(1, Ordering::Relaxed) + 1
     }
 }

@@ -150,7 +150,8 @@ pub(crate) struct Judged<'r> {
 }
 
 /// Step 3: the verdict on the app's `result`, logged once; the access line; the background
-/// batch kept in `written_batches` until the response is written, or dropped and counted.
+/// batch kept in `written_batches` until the response is written, or dropped and counted; and
+/// at the request limit, the server's graceful shutdown.
 #[inline]
 pub(crate) fn judge<A, S: RequestStream>(
     ctx: &ConnContext<A>,
@@ -206,6 +207,12 @@ pub(crate) fn judge<A, S: RequestStream>(
     }
     if let Some(started) = started {
         log_access(peers, method, path, stream, started);
+    }
+    if let Some(limit) = ctx.config.limit_max_requests {
+        if ctx.counters.request_served() == limit {
+            tracing::info!(limit, "served the request limit; shutting down");
+            ctx.shutdown.trigger();
+        }
     }
 }
 
