@@ -10,7 +10,9 @@ use std::time::Duration;
 use clap::Parser;
 use rasgi::background::Executor;
 use rasgi::demo::DemoConfig;
-use rasgi::server::{Listener, Server, ServerConfig, ServerCounters, WebSocketConfig};
+use rasgi::server::{
+    LifespanMode, Listener, Server, ServerConfig, ServerCounters, ServerError, WebSocketConfig,
+};
 
 /// rasgi: an ASGI-style HTTP/1.1 server, serving its demo app.
 #[derive(Debug, Parser)]
@@ -52,6 +54,9 @@ struct Args {
     /// Most connections served at once; more are answered 503.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     limit_concurrency: Option<u64>,
+    /// Whether the app's lifespan runs: auto (if the app speaks it), on (required) or off.
+    #[arg(long, value_name = "MODE", value_enum, default_value = "auto")]
+    lifespan: Lifespan,
     /// After this many HTTP requests, shut down gracefully and exit 0 (for a supervisor to
     /// restart).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -117,6 +122,17 @@ struct Args {
     /// Origins CORS allows, comma-separated.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_CORS_ORIGINS.map(String::from))]
     cors_origins: Vec<String>,
+}
+
+/// `--lifespan`, uvicorn's.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Lifespan {
+    /// Run it when the app speaks it.
+    Auto,
+    /// Require it.
+    On,
+    /// Never run it.
+    Off,
 }
 
 /// `--log-level`, in uvicorn's names.
@@ -209,6 +225,11 @@ fn main() -> ExitCode {
         graceful_shutdown_timeout: graceful,
         limit_concurrency: args.limit_concurrency.map(|n| n as usize),
         limit_max_requests: args.limit_max_requests,
+        lifespan: match args.lifespan {
+            Lifespan::Auto => LifespanMode::Auto,
+            Lifespan::On => LifespanMode::On,
+            Lifespan::Off => LifespanMode::Off,
+        },
         max_body_bytes: args.max_body_bytes,
         root_path: args.root_path.clone(),
         access_log: !args.no_access_log,
@@ -305,6 +326,11 @@ fn main() -> ExitCode {
             Ok(()) => {
                 eprintln!("rasgi stopped");
                 ExitCode::SUCCESS
+            }
+            // A failed startup exits 3, as uvicorn's does.
+            Err(error @ ServerError::StartupFailed(_)) => {
+                eprintln!("error: {error}");
+                ExitCode::from(3)
             }
             Err(error) => {
                 eprintln!("error: {error}");

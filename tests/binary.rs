@@ -374,7 +374,8 @@ fn failing_startup_exits_non_zero_with_the_apps_message() {
         ])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    // 3, as uvicorn's startup failure.
+    assert_eq!(output.status.code(), Some(3));
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(
         message.contains(
@@ -382,6 +383,35 @@ fn failing_startup_exits_non_zero_with_the_apps_message() {
         ),
         "{message}"
     );
+}
+
+#[test]
+fn lifespan_on_requires_the_startup_and_off_never_runs_it() {
+    let run = |mode: &str| {
+        Command::new(binary())
+            .args(["--bind", "127.0.0.1:0", "--lifespan", mode, "--log-file"])
+            .arg("/nonexistent-dir/rasgi/demo.log")
+            .output()
+            .unwrap()
+    };
+    // The demo's startup opens its log file: with `on` (as with `auto`) a startup that fails
+    // stops the server with 3.
+    let on = run("on");
+    assert_eq!(on.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&on.stderr).contains("lifespan startup failed"));
+    // The startup opens (creates) the demo's log file; with `off` it never runs, and the
+    // server serves all the same.
+    let auto = Rasgi::start(&["--lifespan", "auto"]);
+    assert_eq!(request(&auto, "GET", "/health", &[], b"").status, 200);
+    assert!(auto.log_file.exists());
+    let mut off = Rasgi::start(&["--lifespan", "off"]);
+    assert_eq!(request(&off, "GET", "/health", &[], b"").status, 200);
+    assert!(!off.log_file.exists());
+    off.terminate();
+    assert_eq!(off.wait(Duration::from_secs(10)), Some(0));
+    let bad = run("sometimes");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--lifespan"));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rasgi::protocol::{
     send_response, App, AppError, Event, Headers, Message, Receive, Scope, Sender,
 };
-use rasgi::server::{Listener, Server, ServerError};
+use rasgi::server::{LifespanMode, Listener, Server, ServerConfig, ServerError};
 use rasgi::testing::TestClient;
 use support::apps::Probe;
 use support::{test_config, TestServer};
@@ -138,6 +138,38 @@ async fn apps_without_lifespan_are_served() {
     let server = TestServer::start(Probe::default()).await;
     assert_eq!(server.connect().await.get("/").await.status, 200);
     server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn lifespan_on_refuses_an_app_without_lifespan_and_off_never_calls_it() {
+    let listener = Listener::bind("127.0.0.1:0").await.unwrap();
+    let config = ServerConfig {
+        lifespan: LifespanMode::On,
+        ..test_config()
+    };
+    match Server::with_config(Probe::default(), config)
+        .serve(listener)
+        .await
+    {
+        Err(ServerError::StartupFailed(message)) => {
+            assert!(message.contains("does not support lifespan"), "{message}")
+        }
+        other => panic!("expected a startup failure, got {other:?}"),
+    }
+    // Off: an app whose startup would fail is never asked.
+    let app = WithLifespan {
+        fail_startup: true,
+        ..WithLifespan::default()
+    };
+    let events = app.events.clone();
+    let config = ServerConfig {
+        lifespan: LifespanMode::Off,
+        ..test_config()
+    };
+    let server = TestServer::with_config(app, config).await;
+    assert_eq!(server.connect().await.get("/").await.status, 200);
+    server.stop().await.unwrap();
+    assert_eq!(*events.lock().unwrap(), vec!["request"]);
 }
 
 #[tokio::test]

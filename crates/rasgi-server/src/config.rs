@@ -57,6 +57,8 @@ pub struct ServerConfig {
     pub limit_concurrency: Option<usize>,
     /// How long shutdown waits for in-flight responses and background tasks.
     pub graceful_shutdown_timeout: Duration,
+    /// Whether the app's lifespan runs, as uvicorn's `--lifespan`.
+    pub lifespan: LifespanMode,
     /// After this many HTTP requests the server shuts down gracefully, as uvicorn's
     /// `--limit-max-requests` (a supervisor restarts it: a bound on what a slow leak can
     /// reach). `None`: no limit.
@@ -80,6 +82,20 @@ pub struct ServerConfig {
     pub tls_handshake_timeout: Duration,
     /// WebSocket settings.
     pub websocket: WebSocketConfig,
+}
+
+/// Whether the app's lifespan runs ([`ServerConfig::lifespan`]), in uvicorn's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LifespanMode {
+    /// Run it; an app that does not speak lifespan (it returns without answering the startup)
+    /// is served without one. A failed startup stops the server.
+    #[default]
+    Auto,
+    /// Run it, and require it: an app that does not speak lifespan stops the server as a
+    /// failed startup does.
+    On,
+    /// Never call the app with a lifespan scope.
+    Off,
 }
 
 /// Default [`WebSocketConfig::max_message_bytes`]: 16 MiB, as uvicorn's `--ws-max-size`.
@@ -132,6 +148,7 @@ impl Default for ServerConfig {
             limit_concurrency: None,
             graceful_shutdown_timeout: DEFAULT_GRACEFUL_SHUTDOWN_TIMEOUT,
             limit_max_requests: None,
+            lifespan: LifespanMode::Auto,
             date_header: true,
             server_header: true,
             access_log: true,

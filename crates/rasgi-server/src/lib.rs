@@ -45,7 +45,7 @@ mod tls;
 mod websocket;
 mod writer;
 
-pub use config::{ServerConfig, WebSocketConfig};
+pub use config::{LifespanMode, ServerConfig, WebSocketConfig};
 pub use context::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
 pub use error::ServerError;

@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant};
 
+use crate::config::LifespanMode;
 use crate::connection;
 use crate::context::{ConnContext, Ending, Peers};
 pub use crate::error::ServerError;
@@ -167,12 +168,26 @@ impl<A: App> Server<A> {
         });
     }
 
-    /// Run lifespan startup, serve `listener` until the shutdown signal, then shut down
-    /// gracefully (the sequence at the top of this file).
+    /// Run lifespan startup (as [`ServerConfig::lifespan`] says), serve `listener` until the
+    /// shutdown signal, then shut down gracefully (the sequence at the top of this file).
     pub async fn serve(&self, listener: Listener) -> Result<(), ServerError> {
         let ctx = &self.ctx;
         let config = &*ctx.config;
-        let lifespan = lifespan::startup(Arc::clone(&ctx.app), ctx.state.clone()).await?;
+        let lifespan = match config.lifespan {
+            LifespanMode::Off => None,
+            LifespanMode::Auto => {
+                lifespan::startup(Arc::clone(&ctx.app), ctx.state.clone()).await?
+            }
+            LifespanMode::On => Some(
+                lifespan::startup(Arc::clone(&ctx.app), ctx.state.clone())
+                    .await?
+                    .ok_or_else(|| {
+                        ServerError::StartupFailed(
+                            "the app does not support lifespan, and it is required".into(),
+                        )
+                    })?,
+            ),
+        };
 
         let mut connections = JoinSet::new();
         // Connections over the limit being answered 503, each for at most a second.
