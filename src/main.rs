@@ -21,6 +21,10 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
     bind: String,
+    /// Connections the kernel queues before they are accepted (capped at
+    /// net.core.somaxconn).
+    #[arg(long, value_name = "N", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..))]
+    backlog: u32,
     /// Listen on a Unix domain socket instead of TCP.
     #[arg(long, value_name = "PATH")]
     uds: Option<std::path::PathBuf>,
@@ -293,7 +297,7 @@ fn main() -> ExitCode {
         let listener = match (&args.uds, args.fd) {
             (_, Some(fd)) => inherited(fd),
             (Some(path), None) => Listener::bind_unix(path),
-            (None, None) => Listener::bind(&args.bind).await,
+            (None, None) => Listener::bind_with_backlog(&args.bind, args.backlog).await,
         };
         let listener = match listener {
             Ok(listener) => listener,

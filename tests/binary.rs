@@ -292,6 +292,33 @@ fn limit_max_requests_serves_that_many_then_stops_gracefully_with_exit_0() {
 }
 
 #[test]
+fn backlog_sets_the_listening_sockets_queue() {
+    // `ss` gives a listening socket's backlog as its Send-Q.
+    let queue = |port: u16| -> String {
+        let out = Command::new("ss")
+            .args(["-Hltn", &format!("sport = :{port}")])
+            .output()
+            .expect("ss (iproute2) is on the machine");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let default = Rasgi::start(&["--no-access-log"]);
+    assert_eq!(queue(default.port), "2048");
+    let small = Rasgi::start(&["--no-access-log", "--backlog", "77"]);
+    assert_eq!(queue(small.port), "77");
+    assert_eq!(request(&small, "GET", "/health", &[], b"").status, 200);
+    let output = Command::new(binary())
+        .args(["--bind", "127.0.0.1:0", "--backlog", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--backlog"));
+}
+
+#[test]
 fn a_log_level_uvicorn_does_not_name_exits_2_naming_the_flag() {
     let output = Command::new(binary())
         .args(["--bind", "127.0.0.1:0", "--log-level", "loud"])

@@ -43,6 +43,23 @@ impl Listener {
         Ok(Listener::Tcp(TcpListener::bind(addr).await?))
     }
 
+    /// Bind a TCP listener whose queue of connections not yet accepted holds `backlog` (the
+    /// kernel caps it at `net.core.somaxconn`), as uvicorn's `--backlog`. The first address
+    /// `addr` resolves to is bound.
+    pub async fn bind_with_backlog(addr: &str, backlog: u32) -> std::io::Result<Listener> {
+        let resolved = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+        })?;
+        let socket = match resolved {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        // As `TcpListener::bind` does: a restart may bind while old connections linger.
+        socket.set_reuseaddr(true)?;
+        socket.bind(resolved)?;
+        Ok(Listener::Tcp(socket.listen(backlog)?))
+    }
+
     /// Bind a Unix socket at `path`, replacing a stale socket left by an earlier run. Anything
     /// else at `path` (a regular file, a directory) is left alone and the bind fails.
     pub fn bind_unix(path: impl Into<PathBuf>) -> std::io::Result<Listener> {
