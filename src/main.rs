@@ -84,6 +84,10 @@ struct Args {
     /// Never colour the log lines.
     #[arg(long, overrides_with = "use_colors")]
     no_use_colors: bool,
+    /// A field added to every response, NAME:VALUE (repeatable), as uvicorn's default
+    /// headers.
+    #[arg(long = "header", value_name = "NAME:VALUE", value_parser = default_header)]
+    headers: Vec<(String, String)>,
     /// Do not add `server: rasgi` to responses.
     #[arg(long)]
     no_server_header: bool,
@@ -165,6 +169,18 @@ impl LogLevel {
     }
 }
 
+/// A `--header` value: `NAME:VALUE`, a valid field once the name is lowercased and the value
+/// trimmed.
+fn default_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not NAME:VALUE"))?;
+    let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+    rasgi::h1::response::validate_header(name.as_bytes(), value.as_bytes())
+        .map_err(|error| format!("{text:?} is not a valid header field: {error}"))?;
+    Ok((name, value))
+}
+
 fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| format!("{flag} takes a non-negative number of seconds, not {value}"))
@@ -238,6 +254,11 @@ fn main() -> ExitCode {
         root_path: args.root_path.clone(),
         access_log: !args.no_access_log,
         server_header: !args.no_server_header,
+        default_headers: args
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone().into(), value.clone().into()))
+            .collect(),
         date_header: !args.no_date_header,
         websocket: WebSocketConfig {
             max_message_bytes: args.ws_max_size,

@@ -319,6 +319,43 @@ fn backlog_sets_the_listening_sockets_queue() {
 }
 
 #[test]
+fn header_adds_its_fields_to_every_response_the_servers_own_too() {
+    let rasgi = Rasgi::start(&[
+        "--no-access-log",
+        "--header",
+        "X-Deployed-By: ops",
+        "--header",
+        "x-region:eu-west",
+    ]);
+    let reply = request(&rasgi, "GET", "/health", &[], b"");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("x-deployed-by"), Some("ops"));
+    assert_eq!(reply.header("x-region"), Some("eu-west"));
+    // A head the server refuses itself is answered with them too.
+    let mut stream = rasgi.connect();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost a\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let refused = String::from_utf8_lossy(&raw);
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    assert!(
+        refused.contains("\r\nx-deployed-by: ops\r\n") && refused.contains("x-region: eu-west"),
+        "{refused}"
+    );
+    for bad in ["no-colon", "x-bad: a\rb", "bad name: x"] {
+        let output = Command::new(binary())
+            .args(["--bind", "127.0.0.1:0", "--header", bad])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains("--header"), "{bad:?}: {message}");
+    }
+}
+
+#[test]
 fn a_log_level_uvicorn_does_not_name_exits_2_naming_the_flag() {
     let output = Command::new(binary())
         .args(["--bind", "127.0.0.1:0", "--log-level", "loud"])

@@ -58,6 +58,8 @@ pub(crate) struct ResponseHead<'a> {
     pub connection: Option<&'static [u8]>,
     /// `server: rasgi`.
     pub server_header: bool,
+    /// The operator's fields for every head.
+    pub default_fields: &'a [(Bytes, Bytes)],
     /// Appends the `date` line.
     pub date_line: Option<fn(&mut BytesMut)>,
 }
@@ -67,6 +69,7 @@ pub(crate) fn put_head(output: &mut Output, head: &ResponseHead<'_>) {
     let app_bytes: usize = head
         .fields
         .iter()
+        .chain(head.default_fields)
         .map(|(name, value)| name.len() + value.len() + 4)
         .sum();
     output.buf().reserve(app_bytes + 160);
@@ -77,6 +80,9 @@ pub(crate) fn put_head(output: &mut Output, head: &ResponseHead<'_>) {
     let buf = output.buf();
     if head.server_header {
         put_field(buf, b"server", b"rasgi");
+    }
+    for (name, value) in head.default_fields {
+        put_field(buf, name, value);
     }
     for (name, value) in head.fields {
         let framing_field = name.eq_ignore_ascii_case(b"transfer-encoding")

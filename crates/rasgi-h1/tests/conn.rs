@@ -364,6 +364,7 @@ fn settings() -> Settings {
         max_body_bytes: 100,
         drain_limit_bytes: 32,
         server_header: false,
+        default_fields: None,
         date_line: None,
     }
 }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use rasgi_h1::Limits;
 
 /// Default for [`ServerConfig::keep_alive_timeout`]: 5 s, uvicorn's `--timeout-keep-alive`.
@@ -67,6 +69,9 @@ pub struct ServerConfig {
     pub date_header: bool,
     /// Add `server: rasgi` to every response.
     pub server_header: bool,
+    /// Fields added to every response (the server's own answers too), after `server` and
+    /// `date`: uvicorn's `--header`. A field that is not valid is left out, with a warning.
+    pub default_headers: Vec<(Bytes, Bytes)>,
     /// Log one line per request through `tracing` (target `rasgi::access`).
     pub access_log: bool,
     /// The scope's `root_path`: where the app is mounted behind a proxy.
@@ -151,6 +156,7 @@ impl Default for ServerConfig {
             lifespan: LifespanMode::Auto,
             date_header: true,
             server_header: true,
+            default_headers: Vec::new(),
             access_log: true,
             root_path: String::new(),
             write_buffer_flush_bytes: DEFAULT_WRITE_BUFFER_FLUSH_BYTES,

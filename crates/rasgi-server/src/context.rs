@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rasgi_background::Executor;
 use rasgi_protocol::{ByteStr, State};
 
@@ -24,6 +25,8 @@ pub(crate) struct ConnContext<A> {
     pub root_path: ByteStr,
     /// Panics and timeouts.
     pub counters: ServerCounters,
+    /// `config.default_headers`, the valid ones, shared by every connection's machine.
+    pub default_fields: Option<Arc<Vec<(Bytes, Bytes)>>>,
 }
 
 impl<A> Clone for ConnContext<A> {
@@ -36,6 +39,7 @@ impl<A> Clone for ConnContext<A> {
             state: self.state.clone(),
             root_path: self.root_path.clone(),
             counters: self.counters.clone(),
+            default_fields: self.default_fields.clone(),
         }
     }
 }

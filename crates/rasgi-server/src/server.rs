@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rasgi_background::Executor;
 use rasgi_protocol::{App, ByteStr, State};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -124,6 +125,18 @@ impl<A: App> Server<A> {
     /// A server for `app` with `config`.
     pub fn with_config(app: A, config: ServerConfig) -> Server<A> {
         let root_path = ByteStr::from(config.root_path.clone());
+        let default_fields: Vec<(Bytes, Bytes)> = config
+            .default_headers
+            .iter()
+            .filter(|(name, value)| {
+                let valid = rasgi_h1::response::validate_header(name, value).is_ok();
+                if !valid {
+                    tracing::warn!(name = %String::from_utf8_lossy(name), "a default header that is not a valid field is left out");
+                }
+                valid
+            })
+            .cloned()
+            .collect();
         Server {
             ctx: ConnContext {
                 app: Arc::new(app),
@@ -133,6 +146,7 @@ impl<A: App> Server<A> {
                 state: State::new(),
                 root_path,
                 counters: ServerCounters::new(),
+                default_fields: (!default_fields.is_empty()).then(|| Arc::new(default_fields)),
             },
         }
     }

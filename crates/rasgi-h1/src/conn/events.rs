@@ -2,6 +2,8 @@
 //! type per question the caller asks of [`super::ServerConn`], and the phases tests and logs
 //! read.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 
 use crate::incoming::Request;
@@ -20,6 +22,10 @@ pub struct Settings {
     pub drain_limit_bytes: u64,
     /// Add `server: rasgi` to every response head.
     pub server_header: bool,
+    /// Fields written into every response head after `server` and `date`, the server's own
+    /// answers included (the operator's, as uvicorn's `--header`). Each must already be valid
+    /// (`validate_header`): they are written as they are.
+    pub default_fields: Option<Arc<Vec<(Bytes, Bytes)>>>,
     /// Appends the `date: ...\r\n` line to a response head; `None`: no `date` header. The clock
     /// belongs to the caller, so this type stays free of time.
     pub date_line: Option<fn(&mut BytesMut)>,

@@ -197,6 +197,11 @@ impl ServerConn {
                 chunked: matches!(framing, Framing::Chunked) || chunked_for_get,
                 connection,
                 server_header: self.settings.server_header,
+                default_fields: self
+                    .settings
+                    .default_fields
+                    .as_deref()
+                    .map_or(&[][..], |fields| &fields[..]),
                 date_line: self.settings.date_line,
             },
         );

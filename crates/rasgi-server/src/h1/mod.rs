@@ -31,7 +31,6 @@ use crate::context::{ConnContext, Ending, Peers};
 use crate::handshake::{asks_for_websocket, SwitchToWebSocket};
 use crate::reader::ReadSide;
 use crate::request::{self, Judged};
-use crate::ServerConfig;
 use read::{drain_body, next_head, HeadError, RequestBody};
 pub(crate) use wire::Wire;
 use wire::{put_date, ResponseSender};
@@ -151,12 +150,14 @@ where
 }
 
 /// The state machine's settings, from the server's.
-fn settings(config: &ServerConfig) -> Settings {
+fn settings<A>(ctx: &ConnContext<A>) -> Settings {
+    let config = &*ctx.config;
     Settings {
         limits: config.limits,
         max_body_bytes: config.max_body_bytes,
         drain_limit_bytes: config.drain_limit_bytes,
         server_header: config.server_header,
+        default_fields: ctx.default_fields.clone(),
         date_line: config.date_header.then_some(put_date as fn(&mut BytesMut)),
     }
 }
@@ -170,7 +171,7 @@ where
     let config = &*ctx.config;
     let wire = Wire::new(
         writer,
-        settings(config),
+        settings(ctx),
         config.send_timeout,
         ctx.counters.clone(),
     );

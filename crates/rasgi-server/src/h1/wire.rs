@@ -316,6 +316,7 @@ mod tests {
             max_body_bytes: 1 << 20,
             drain_limit_bytes: 0,
             server_header: false,
+            default_fields: None,
             date_line: None,
         };
         let mut wire = Wire::new(io, settings, Duration::from_secs(5), ServerCounters::new());
