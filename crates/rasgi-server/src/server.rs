@@ -383,6 +383,7 @@ impl Accepted {
                 let (reader, writer) = stream.split();
                 if connection::serve(reader, writer, peers, &ctx).await == Ending::Abort {
                     // Reset: the kernel drops what the client would not read.
+                    tracing::debug!("resetting a connection whose client stopped reading");
                     let _ = stream.set_zero_linger();
                 }
             }

@@ -59,6 +59,7 @@ pub(crate) async fn serve<A: App>(stream: &mut TcpStream, peers: Peers, ctx: &Ar
     let peers = Peers { tls: true, ..peers };
     let (reader, writer) = tokio::io::split(&mut stream);
     if connection::serve(reader, writer, &peers, ctx).await == Ending::Abort {
+        tracing::debug!("resetting a connection whose client stopped reading");
         let _ = stream.get_ref().0.set_zero_linger();
     }
 }
