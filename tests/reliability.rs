@@ -394,6 +394,37 @@ async fn a_client_that_reads_nothing_while_the_app_waits_is_closed_after_the_sen
     assert_eq!(server.server_counters().snapshot().send_timeouts, 1);
 }
 
+#[tokio::test]
+async fn a_client_that_reads_nothing_of_a_refused_handshake_is_closed_after_the_send_timeout() {
+    let server = rasgi::server::Server::with_config(SlowToFinish, short_timeouts());
+    // A pipe that holds 16 bytes, never read: the 426 to a handshake of the wrong version
+    // cannot be written out.
+    let (mut client, io) = tokio::io::duplex(16);
+    // Written while the server reads it: the pipe holds 16 bytes each way.
+    let writing = tokio::spawn(async move {
+        client
+            .write_all(
+                b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        // Kept open, never read.
+        std::future::pending::<()>().await;
+        drop(client);
+    });
+    let started = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        server.serve_connection(io, Default::default()),
+    )
+    .await
+    .expect("the connection ended within the send timeout + 2 s");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(server.server_counters().snapshot().send_timeouts, 1);
+    writing.abort();
+}
+
 // ----- per-request background lists -----
 
 /// `/keep` keeps its request's background handle; `/use` adds a task through the kept one

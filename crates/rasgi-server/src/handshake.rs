@@ -62,6 +62,10 @@ pub(crate) trait HandshakeStream: Send {
     /// flush); a failed write marks the peer gone.
     fn poll_write_answer(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>>;
 
+    /// Write out the queued answer and flush the transport, giving up past the send timeout
+    /// (for an answer that is the stream's last: a refused handshake).
+    fn poll_flush_answer(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>>;
+
     /// The writer the WebSocket's frames go out through once the stream is switched.
     fn writer(&mut self) -> &mut Writer<Self::Io>;
 }

@@ -211,6 +211,10 @@ impl<W: AsyncWrite + Unpin + Send> HandshakeStream for Wire<W> {
         self.poll_write(cx)
     }
 
+    fn poll_flush_answer(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_flush_timed(cx)
+    }
+
     fn writer(&mut self) -> &mut Writer<W> {
         &mut self.writer
     }

@@ -69,8 +69,7 @@ pub(crate) async fn serve<R, H, A>(
     let config = &ctx.config.websocket;
     let Some((scope, path, ws)) = begin(ctx, peers, request, stream) else {
         // 1. Refused by the handshake's own rules: the answer is queued.
-        let _ = std::future::poll_fn(|cx| stream.poll_write_answer(cx)).await;
-        let _ = std::future::poll_fn(|cx| stream.writer().poll_flush_io(cx)).await;
+        let _ = std::future::poll_fn(|cx| stream.poll_flush_answer(cx)).await;
         return;
     };
 
