@@ -111,6 +111,16 @@ impl Rasgi {
         assert!(status.success());
     }
 
+    /// Everything the process wrote to stderr, once its last line (`rasgi stopped`) has come
+    /// through the pipe (call after it exited).
+    pub fn stderr_once_stopped(&self) -> String {
+        let read_by = Instant::now() + Duration::from_secs(5);
+        while !self.stderr().contains("rasgi stopped") && Instant::now() < read_by {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.stderr()
+    }
+
     /// Wait for the process to exit (at most `limit`); its exit code.
     pub fn wait(&mut self, limit: Duration) -> Option<i32> {
         let deadline = Instant::now() + limit;

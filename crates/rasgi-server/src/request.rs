@@ -13,8 +13,9 @@
 //!    verdict is logged, the access line written, and the background batch kept for the
 //!    write-out, or dropped.
 //!
-//! It is a set of functions the driver composes, not a future of its own: the app's future
-//! stays in the driver's one slot per request, with no second copy of the request's state.
+//! It is a set of functions the driver composes, and its one future is the app's call: the
+//! app's future stays in the driver's one slot per request, with no second copy of the
+//! request's state.
 
 use std::future::Future;
 use std::pin::Pin;

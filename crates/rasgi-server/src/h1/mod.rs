@@ -6,8 +6,8 @@
 //! One connection, in order:
 //! 1. The head is read under the keep-alive timeout (idle) or the header-read timeout (once a
 //!    byte has arrived); a head the machine refuses is answered by it, then the connection
-//!    closes. A WebSocket handshake the machine may switch is handed back to the caller, whose
-//!    WebSocket driver serves it.
+//!    closes. A WebSocket handshake the machine may switch is served by the WebSocket driver
+//!    the caller hands in, and the connection closes after it.
 //! 2. The app runs inline on this task: no task spawned, no channel per request.
 //! 3. The request layer (`request.rs`) makes the scope, runs the app and has the machine judge
 //!    how it behaved; it logs the verdict and hands the request's background tasks over, or
@@ -140,7 +140,7 @@ where
     if w.send_stalled() {
         return Ending::Abort;
     }
-    // 7. Closing while the client may still be sending (an unread body, pipelined requests):
+    // 6. Closing while the client may still be sending (an unread body, pipelined requests):
     // read and drop a little, so the kernel does not answer with a reset that destroys the
     // response before the client has read it (a lingering close, as nginx does).
     if !read.is_eof() && (unread || read.has_buffered()) {

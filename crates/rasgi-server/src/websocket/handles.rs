@@ -84,11 +84,6 @@ impl<R, H: HandshakeStream> WsIo<'_, R, H> {
     pub(crate) fn send_stalled(&mut self) -> bool {
         self.stream.writer().send_stalled()
     }
-
-    /// Queue an HTTP answer of the server's own to the handshake (426, 400, 403, 500).
-    pub(crate) fn queue_refusal(&mut self, status: u16, headers: Headers, body: String) {
-        queue_refusal(self.stream, status, headers, body);
-    }
 }
 
 /// Queue an HTTP answer of the server's own to the handshake (426, 400, 403, 500) on `stream`.
@@ -341,7 +336,7 @@ where
             counters.websocket_opened();
         }
         Answer::Refuse => {
-            io.queue_refusal(403, Headers::new(), String::new());
+            queue_refusal(io.stream, 403, Headers::new(), String::new());
         }
         Answer::Http(message) => {
             if !io.stream.queue_answer(message)? {

@@ -197,7 +197,7 @@ pub(crate) async fn serve<R, H, A>(
             } else {
                 "Internal Server Error".into()
             };
-            io.queue_refusal(status, Headers::new(), body);
+            queue_refusal(io.stream, status, Headers::new(), body);
         }
         Verdict::Closed(code) => match (&panic, &result) {
             (Some(panic), _) => {
