@@ -38,6 +38,14 @@ struct Args {
     /// The private key (PEM) of --ssl-certfile.
     #[arg(long, value_name = "PATH", requires = "ssl_certfile")]
     ssl_keyfile: Option<std::path::PathBuf>,
+    /// The CA certificates (PEM) a client's certificate must be signed by, with
+    /// --ssl-cert-reqs 1 or 2 (mutual TLS).
+    #[arg(long, value_name = "PATH", requires = "ssl_certfile")]
+    ssl_ca_certs: Option<std::path::PathBuf>,
+    /// Whether clients present a certificate: 0 none asked for, 1 optional (one sent must
+    /// verify against --ssl-ca-certs), 2 required.
+    #[arg(long, value_name = "0|1|2", default_value_t = 0, requires = "ssl_certfile", value_parser = clap::value_parser!(u8).range(0..=2))]
+    ssl_cert_reqs: u8,
     /// Worker threads (default: the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
@@ -227,13 +235,15 @@ fn main() -> ExitCode {
 
     // TLS material is read before anything is bound: a bad certificate stops here.
     let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {
-        (Some(cert), Some(key)) => match tls_config(cert, key) {
-            Ok(tls) => Some(tls),
-            Err(message) => {
-                eprintln!("error: {message}");
-                return ExitCode::FAILURE;
+        (Some(cert), Some(key)) => {
+            match tls_config(cert, key, args.ssl_ca_certs.as_deref(), args.ssl_cert_reqs) {
+                Ok(tls) => Some(tls),
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(2);
+                }
             }
-        },
+        }
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -401,13 +411,18 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
 }
 
 /// The rustls configuration for `--ssl-certfile` / `--ssl-keyfile`: the chain and key from PEM
-/// files, ALPN `http/1.1`.
+/// files, ALPN `http/1.1`; with `--ssl-cert-reqs` 1 or 2, client certificates verified against
+/// `--ssl-ca-certs`.
 fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
+    ca: Option<&std::path::Path>,
+    cert_reqs: u8,
 ) -> Result<std::sync::Arc<rasgi::server::rustls::ServerConfig>, String> {
     use rasgi::server::rustls::pki_types::pem::PemObject;
     use rasgi::server::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rasgi::server::rustls::server::WebPkiClientVerifier;
+    use rasgi::server::rustls::RootCertStore;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<_, _>>())
         .map_err(|error| format!("cannot read --ssl-certfile {}: {error}", cert.display()))?;
@@ -419,12 +434,50 @@ fn tls_config(
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|error| format!("cannot read --ssl-keyfile {}: {error}", key.display()))?;
-    let mut config = rasgi::server::rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|error| {
-            format!("the certificate and key do not make a TLS configuration: {error}")
-        })?;
+    let roots = match ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            let read = CertificateDer::pem_file_iter(ca)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|error| format!("cannot read --ssl-ca-certs {}: {error}", ca.display()))?;
+            for cert in read {
+                roots.add(cert).map_err(|error| {
+                    format!(
+                        "--ssl-ca-certs {} holds a bad certificate: {error}",
+                        ca.display()
+                    )
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(format!(
+                    "--ssl-ca-certs {} holds no certificate",
+                    ca.display()
+                ));
+            }
+            Some(std::sync::Arc::new(roots))
+        }
+        None => None,
+    };
+    let builder = rasgi::server::rustls::ServerConfig::builder();
+    let builder = match (roots, cert_reqs) {
+        (_, 0) => builder.with_no_client_auth(),
+        (None, reqs) => return Err(format!("--ssl-cert-reqs {reqs} needs --ssl-ca-certs")),
+        (Some(roots), reqs) => {
+            let verifier = WebPkiClientVerifier::builder(roots);
+            let verifier = if reqs == 1 {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|error| format!("--ssl-ca-certs cannot verify clients: {error}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|error| {
+        format!("the certificate and key do not make a TLS configuration: {error}")
+    })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(std::sync::Arc::new(config))
 }

@@ -345,6 +345,7 @@ impl<A: App> RequestBuilder<'_, A> {
             client: Some(self.client_addr),
             server: Some(SocketAddr::from(([127, 0, 0, 1], 80))),
             tls: self.https,
+            tls_info: None,
         };
         let (mut io, outcome) = self.client.connect(peers).await;
         // A request the server refuses before reading all of it is answered all the same.

@@ -123,7 +123,7 @@ fn bad_certificate_files_stop_the_binary_before_it_binds() {
             .arg(&keyfile)
             .output()
             .unwrap();
-        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{stderr}");
         assert!(

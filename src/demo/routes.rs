@@ -228,12 +228,19 @@ fn log_line(state: &State, line: String) -> Result<(), AppError> {
 /// `GET /whoami`: the client and scheme the app sees (after the proxy headers, if trusted).
 async fn whoami<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppError> {
     let client = scope.client.map(|addr| addr.to_string());
-    json(
-        send,
-        200,
-        serde_json::json!({ "client": client, "scheme": scope.scheme.as_str() }),
-    )
-    .await
+    let tls = scope.tls().map(|tls| {
+        let cipher_suite = match tls.cipher_suite_name() {
+            Some(name) => name.to_string(),
+            None => format!("{:#06x}", tls.cipher_suite),
+        };
+        serde_json::json!({
+            "version": tls.version_name(),
+            "cipher_suite": cipher_suite,
+            "client_cert_name": tls.client_cert_name,
+        })
+    });
+    let who = serde_json::json!({ "client": client, "scheme": scope.scheme.as_str(), "tls": tls });
+    json(send, 200, who).await
 }
 
 /// `POST /register?email=E`: answer at once; the welcome e-mail is a background task.

@@ -69,6 +69,7 @@ impl<'c, A: App> WebSocketBuilder<'c, A> {
             client: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 50000))),
             server: None,
             tls: false,
+            tls_info: None,
         };
         // The server side ends by itself once this side's stream is dropped (a 1006 to the app).
         let (mut io, _result) = self.client.connect(peers).await;

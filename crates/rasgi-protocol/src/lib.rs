@@ -16,6 +16,7 @@
 //! | header lists | [`headers`] |
 //! | lifespan state and per-request extensions | [`state`] |
 //! | background tasks attached to a response | [`background`] |
+//! | the TLS session a request came over | [`tls`] |
 //! | panics caught and carried as errors | [`panic`](mod@panic) |
 //! | UTF-8 text that shares the request buffer | [`bytestr`] |
 
@@ -29,6 +30,7 @@ pub mod message;
 pub mod panic;
 pub mod scope;
 pub mod state;
+pub mod tls;
 
 pub use app::{
     is_client_gone, read_body, send_response, App, BoxApp, OnHeap, ReadBodyError, Receive, Sender,
@@ -40,5 +42,6 @@ pub use message::{AppError, Event, Message, SendError, WebSocketData};
 pub use panic::{catch_panic, Panicked};
 pub use scope::{HttpScope, LifespanScope, Scheme, Scope, WebSocketScope};
 pub use state::{Extensions, State};
+pub use tls::TlsInfo;
 
 pub use bytes::Bytes;

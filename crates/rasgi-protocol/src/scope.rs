@@ -6,10 +6,11 @@
 //! untouched.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::{BackgroundTasks, ByteStr, Extensions, Headers, State};
+use crate::{BackgroundTasks, ByteStr, Extensions, Headers, State, TlsInfo};
 
 /// What an app is called for.
 // The HTTP variant is the hot one and travels by value down the middleware stack; boxing it to
@@ -103,6 +104,12 @@ impl HttpScope {
         self.headers.get_str(name)
     }
 
+    /// The TLS session the request came over (asgiref's `tls` extension); `None` on a plain
+    /// connection.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.extensions.get::<Arc<TlsInfo>>().map(|tls| &**tls)
+    }
+
     /// The value of a query parameter (`?name=value`), percent-decoded (`+` as space).
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query_string
@@ -179,6 +186,12 @@ impl WebSocketScope {
     /// The first value of a handshake header, if it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get_str(name)
+    }
+
+    /// The TLS session the WebSocket runs over (asgiref's `tls` extension); `None` on a plain
+    /// connection.
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.extensions.get::<Arc<TlsInfo>>().map(|tls| &**tls)
     }
 }
 

@@ -2,13 +2,15 @@
 //! ([`http_scope`]), and an app's message handed to the machine ([`send_message`]). The server
 //! and `rasgi::testing::TestClient` both go through here, so an app meets one contract.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use rasgi_h1::conn::{Flush, Request, SendRefused};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::scope::percent_decode;
 use rasgi_protocol::{
     BackgroundTasks, ByteStr, Extensions, Headers, HttpScope, Message, Scheme, SendError, State,
-    WebSocketScope,
+    TlsInfo, WebSocketScope,
 };
 
 /// Everything the driver knows about the connection that a scope needs.
@@ -23,6 +25,17 @@ pub struct ScopeParts<'a> {
     pub root_path: &'a ByteStr,
     /// `http`, or `https` on a TLS connection.
     pub scheme: Scheme,
+    /// The TLS session, for the scope's extensions.
+    pub tls: Option<&'a Arc<TlsInfo>>,
+}
+
+/// The extensions every scope starts with: the TLS session on a TLS connection.
+fn extensions(parts: &ScopeParts<'_>) -> Extensions {
+    let mut extensions = Extensions::new();
+    if let Some(tls) = parts.tls {
+        extensions.insert(Arc::clone(tls));
+    }
+    extensions
 }
 
 /// The ASGI scope for a request the state machine accepted, with its response's `background`
@@ -44,7 +57,7 @@ pub fn http_scope(
         client: parts.client,
         server: parts.server,
         state: parts.state.clone(),
-        extensions: Extensions::new(),
+        extensions: extensions(&parts),
         background,
     }
 }
@@ -76,7 +89,7 @@ pub fn websocket_scope(
         client: parts.client,
         server: parts.server,
         state: parts.state.clone(),
-        extensions: Extensions::new(),
+        extensions: extensions(&parts),
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rasgi_background::Executor;
-use rasgi_protocol::{ByteStr, State};
+use rasgi_protocol::{ByteStr, State, TlsInfo};
 
 use crate::{ServerConfig, ServerCounters, Shutdown};
 
@@ -44,8 +44,8 @@ impl<A> Clone for ConnContext<A> {
     }
 }
 
-/// The transport's addresses, for the scope.
-#[derive(Debug, Clone, Copy, Default)]
+/// The transport's addresses and its TLS session, for the scope.
+#[derive(Debug, Clone, Default)]
 pub struct Peers {
     /// The client's address.
     pub client: Option<std::net::SocketAddr>,
@@ -53,6 +53,8 @@ pub struct Peers {
     pub server: Option<std::net::SocketAddr>,
     /// The connection is encrypted (TLS): the scope's scheme is `https`.
     pub tls: bool,
+    /// The TLS session, put in each scope's extensions (asgiref's `tls` extension).
+    pub tls_info: Option<Arc<TlsInfo>>,
 }
 
 /// How a connection ended.

@@ -100,7 +100,7 @@ pub(crate) fn http_scope<A>(
 
 /// What every scope of a connection shares: the peers, the scheme, the lifespan state and
 /// the root path (for `http` scopes here, and for the WebSocket driver's).
-pub(crate) fn scope_parts<'c, A>(ctx: &'c ConnContext<A>, peers: &Peers) -> ScopeParts<'c> {
+pub(crate) fn scope_parts<'c, A>(ctx: &'c ConnContext<A>, peers: &'c Peers) -> ScopeParts<'c> {
     ScopeParts {
         client: peers.client,
         server: peers.server,
@@ -111,6 +111,7 @@ pub(crate) fn scope_parts<'c, A>(ctx: &'c ConnContext<A>, peers: &Peers) -> Scop
         } else {
             Scheme::Http
         },
+        tls: peers.tls_info.as_ref(),
     }
 }
 

@@ -361,6 +361,7 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
                 client: Some(client),
                 server: stream.local_addr().ok(),
                 tls: false,
+                tls_info: None,
             };
             Ok(Accepted::Tcp(stream, peers))
         }
@@ -377,7 +378,7 @@ impl Accepted {
             Accepted::Tcp(stream, peers) if ctx.config.tls.is_some() => {
                 // Boxed: the TLS session is large, and a plain connection's task must not
                 // carry room for it.
-                Box::pin(crate::tls::serve(stream, *peers, &ctx)).await;
+                Box::pin(crate::tls::serve(stream, peers.clone(), &ctx)).await;
             }
             Accepted::Tcp(stream, peers) => {
                 let (reader, writer) = stream.split();

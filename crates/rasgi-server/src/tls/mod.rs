@@ -1,16 +1,21 @@
 //! TLS connections: the handshake (within [`crate::ServerConfig::tls_handshake_timeout`]), then
-//! the same driver as plain TCP over the decrypted stream, with `https` in the scope.
+//! the same driver as plain TCP over the decrypted stream, with `https` in the scope and the
+//! session described in each scope's extensions ([`TlsInfo`], asgiref's `tls` extension).
 //!
 //! The rule: a client that speaks plain HTTP to the TLS port gets a plain 400 saying so and a
 //! close, and one that stalls its handshake is dropped at the timeout; neither holds the
 //! connection or reaches the app.
 
+mod name;
+
 use std::sync::Arc;
 
-use rasgi_protocol::App;
+use bytes::Bytes;
+use rasgi_protocol::{App, TlsInfo};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::server::{Acceptor, ServerConnection};
+use tokio_rustls::LazyConfigAcceptor;
 
 use crate::connection;
 use crate::context::{ConnContext, Ending, Peers};
@@ -43,10 +48,19 @@ pub(crate) async fn serve<A: App>(stream: &mut TcpStream, peers: Peers, ctx: &Ar
             return;
         }
     }
-    let accepted =
-        tokio::time::timeout_at(deadline, TlsAcceptor::from(tls).accept(&mut *stream)).await;
-    let mut stream = match accepted {
-        Ok(Ok(stream)) => stream,
+    // The ClientHello is read first, so that the certificate the configuration chooses for it
+    // is known: the scope names it.
+    let handshake = async {
+        let start = LazyConfigAcceptor::new(Acceptor::default(), &mut *stream).await?;
+        let server_cert = tls
+            .cert_resolver
+            .resolve(start.client_hello())
+            .and_then(|chosen| chosen.cert.first().map(|cert| Bytes::copy_from_slice(cert)));
+        let stream = start.into_stream(tls).await?;
+        Ok::<_, std::io::Error>((stream, server_cert))
+    };
+    let (mut stream, server_cert) = match tokio::time::timeout_at(deadline, handshake).await {
+        Ok(Ok(accepted)) => accepted,
         Ok(Err(error)) => {
             tracing::debug!(%error, "TLS handshake failed");
             return;
@@ -56,10 +70,41 @@ pub(crate) async fn serve<A: App>(stream: &mut TcpStream, peers: Peers, ctx: &Ar
             return;
         }
     };
-    let peers = Peers { tls: true, ..peers };
+    let peers = Peers {
+        tls: true,
+        tls_info: Some(Arc::new(session(stream.get_ref().1, server_cert))),
+        ..peers
+    };
     let (reader, writer) = tokio::io::split(&mut stream);
     if connection::serve(reader, writer, &peers, ctx).await == Ending::Abort {
         tracing::debug!("resetting a connection whose client stopped reading");
         let _ = stream.get_ref().0.set_zero_linger();
+    }
+}
+
+/// What the `tls` extension says of a finished handshake.
+fn session(conn: &ServerConnection, server_cert: Option<Bytes>) -> TlsInfo {
+    let client_cert_chain: Vec<Bytes> = conn
+        .peer_certificates()
+        .unwrap_or_default()
+        .iter()
+        .map(|cert| Bytes::copy_from_slice(cert))
+        .collect();
+    let (client_cert_name, client_cert_error) = match client_cert_chain.first() {
+        Some(cert) => match name::subject(cert) {
+            Ok(name) => (Some(name), None),
+            Err(error) => (None, Some(error.to_string())),
+        },
+        None => (None, None),
+    };
+    TlsInfo {
+        server_cert,
+        client_cert_chain,
+        client_cert_name,
+        client_cert_error,
+        tls_version: conn.protocol_version().map_or(0, u16::from),
+        cipher_suite: conn
+            .negotiated_cipher_suite()
+            .map_or(0, |suite| u16::from(suite.suite())),
     }
 }
