@@ -9,6 +9,7 @@
 //! | [`server`] | `rasgi-server` | tokio: listener, connection driver, limits, shutdown, lifespan |
 //! | [`background`] | `rasgi-background` | the executor that runs tasks after the response |
 //! | [`middleware`] | `rasgi-middleware` | pure send-wrapping middleware and the stack builder |
+//! | [`static_files`] | this crate | `StaticFiles`: a directory's files, sent by the server (ranges, 304s) |
 //! | [`testing`] | this crate | `TestClient`: drive an app in memory |
 //! | `demo` | this crate, feature `cli` | the demo app that `cargo run --release` serves |
 
@@ -19,6 +20,7 @@
 
 #[cfg(feature = "cli")]
 pub mod demo;
+pub mod static_files;
 pub mod testing;
 
 pub use rasgi_background as background;

@@ -102,6 +102,10 @@ struct Args {
     /// Do not add a `date` header to responses.
     #[arg(long)]
     no_date_header: bool,
+    /// Serve the files under DIR at `GET /static/{path}` (ranges, ETag, 304s; sent by the
+    /// kernel with sendfile on plain TCP).
+    #[arg(long, value_name = "DIR")]
+    static_dir: Option<std::path::PathBuf>,
     /// The file the demo's background tasks append to.
     #[arg(long, value_name = "PATH", default_value = rasgi::demo::DEFAULT_LOG_FILE)]
     log_file: std::path::PathBuf,
@@ -279,6 +283,16 @@ fn main() -> ExitCode {
         },
         ..ServerConfig::default()
     };
+    let static_files = match &args.static_dir {
+        None => None,
+        Some(dir) => match rasgi::static_files::StaticFiles::new(dir) {
+            Ok(files) => Some(files),
+            Err(error) => {
+                eprintln!("error: --static-dir {}: {error}", dir.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
     let demo_config = DemoConfig {
         log_file: args.log_file.clone(),
         email_delay: Duration::from_millis(args.email_delay_ms),
@@ -290,6 +304,7 @@ fn main() -> ExitCode {
         } else {
             args.forwarded_allow_ips.clone()
         },
+        static_files,
     };
     let executor = Executor::default();
     let counters = ServerCounters::new();

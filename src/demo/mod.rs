@@ -67,6 +67,8 @@ pub struct DemoConfig {
     /// Peers whose `X-Forwarded-*` / `Forwarded` headers are believed (`*`: any); empty: none
     /// (the binary's `--no-proxy-headers`).
     pub forwarded_allow_ips: Vec<String>,
+    /// The files `GET /static/{path}` serves (the binary's `--static-dir`); none by default.
+    pub static_files: Option<crate::static_files::StaticFiles>,
 }
 
 impl Default for DemoConfig {
@@ -84,6 +86,7 @@ impl Default for DemoConfig {
                 .iter()
                 .map(|ip| ip.to_string())
                 .collect(),
+            static_files: None,
         }
     }
 }

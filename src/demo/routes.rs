@@ -119,6 +119,10 @@ pub(super) fn route<R: Receive, S: Sender>(
                 send_response(&mut send, 200, headers, body).await?;
                 Ok(())
             }
+            // `--static-dir`'s files (boxed: rare next to the other routes, and large).
+            (_, path) if path.starts_with("/static/") && demo.config.static_files.is_some() => {
+                Box::pin(static_file(demo, &scope, &mut send)).await
+            }
             // A path a route has, with a method it does not take: 405 and the methods it takes,
             // as FastAPI answers.
             (_, path) => match allowed_methods(path) {
@@ -241,6 +245,22 @@ async fn whoami<S: Sender>(scope: &HttpScope, send: &mut S) -> Result<(), AppErr
     });
     let who = serde_json::json!({ "client": client, "scheme": scope.scheme.as_str(), "tls": tls });
     json(send, 200, who).await
+}
+
+/// `GET /static/{path}`: the file, from `--static-dir`.
+async fn static_file<S: Sender>(
+    demo: &Demo,
+    scope: &HttpScope,
+    send: &mut S,
+) -> Result<(), AppError> {
+    let (Some(files), Some(raw)) = (
+        &demo.config.static_files,
+        scope.raw_path.strip_prefix(b"/static/"),
+    ) else {
+        return json(send, 404, serde_json::json!({ "detail": "Not Found" })).await;
+    };
+    files.serve(scope, raw, send).await?;
+    Ok(())
 }
 
 /// `POST /register?email=E`: answer at once; the welcome e-mail is a background task.

@@ -35,6 +35,8 @@ enum Ev {
     Body(&'static str, bool),
     /// `Trailers`.
     Trailers,
+    /// The whole body from a file, this many bytes long.
+    File(u64),
     /// The app returned (`true`: with an error).
     Returned(bool),
     /// The exchange is over.
@@ -206,6 +208,34 @@ const TABLE: &[Row] = &[
     Row { name: "a broken response closes the connection",
         given: &[Head(GET), Start(200, &[("content-length", "3")]), Body("a", false), Returned(false)], when: Finish, then: "Close", phases: (Rq::Closed, Rs::Broken),
         wire_has: &[], wire_lacks: &[] },
+    // ----- a body from a file: the machine writes the head, the caller the bytes -----
+    Row { name: "a file body's head carries its length, and the caller writes the bytes",
+        given: &[Head(GET), Start(200, PLAIN)], when: File(10), then: "Ok(10)", phases: (Rq::BodyEnded, Rs::Complete),
+        wire_has: &["HTTP/1.1 200 OK\r\n", "content-length: 10\r\n\r\n"], wire_lacks: &["chunked"] },
+    Row { name: "a file body agrees with the content-length the app gave",
+        given: &[Head(GET), Start(206, &[("content-length", "4")])], when: File(4), then: "Ok(4)", phases: (Rq::BodyEnded, Rs::Complete),
+        wire_has: &["HTTP/1.1 206 Partial Content\r\ncontent-length: 4\r\n"], wire_lacks: &["content-length: 4\r\ncontent-length"] },
+    Row { name: "a file body that contradicts the content-length is refused, and the start still held",
+        given: &[Head(GET), Start(200, &[("content-length", "4")])], when: File(5), then: "Err(InvalidContentLength)", phases: (Rq::BodyEnded, Rs::StartHeld),
+        wire_has: &[], wire_lacks: &["HTTP"] },
+    Row { name: "HEAD: a file body's length is named and no byte is to be written",
+        given: &[Head(HEAD), Start(200, PLAIN)], when: File(10), then: "Ok(0)", phases: (Rq::BodyEnded, Rs::Complete),
+        wire_has: &["content-length: 10\r\n\r\n"], wire_lacks: &[] },
+    Row { name: "304: a file body is not written",
+        given: &[Head(GET), Start(304, NONE)], when: File(10), then: "Ok(0)", phases: (Rq::BodyEnded, Rs::Complete),
+        wire_has: &["HTTP/1.1 304 Not Modified\r\n"], wire_lacks: &["content-length"] },
+    Row { name: "a file body with trailers announced leaves them to be dropped",
+        given: &[Head(GET), StartTrailers], when: File(3), then: "Ok(3)", phases: (Rq::BodyEnded, Rs::AwaitingTrailers),
+        wire_has: &["content-length: 3\r\n\r\n"], wire_lacks: &["chunked"] },
+    Row { name: "a file body before the start is out of order",
+        given: &[Head(GET)], when: File(3), then: "Err(OutOfOrder(\"file before the response start\"))", phases: (Rq::BodyEnded, Rs::Idle),
+        wire_has: &[], wire_lacks: &[] },
+    Row { name: "a file body after a streamed body is out of order",
+        given: &[Head(GET), Start(200, PLAIN), Body("a", true)], when: File(3), then: "Err(OutOfOrder(\"file after a body\"))", phases: (Rq::BodyEnded, Rs::Streaming),
+        wire_has: &["1\r\na\r\n"], wire_lacks: &[] },
+    Row { name: "a file body after the client left is refused",
+        given: &[Head(GET), Start(200, PLAIN), WriteFailed], when: File(3), then: "Err(Disconnected)", phases: (Rq::BodyEnded, Rs::StartHeld),
+        wire_has: &[], wire_lacks: &["HTTP"] },
     Row { name: "early hints go out at once",
         given: &[Head(GET)], when: Info(103), then: "Ok(Now)", phases: (Rq::BodyEnded, Rs::Idle),
         wire_has: &["HTTP/1.1 103 Early Hints\r\n"], wire_lacks: &[] },
@@ -421,6 +451,7 @@ fn apply(conn: &mut ServerConn, input: &mut BytesMut, wire: &mut Vec<u8>, event:
             conn.send_body(Bytes::from_static(body.as_bytes()), more)
         ),
         Trailers => format!("{:?}", conn.send_trailers(&fields(&[("x-checksum", "42")]))),
+        File(len) => format!("{:?}", conn.send_file_body(len)),
         Returned(failed) => format!("{:?}", conn.app_returned(failed)),
         Finish => format!("{:?}", conn.finish()),
         Drain => format!("{:?}", conn.drain(input)),
@@ -673,6 +704,7 @@ fn method(event: Ev) -> &'static str {
         Start(..) | StartTrailers => "send_start",
         Body(..) => "send_body",
         Trailers => "send_trailers",
+        File(_) => "send_file_body",
         Returned(_) => "app_returned",
         Finish => "finish",
         Drain => "drain",
@@ -766,6 +798,7 @@ fn the_docs_phase_tables_are_the_changes_the_table_makes() {
                 "send_start",
                 "send_body",
                 "send_trailers",
+                "send_file_body",
                 "app_returned",
             ]
             .iter()

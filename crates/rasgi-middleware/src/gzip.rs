@@ -148,6 +148,12 @@ impl ResponseHook for Compress<'_> {
         Ok(())
     }
 
+    /// A file the server sends is never compressed: it leaves as it is on disk, without
+    /// passing through the app (or this middleware).
+    fn on_file(&mut self, _: &mut ResponseStart, _: u64) -> Result<(), SendError> {
+        Ok(())
+    }
+
     fn on_body(&mut self, body: Bytes, more_body: bool) -> Bytes {
         if let Some(whole) = self.ready.take() {
             return whole;

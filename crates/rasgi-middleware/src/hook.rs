@@ -59,6 +59,15 @@ pub trait ResponseHook: Send {
         body
     }
 
+    /// The start of a response whose whole body is a file the server sends
+    /// ([`Message::PathSend`], `len` bytes): the hook may edit the start, and never sees the
+    /// body. By default, `on_start` as for a body sent whole and empty; a hook that transforms
+    /// bodies overrides it to leave such a response alone.
+    fn on_file(&mut self, start: &mut ResponseStart, len: u64) -> Result<(), SendError> {
+        let _ = len;
+        self.on_start(start, &Bytes::new(), false)
+    }
+
     /// The start and its first body, together: `on_start`, then `on_body` of that body. A
     /// chain of hooks overrides it, so that each hook sees the start and the first body the
     /// hook inside it left (as a stack of wrappers would pass them on).
@@ -106,6 +115,13 @@ impl<H: ResponseHook> ResponseHook for Option<H> {
         match self {
             Some(hook) => hook.on_body(body, more_body),
             None => body,
+        }
+    }
+
+    fn on_file(&mut self, start: &mut ResponseStart, len: u64) -> Result<(), SendError> {
+        match self {
+            Some(hook) => hook.on_file(start, len),
+            None => Ok(()),
         }
     }
 
@@ -213,6 +229,21 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
                         trailers: start.trailers,
                     },
                     Message::Body { body, more_body },
+                ))
+            }
+            Message::PathSend(file) => {
+                let Some(mut start) = self.pending.take() else {
+                    return Ok(Forward::One(Message::PathSend(file)));
+                };
+                self.hook.on_file(&mut start, file.len())?;
+                self.start_sent = true;
+                Ok(Forward::Two(
+                    Message::Start {
+                        status: start.status,
+                        headers: start.headers,
+                        trailers: start.trailers,
+                    },
+                    Message::PathSend(file),
                 ))
             }
             Message::WebSocketAccept {

@@ -69,6 +69,11 @@ impl<Outer: ResponseHook, Inner: ResponseHook> ResponseHook for (Outer, Inner) {
         let body = self.1.on_body(body, more_body);
         self.0.on_body(body, more_body)
     }
+
+    fn on_file(&mut self, start: &mut ResponseStart, len: u64) -> Result<(), SendError> {
+        self.1.on_file(start, len)?;
+        self.0.on_file(start, len)
+    }
 }
 
 /// A list of steps as a nested tuple, outermost first: `(A, (B, ()))`.

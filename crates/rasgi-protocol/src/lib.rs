@@ -12,6 +12,7 @@
 //! | --- | --- |
 //! | scopes (what the request is) | [`scope`] |
 //! | events and messages (what flows) | [`message`] |
+//! | a body sent from a file (path send) | [`file`] |
 //! | the `App`, `Receive`, `Sender` traits and the boxed form | [`app`] |
 //! | header lists | [`headers`] |
 //! | lifespan state and per-request extensions | [`state`] |
@@ -25,6 +26,7 @@
 pub mod app;
 pub mod background;
 pub mod bytestr;
+pub mod file;
 pub mod headers;
 pub mod message;
 pub mod panic;
@@ -37,6 +39,7 @@ pub use app::{
 };
 pub use background::{BackgroundTasks, Task, TaskBody};
 pub use bytestr::ByteStr;
+pub use file::FileBody;
 pub use headers::Headers;
 pub use message::{AppError, Event, Message, SendError, WebSocketData};
 pub use panic::{catch_panic, Panicked};

@@ -4,7 +4,8 @@
 //! - `send` takes exactly one [`Message::Start`] (any number of 1xx early hints before it may come
 //!   as [`Message::Informational`]), then [`Message::Body`] messages until one has
 //!   `more_body: false`, then [`Message::Trailers`] if the start announced them. Anything else is
-//!   refused with [`SendError::OutOfOrder`].
+//!   refused with [`SendError::OutOfOrder`]. Instead of the body messages, one
+//!   [`Message::PathSend`] may follow the start: the whole body, from a file.
 //! - After the client has gone, `send` fails with [`SendError::Disconnected`]; `receive` answers
 //!   [`Event::Disconnect`] from then on, and also once the response is complete.
 //!
@@ -19,7 +20,7 @@
 
 use bytes::Bytes;
 
-use crate::{ByteStr, Headers};
+use crate::{ByteStr, FileBody, Headers};
 
 /// An error an app returns: any error type, boxed. Middleware can downcast it to map typed
 /// errors to responses.
@@ -83,6 +84,12 @@ pub enum Message {
         /// Whether more body follows.
         more_body: bool,
     },
+    /// The whole body, sent by the server from a file (ASGI's `http.response.pathsend`):
+    /// instead of [`Message::Body`] messages, right after the start. Its length is the
+    /// response's `content-length` (a different one the start gave is refused with
+    /// [`SendError::InvalidContentLength`]); a file that turns out shorter while it is sent
+    /// ends the connection.
+    PathSend(FileBody),
     /// Trailer fields after the body (only when `Start` announced them).
     Trailers {
         /// The fields.

@@ -120,6 +120,12 @@ pub fn send_message(conn: &mut ServerConn, message: Message) -> Result<Flush, Se
         } => conn.send_start(status, headers.into_fields(), trailers),
         Message::Body { body, more_body } => conn.send_body(body, more_body),
         Message::Trailers { headers } => conn.send_trailers(headers.as_fields()),
+        // Only a request's own stream sends a file (`Wire::send`), not a WebSocket's refusal.
+        Message::PathSend(_) => {
+            return Err(SendError::OutOfOrder(
+                "a file body cannot answer a WebSocket handshake",
+            ))
+        }
         Message::WebSocketAccept { .. }
         | Message::WebSocketSend(_)
         | Message::WebSocketClose { .. }

@@ -7,9 +7,10 @@ use std::future::Future;
 
 use rasgi_h1::conn::Request;
 use rasgi_protocol::App;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 
 use crate::context::{ConnContext, Ending, Peers};
+use crate::file_send::Transport;
 use crate::handshake::{HandshakeStream, SwitchToWebSocket};
 use crate::reader::ReadSide;
 use crate::{h1, websocket};
@@ -24,7 +25,7 @@ pub(crate) fn serve<'a, R, W, A>(
 ) -> impl Future<Output = Ending> + Send + 'a
 where
     R: AsyncRead + Unpin + Send + 'a,
-    W: AsyncWrite + Unpin + Send + 'a,
+    W: Transport + 'a,
     A: App,
 {
     h1::drive(reader, writer, peers, ctx, ToWebSocket)

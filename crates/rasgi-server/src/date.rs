@@ -54,6 +54,90 @@ pub fn format_imf_fixdate(secs: u64) -> [u8; DATE_LEN] {
     out
 }
 
+/// Seconds since the Unix epoch of an HTTP-date in any of the three forms a recipient must
+/// accept (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850
+/// (`Sunday, 06-Nov-94 08:49:37 GMT`, its two-digit year read as within 50 years of now, taken
+/// here as 1970..=2069) and asctime (`Sun Nov  6 08:49:37 1994`). `None` for anything else
+/// (the day name is not checked against the date, as the RFC lets a recipient do).
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (day, month, year, time) = if let Some((_, rest)) = text.split_once(", ") {
+        let parts: Vec<&str> = rest.split(' ').collect();
+        match parts[..] {
+            [day, month, year, time, "GMT"] if day.len() == 2 && year.len() == 4 => {
+                (day, month, digits(year)?, time)
+            }
+            [date, time, "GMT"] => {
+                let mut date = date.split('-');
+                let (day, month, year) = (date.next()?, date.next()?, date.next()?);
+                if day.len() != 2 || year.len() != 2 || date.next().is_some() {
+                    return None;
+                }
+                let year = digits(year)?;
+                (
+                    day,
+                    month,
+                    if year < 70 { 2000 + year } else { 1900 + year },
+                    time,
+                )
+            }
+            _ => return None,
+        }
+    } else {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        match parts[..] {
+            [_, month, day, time, year] if year.len() == 4 && (1..=2).contains(&day.len()) => {
+                (day, month, digits(year)?, time)
+            }
+            _ => return None,
+        }
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    let day: u64 = digits(day)?;
+    let mut clock = time.split(':');
+    let (hour, minute, second) = (clock.next()?, clock.next()?, clock.next()?);
+    if clock.next().is_some() || [hour, minute, second].iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let (hour, minute, second) = (digits(hour)?, digits(minute)?, digits(second)?);
+    if !(1970..=9999).contains(&year)
+        || day == 0
+        || day > 31
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year as i64, month, day);
+    if civil_from_days(days) != (year as i64, month, day) {
+        return None;
+    }
+    Some(days as u64 * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// ASCII digits as a number.
+fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// (year, month 1..=12, day 1..=31) to days since 1970-01-01, Howard Hinnant's algorithm.
+fn days_from_civil(year: i64, month: u64, day: u64) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn two_digits(out: &mut [u8], n: u64) {
     out[0] = b'0' + (n / 10 % 10) as u8;
     out[1] = b'0' + (n % 10) as u8;
@@ -83,6 +167,49 @@ mod tests {
         assert!(line.starts_with(b"date: "));
         assert!(line.ends_with(b" GMT\r\n"));
         assert_eq!(line.len(), "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n".len());
+    }
+
+    #[test]
+    fn rfc9110_5_6_7_all_three_date_forms_are_read() {
+        for text in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(parse_http_date(text), Some(784_111_777), "{text}");
+        }
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"),
+            Some(1_709_164_800)
+        );
+        for secs in [0, 784_111_777, 1_709_164_800, 1_795_651_199, 4_102_444_800] {
+            let text = format_imf_fixdate(secs);
+            assert_eq!(
+                parse_http_date(std::str::from_utf8(&text).unwrap()),
+                Some(secs)
+            );
+        }
+    }
+
+    #[test]
+    fn what_is_not_an_http_date_is_none() {
+        for text in [
+            "",
+            "yesterday",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 31 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "Sun, 06 Nov +994 08:49:37 GMT",
+            "Sun, 06 Nov +1994 08:49:37 GMT",
+            "Sun, 06-Nov-1994 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -13,9 +13,9 @@ use bytes::Bytes;
 use rasgi_h1::conn::Request;
 use rasgi_protocol::{Message, SendError};
 use rasgi_ws::handshake;
-use tokio::io::AsyncWrite;
 
 use crate::context::{ConnContext, Peers};
+use crate::file_send::Transport;
 use crate::reader::ReadSide;
 use crate::writer::Writer;
 
@@ -36,7 +36,7 @@ pub(crate) trait SwitchToWebSocket<A, R, H>: Send + Sync {
 /// The request stream a WebSocket handshake came in on, as the WebSocket driver answers it.
 pub(crate) trait HandshakeStream: Send {
     /// The transport's write half.
-    type Io: AsyncWrite + Unpin + Send;
+    type Io: Transport;
 
     /// The connection serves nothing after this stream (a WebSocket, or its refusal, is the
     /// last thing on it).

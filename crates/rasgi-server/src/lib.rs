@@ -15,9 +15,10 @@
 //! | what the WebSocket driver asks of the stream its handshake came in on | `handshake.rs` |
 //! | the read half: bytes in, pooled buffers | `reader.rs` |
 //! | the write half: the one write loop, and the send timeout | `writer.rs` |
+//! | a file as a response body: `sendfile`, or bounded pieces | `file_send.rs` |
 //! | where ASGI meets the state machine: scopes, messages | `asgi.rs` |
 //! | lifespan startup and shutdown | [`lifespan`] |
-//! | TLS connections (feature `tls`) | `tls.rs` |
+//! | TLS connections, and the session in the scope (feature `tls`) | `tls/` |
 //! | the cached `date` header | [`date`] |
 //! | the shutdown signal | [`shutdown`] |
 
@@ -31,6 +32,7 @@ mod context;
 pub mod counters;
 pub mod date;
 mod error;
+mod file_send;
 mod h1;
 mod handshake;
 pub mod lifespan;

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use rasgi_h1::ServerConn;
 use rasgi_ws::Session;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
+use crate::file_send::Transport;
+use crate::file_send::{FileSend, FileSendError};
 use crate::stall::StallTimer;
 use crate::ServerCounters;
 
@@ -87,7 +89,7 @@ pub(crate) struct Writer<W> {
     progressed: bool,
 }
 
-impl<W: AsyncWrite + Unpin + Send> Writer<W> {
+impl<W: Transport> Writer<W> {
     pub(crate) fn new(io: W, send_timeout: Duration, counters: ServerCounters) -> Writer<W> {
         Writer {
             io,
@@ -125,6 +127,17 @@ impl<W: AsyncWrite + Unpin + Send> Writer<W> {
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Write a file's bytes (after everything queued before them has gone): by `sendfile`
+    /// where the transport can, in bounded pieces otherwise.
+    pub(crate) fn poll_write_file(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: &mut FileSend,
+    ) -> Poll<Result<(), FileSendError>> {
+        let progressed = &mut self.progressed;
+        file.poll_send(cx, &mut self.io, || *progressed = true)
     }
 
     /// Flush the transport itself (a TLS session's buffered records).

@@ -121,6 +121,44 @@ impl ServerConn {
         self.write_body(framing, body, more)
     }
 
+    /// The whole body as `len` bytes the caller writes itself (a file), straight after what the
+    /// output holds once it is written out: the head is queued with `content-length: len`, and
+    /// the response is complete as far as the machine goes. Returns how many bytes the caller
+    /// must write (none for a HEAD request or a 204 or 304 response). A caller that cannot write
+    /// them all must call [`ServerConn::write_failed`]: the length was promised.
+    pub fn send_file_body(&mut self, len: u64) -> Result<u64, SendRefused> {
+        self.may_send()?;
+        let start = match std::mem::replace(&mut self.write, Write::Broken) {
+            Write::StartHeld(start) if start.content_length.is_none_or(|given| given == len) => {
+                start
+            }
+            Write::StartHeld(start) => {
+                self.write = Write::StartHeld(start);
+                return Err(SendRefused::InvalidContentLength);
+            }
+            other => {
+                let what = match other {
+                    Write::Idle => "file before the response start",
+                    Write::Upgraded => "the connection was upgraded",
+                    _ => "file after a body",
+                };
+                self.write = other;
+                return Err(SendRefused::OutOfOrder(what));
+            }
+        };
+        let to_write = match self.write_head(start, Some(len)) {
+            Framing::Length(_) => len,
+            _ => 0,
+        };
+        self.body_bytes += to_write;
+        self.write = if self.trailers_announced {
+            Write::AwaitingTrailers { chunked: false }
+        } else {
+            Write::Complete
+        };
+        Ok(to_write)
+    }
+
     /// Trailer fields, after the final body of a response whose start announced them.
     pub fn send_trailers(&mut self, fields: &[(Bytes, Bytes)]) -> Result<Flush, SendRefused> {
         self.may_send()?;

@@ -25,9 +25,10 @@ use bytes::BytesMut;
 use rasgi_background::{Batch, Executor};
 use rasgi_h1::conn::{AfterExchange, Request, Settings};
 use rasgi_protocol::{catch_panic, App, BackgroundTasks};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 
 use crate::context::{ConnContext, Ending, Peers};
+use crate::file_send::Transport;
 use crate::handshake::{asks_for_websocket, SwitchToWebSocket};
 use crate::reader::ReadSide;
 use crate::request::{self, Judged};
@@ -51,7 +52,7 @@ pub(crate) async fn drive<R, W, A>(
 ) -> Ending
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: Transport,
     A: App,
 {
     let config = &*ctx.config;
@@ -166,7 +167,7 @@ fn settings<A>(ctx: &ConnContext<A>) -> Settings {
 fn sides<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> (ReadSide<R>, Lock<Wire<W>>)
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: Transport,
 {
     let config = &*ctx.config;
     let wire = Wire::new(
@@ -185,7 +186,7 @@ where
 pub(crate) fn request_future_bytes<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> usize
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: Transport,
     A: App,
 {
     let (mut read, mut wire) = sides(reader, writer, ctx);
@@ -218,7 +219,7 @@ async fn serve_request<R, W, A>(
 ) -> AfterExchange
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: Transport,
     A: App,
 {
     let config = &*ctx.config;

@@ -13,10 +13,11 @@ use std::time::Duration;
 use crate::lock::Lock;
 use rasgi_h1::conn::{BodyEvent, Drain, HeadEvent, Request};
 use rasgi_protocol::{Event, Receive};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 use tokio::time::{Instant, Sleep};
 
 use super::wire::Wire;
+use crate::file_send::Transport;
 use crate::reader::{ReadSide, READ_CHUNK};
 use crate::ServerCounters;
 
@@ -55,7 +56,7 @@ enum Wait {
 /// `timer` is the connection's one timer, looked at only when a read has to wait (a head
 /// already in the socket costs no timer work) and moved lazily; `stop` is polled only while
 /// idle.
-pub(crate) async fn next_head<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send>(
+pub(crate) async fn next_head<R: AsyncRead + Unpin + Send, W: Transport>(
     read: &mut ReadSide<R>,
     wire: &mut Wire<W>,
     idle_timeout: Duration,
@@ -134,7 +135,7 @@ pub(crate) async fn next_head<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin
 
 /// Read and drop what is left of an unread body, within `timeout`. Returns whether the body
 /// ended (so the connection can serve its next request).
-pub(crate) async fn drain_body<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send>(
+pub(crate) async fn drain_body<R: AsyncRead + Unpin + Send, W: Transport>(
     read: &mut ReadSide<R>,
     wire: &mut Wire<W>,
     timeout: Duration,
@@ -171,7 +172,7 @@ pub(crate) struct RequestBody<'a, R, W> {
 impl<'a, R, W> RequestBody<'a, R, W>
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: Transport,
 {
     pub(crate) fn new(
         read: &'a mut ReadSide<R>,
@@ -230,7 +231,7 @@ where
 impl<R, W> Receive for RequestBody<'_, R, W>
 where
     R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    W: Transport,
 {
     fn receive(&mut self) -> impl Future<Output = Event> + Send {
         self.next_event()

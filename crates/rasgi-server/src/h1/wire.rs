@@ -14,10 +14,10 @@ use crate::lock::{Lock, LockGuard};
 use bytes::{Bytes, BytesMut};
 use rasgi_h1::conn::{AppOutcome, Flush, Settings};
 use rasgi_h1::ServerConn;
-use rasgi_protocol::{Message, SendError, Sender};
-use tokio::io::AsyncWrite;
+use rasgi_protocol::{FileBody, Message, SendError, Sender};
 
 use crate::asgi::{send_error, send_message};
+use crate::file_send::{FileSend, FileSendError, Transport};
 use crate::handshake::HandshakeStream;
 use crate::request::{RequestStream, Verdict, WhileTheAppWaits};
 use crate::writer::Writer;
@@ -31,7 +31,7 @@ pub(crate) struct Wire<W> {
     conn: ServerConn,
 }
 
-impl<W: AsyncWrite + Unpin + Send> Wire<W> {
+impl<W: Transport> Wire<W> {
     pub(crate) fn new(
         io: W,
         settings: Settings,
@@ -57,10 +57,54 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     /// One app message, through the state machine; written out now if it says so.
     pub(crate) async fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.take_buffer();
+        if let Message::PathSend(file) = message {
+            // Rare, and large: its future is on the heap, not in every send's.
+            return Box::pin(self.send_file(file)).await;
+        }
         if send_message(&mut self.conn, message)? == Flush::Now {
             self.flush().await.map_err(|_| SendError::Disconnected)?;
         }
         Ok(())
+    }
+
+    /// A body from a file: the head goes out, then the file's bytes straight after it, before
+    /// anything else can be queued. Bytes promised and not sent (the file ended early, the
+    /// client stalled past the send timeout, or this future was dropped) end the connection.
+    async fn send_file(&mut self, body: FileBody) -> Result<(), SendError> {
+        let len = self.conn.send_file_body(body.len()).map_err(send_error)?;
+        self.flush().await.map_err(|_| SendError::Disconnected)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let mut file = FileSend::new(&body, len);
+        let Wire { writer, conn } = self;
+        let mut unfinished = Unfinished(Some(conn));
+        let sent = std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = writer.poll_write_file(cx, &mut file) {
+                return Poll::Ready(result);
+            }
+            if writer.stalled_past_timeout(cx) {
+                let error = std::io::Error::from(ErrorKind::TimedOut);
+                return Poll::Ready(Err(FileSendError::Transport(error)));
+            }
+            Poll::Pending
+        })
+        .await;
+        match sent {
+            Ok(()) => {
+                writer.caught_up();
+                unfinished.0 = None;
+                Ok(())
+            }
+            Err(FileSendError::Transport(error)) => {
+                tracing::debug!(%error, "a file body's write failed");
+                Err(SendError::Disconnected)
+            }
+            Err(FileSendError::File(error)) => {
+                tracing::warn!(%error, "a file body could not be sent whole; closing");
+                Err(SendError::BodyTooShort)
+            }
+        }
     }
 
     /// Two messages in order. A start and its first body (what `send_response` sends) go to
@@ -176,8 +220,20 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
     }
 }
 
+/// A file body on its way out: dropped before every byte went, the state machine is told the
+/// write failed (the length in the head cannot be kept, so the connection ends).
+struct Unfinished<'a>(Option<&'a mut ServerConn>);
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            conn.write_failed();
+        }
+    }
+}
+
 /// A WebSocket's handshake came in on HTTP/1.1: it is answered with a 101, or in plain HTTP.
-impl<W: AsyncWrite + Unpin + Send> HandshakeStream for Wire<W> {
+impl<W: Transport> HandshakeStream for Wire<W> {
     type Io = W;
 
     fn stop(&mut self) {
@@ -221,7 +277,7 @@ impl<W: AsyncWrite + Unpin + Send> HandshakeStream for Wire<W> {
 }
 
 /// A request's stream on HTTP/1.1, as the request layer judges it: the connection's machine.
-impl<W: AsyncWrite + Unpin + Send> RequestStream for Wire<W> {
+impl<W: Transport> RequestStream for Wire<W> {
     fn app_panicked(&mut self) {
         self.conn.app_panicked();
     }
@@ -254,7 +310,7 @@ impl<W: AsyncWrite + Unpin + Send> RequestStream for Wire<W> {
 
 /// While the app waits, what it streamed (and the responses to earlier pipelined requests) goes
 /// out. If a `send` holds the wire, it is writing already.
-impl<W: AsyncWrite + Unpin + Send> WhileTheAppWaits for Lock<Wire<W>> {
+impl<W: Transport> WhileTheAppWaits for Lock<Wire<W>> {
     fn poll_stalled(&self, cx: &mut Context<'_>) -> bool {
         let Some(mut w) = self.try_lock() else {
             return false;
@@ -277,7 +333,7 @@ pub(crate) struct ResponseSender<'a, W> {
     shutdown: &'a crate::Shutdown,
 }
 
-impl<'a, W: AsyncWrite + Unpin + Send> ResponseSender<'a, W> {
+impl<'a, W: Transport> ResponseSender<'a, W> {
     pub(crate) fn new(wire: &'a Lock<Wire<W>>, shutdown: &'a crate::Shutdown) -> Self {
         ResponseSender { wire, shutdown }
     }
@@ -291,7 +347,7 @@ impl<'a, W: AsyncWrite + Unpin + Send> ResponseSender<'a, W> {
     }
 }
 
-impl<W: AsyncWrite + Unpin + Send> Sender for ResponseSender<'_, W> {
+impl<W: Transport> Sender for ResponseSender<'_, W> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
         self.locked().await.send(message).await
     }
@@ -314,7 +370,7 @@ mod tests {
     use super::*;
 
     /// A wire answering one `GET /`.
-    fn answering<W: AsyncWrite + Unpin + Send>(io: W) -> Wire<W> {
+    fn answering<W: Transport>(io: W) -> Wire<W> {
         let settings = Settings {
             limits: Limits::default(),
             max_body_bytes: 1 << 20,
