@@ -155,3 +155,78 @@ fn the_readme_curl_session_is_what_the_binary_does() {
         }
     }
 }
+
+/// The flags a text names as `--word`, in order of first appearance.
+fn flags_named(text: &str) -> Vec<String> {
+    let mut flags: Vec<String> = Vec::new();
+    for (at, _) in text.match_indices("--") {
+        let name: String = text[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        let flag = format!("--{name}");
+        if name.len() > 1 && !flags.contains(&flag) {
+            flags.push(flag);
+        }
+    }
+    flags
+}
+
+#[test]
+fn every_flag_the_readme_and_deploy_docs_name_is_one_the_binary_takes() {
+    let help = Command::new(support::binary::binary())
+        .arg("--help")
+        .output()
+        .expect("rasgi --help");
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    let taken = flags_named(&help);
+    // Flags of other programs the docs quote (cargo's, curl's, nginx's).
+    let others = ["--release", "--workspace", "--now", "--example"];
+    let readme = include_str!("../README.md");
+    let deploy = include_str!("../docs/deploy.md");
+    let named: Vec<String> = flags_named(readme)
+        .into_iter()
+        .chain(flags_named(deploy))
+        .filter(|f| !others.contains(&f.as_str()))
+        .collect();
+    assert!(named.len() >= 30, "the docs name the flags: {named:?}");
+    let unknown: Vec<&String> = named.iter().filter(|f| !taken.contains(f)).collect();
+    assert!(
+        unknown.is_empty(),
+        "named in the docs, unknown to --help: {unknown:?}"
+    );
+    let section = readme
+        .split("## Flags")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README has a Flags section");
+    let in_section = flags_named(section);
+    let undocumented: Vec<&String> = taken
+        .iter()
+        .filter(|f| !["--help", "--version"].contains(&f.as_str()))
+        .filter(|f| !in_section.contains(f) && !flags_named(deploy).contains(f))
+        .filter(|f| !help_is_demo_only(f))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "flags --help lists that neither the README's Flags section nor docs/deploy.md shows: {undocumented:?}"
+    );
+}
+
+/// The demo app's own flags, which the README's routes paragraph and `--help` explain.
+fn help_is_demo_only(flag: &str) -> bool {
+    [
+        "--log-file",
+        "--email-delay-ms",
+        "--notification-delay-ms",
+        "--allowed-hosts",
+        "--cors-origins",
+        "--ws-max-size",
+        "--ws-ping-interval",
+        "--ws-ping-timeout",
+        "--no-ws-per-message-deflate",
+        "--max-body-bytes",
+        "--root-path",
+    ]
+    .contains(&flag)
+}
