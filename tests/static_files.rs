@@ -403,7 +403,7 @@ fn on_plain_tcp_the_file_goes_by_sendfile_not_through_user_space() {
             "-f",
             "-qq",
             "-e",
-            "trace=sendfile,write,writev,sendmsg,sendto",
+            "trace=sendfile,write,writev,sendmsg,sendto,setsockopt",
             "-o",
         ])
         .arg(&trace)
@@ -435,13 +435,20 @@ fn on_plain_tcp_the_file_goes_by_sendfile_not_through_user_space() {
         .unwrap_or_else(|| panic!("no address in {line:?}"));
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
-        .write_all(b"GET /static/big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .write_all(
+            b"GET /static/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
         .unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(raw.ends_with(&body));
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let file_end = head_end + LEN;
+    assert!(raw[..file_end].ends_with(&body));
+    assert!(raw[file_end..].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(raw.ends_with(b"ok"));
     let trace = std::fs::read_to_string(&trace).unwrap();
     // Each traced call's result: `... = N`.
     let total = |call: &str| -> usize {
@@ -465,6 +472,19 @@ fn on_plain_tcp_the_file_goes_by_sendfile_not_through_user_space() {
     assert_eq!(total("sendfile"), LEN, "{trace}");
     let written = total("write") + total("writev") + total("sendmsg") + total("sendto");
     assert!(written < 4096, "{written} bytes went by write: {trace}");
+    // Small packets may wait to be coalesced only while the file goes: Nagle's algorithm is
+    // switched on just before the first sendfile and off again before the next response.
+    let lines: Vec<&str> = trace.lines().collect();
+    let first = |what: &dyn Fn(&str) -> bool| lines.iter().position(|l| what(l));
+    let last = |what: &dyn Fn(&str) -> bool| lines.iter().rposition(|l| what(l));
+    let nodelay = |l: &str, on: &str| l.contains("TCP_NODELAY") && l.contains(on);
+    let first_sendfile = first(&|l| l.contains("sendfile(")).unwrap();
+    let last_sendfile = last(&|l| l.contains("sendfile(")).unwrap();
+    let nagle_on = first(&|l| nodelay(l, "[0]")).expect("Nagle switched on for the file");
+    let nagle_off = last(&|l| nodelay(l, "[1]")).expect("and off after it");
+    let health = last(&|l| l.contains("HTTP/1.1 200 OK")).expect("the second response");
+    assert!(nagle_on < first_sendfile, "{trace}");
+    assert!(last_sendfile < nagle_off && nagle_off < health, "{trace}");
 }
 
 #[test]

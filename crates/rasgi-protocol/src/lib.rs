@@ -12,7 +12,7 @@
 //! | --- | --- |
 //! | scopes (what the request is) | [`scope`] |
 //! | events and messages (what flows) | [`message`] |
-//! | a body sent from a file (path send) | [`file`] |
+//! | a body sent from a file (path send) | [`mod@file`] |
 //! | the `App`, `Receive`, `Sender` traits and the boxed form | [`app`] |
 //! | header lists | [`headers`] |
 //! | lifespan state and per-request extensions | [`state`] |

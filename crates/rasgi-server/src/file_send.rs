@@ -19,9 +19,10 @@ use tokio::io::AsyncWrite;
 /// The largest piece read from a file to be written by hand (TLS, pipes).
 const PIECE_BYTES: usize = 64 * 1024;
 
-/// The most one `sendfile` call is asked for (the kernel sends at most what the socket's buffer
-/// takes, far less; the bound keeps the count in range on every platform).
-const MAX_SENDFILE: u64 = 1 << 30;
+/// The most one `sendfile` call is asked for. After each call the connection's task yields to
+/// the worker's other connections: a large file goes out in turns taken with them, rather than
+/// in one run that fills its socket's whole buffer.
+const SENDFILE_TURN: u64 = 256 * 1024;
 
 /// A connection's write half.
 pub(crate) trait Transport: AsyncWrite + Unpin + Send {
@@ -37,6 +38,13 @@ pub(crate) trait Transport: AsyncWrite + Unpin + Send {
         let _ = (cx, file, offset, len);
         None
     }
+
+    /// Let the kernel hold a partly filled packet back while earlier ones are unacknowledged
+    /// (Nagle's algorithm, `on`), or send every write at once (off, the connection's usual
+    /// state, which also sends what was held). Nothing where the transport has no such switch.
+    fn coalesce_packets(&mut self, on: bool) {
+        let _ = on;
+    }
 }
 
 impl Transport for tokio::net::tcp::WriteHalf<'_> {
@@ -48,6 +56,11 @@ impl Transport for tokio::net::tcp::WriteHalf<'_> {
         len: usize,
     ) -> Option<Poll<io::Result<usize>>> {
         sendfile::poll(cx, self.as_ref(), file, offset, len)
+    }
+
+    fn coalesce_packets(&mut self, on: bool) {
+        // A socket that refuses sends as it would have: nothing to report.
+        let _ = self.as_ref().set_nodelay(!on);
     }
 }
 
@@ -209,7 +222,7 @@ impl FileSend {
     ) -> Poll<Result<(), FileSendError>> {
         while self.remaining > 0 {
             if self.piece_at == self.piece.len() {
-                let want = self.remaining.min(MAX_SENDFILE) as usize;
+                let want = self.remaining.min(SENDFILE_TURN) as usize;
                 if let Some(result) = io.poll_sendfile(cx, &self.file, self.offset, want) {
                     let n = match std::task::ready!(result) {
                         Ok(0) => return Poll::Ready(Err(FileSendError::File(ended_early()))),
@@ -224,6 +237,10 @@ impl FileSend {
                     };
                     self.advance(n as u64);
                     sent();
+                    if self.remaining > 0 {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                     continue;
                 }
                 if let Err(error) = self.read_piece() {

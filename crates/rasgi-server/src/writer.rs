@@ -140,6 +140,12 @@ impl<W: Transport> Writer<W> {
         file.poll_send(cx, &mut self.io, || *progressed = true)
     }
 
+    /// Let small packets wait to be coalesced while a file is sent, or not
+    /// ([`Transport::coalesce_packets`]).
+    pub(crate) fn coalesce_packets(&mut self, on: bool) {
+        self.io.coalesce_packets(on);
+    }
+
     /// Flush the transport itself (a TLS session's buffered records).
     pub(crate) fn poll_flush_io(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_flush(cx)

@@ -76,6 +76,10 @@ impl<W: Transport> Wire<W> {
         if len == 0 {
             return Ok(());
         }
+        // The tail of each `sendfile` call waits to share a packet with the next call's bytes.
+        // A failure below ends the connection, so only success needs to switch it back, which
+        // also sends the last tail at once.
+        self.writer.coalesce_packets(true);
         let mut file = FileSend::new(&body, len);
         let Wire { writer, conn } = self;
         let mut unfinished = Unfinished(Some(conn));
@@ -92,6 +96,7 @@ impl<W: Transport> Wire<W> {
         .await;
         match sent {
             Ok(()) => {
+                writer.coalesce_packets(false);
                 writer.caught_up();
                 unfinished.0 = None;
                 Ok(())
