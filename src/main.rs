@@ -16,7 +16,7 @@ use rasgi::server::{
 
 /// rasgi: an ASGI-style HTTP/1.1 server, serving its demo app.
 #[derive(Debug, Parser)]
-#[command(name = "rasgi", version, about)]
+#[command(name = "rasgi", version, about, allow_negative_numbers = true)]
 struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]

@@ -46,11 +46,18 @@ fn bad_flags_get_a_message_and_exit_2() {
         &["--ws-max-size", "big"],
         &["--ws-ping-interval", "-1"],
         &["--ws-ping-timeout", "soon"],
+        &["--use-colors=yes"],
+        &["--no-use-colors=no"],
+        &["--no-server-header=1"],
+        &["--no-date-header=x"],
+        &["--ssl-cert-reqs", "3"],
     ] {
         let output = Command::new(binary()).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let message = String::from_utf8_lossy(&output.stderr);
         assert!(message.contains("error"), "{args:?}: {message}");
+        let flag = args[0].split('=').next().unwrap();
+        assert!(message.contains(flag), "{args:?}: {message}");
     }
 }
 
