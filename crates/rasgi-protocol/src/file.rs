@@ -79,6 +79,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore)] // Miri's isolation has no file system.
     fn a_whole_file_is_as_long_as_it_is_when_opened() {
         let path = std::env::temp_dir().join(format!("rasgi-file-body-{}", std::process::id()));
         std::fs::write(&path, b"0123456789").unwrap();
