@@ -230,3 +230,80 @@ fn help_is_demo_only(flag: &str) -> bool {
     ]
     .contains(&flag)
 }
+
+/// The README's embedding example, as a newcomer pastes it.
+fn embedding_example() -> &'static str {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("<!-- embed: start -->")
+        .expect("embed start marker");
+    let end = readme
+        .find("<!-- embed: end -->")
+        .expect("embed end marker");
+    let block = readme[start..end]
+        .split("```rust\n")
+        .nth(1)
+        .expect("a rust block");
+    block.split("```").next().unwrap()
+}
+
+#[test]
+fn the_readme_embedding_example_is_the_example_that_runs() {
+    assert_eq!(
+        embedding_example(),
+        include_str!("../examples/readme.rs"),
+        "README.md's embedding block and examples/readme.rs differ"
+    );
+    // `cargo test` builds the examples beside the tests' own directory.
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join("readme"))
+        .unwrap();
+    assert!(example.exists(), "{} was not built", example.display());
+    let mut child = Command::new(&example)
+        .arg("127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let get = |path: &str| {
+        let output = Command::new("curl")
+            .args(["-sS", "-i", &format!("http://127.0.0.1:{port}{path}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n")
+    };
+    let hello = get("/hello/ann");
+    assert!(hello.starts_with("HTTP/1.1 200 OK\n"), "{hello}");
+    assert!(hello.ends_with("\n\nHello, ann!"), "{hello}");
+    let missing = get("/nope");
+    assert!(missing.starts_with("HTTP/1.1 404 Not Found\n"), "{missing}");
+    // SIGTERM: the graceful shutdown `serve` promises, and exit 0.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the example did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -101,6 +101,8 @@ pub struct Demo {
     counts: Arc<RequestCounts>,
     /// The server's panic and timeout counters, for `/metrics`.
     server_counters: ServerCounters,
+    /// The HTTP routes.
+    routes: Arc<crate::routing::Router<routes::Page>>,
 }
 
 /// The middleware stack of the demo, around any app.
@@ -158,6 +160,7 @@ pub fn build(
 ) -> Result<StackApp<impl App>, ConfigError> {
     let counts = Arc::new(RequestCounts::default());
     let demo = Demo {
+        routes: Arc::new(routes::router(config.static_files.is_some())),
         config: Arc::new(config.clone()),
         executor,
         counts: counts.clone(),

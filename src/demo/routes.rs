@@ -12,6 +12,8 @@ use rasgi_protocol::{
     ReadBodyError, Receive, SendError, Sender, State, WebSocketScope,
 };
 
+use crate::routing::{Routed, Router};
+
 use super::{metrics, Demo, LogFile};
 
 /// Largest JSON body `/send-data` reads.
@@ -74,6 +76,50 @@ pub(super) fn websocket<R: Receive, S: Sender>(
     }
 }
 
+/// The demo's HTTP routes, in the order they are tried (the busiest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Page {
+    Hello,
+    Health,
+    Whoami,
+    Echo,
+    Register,
+    SendData,
+    Notify,
+    Stream,
+    Sse,
+    Big,
+    Error,
+    Panic,
+    RateLimited,
+    Metrics,
+    Static,
+}
+
+/// The routes `route` serves; `/static` only with `--static-dir`.
+pub(super) fn router(static_files: bool) -> Router<Page> {
+    let router = Router::new()
+        .get("/", Page::Hello)
+        .get("/health", Page::Health)
+        .get("/whoami", Page::Whoami)
+        .post("/echo", Page::Echo)
+        .post("/register", Page::Register)
+        .post("/send-data", Page::SendData)
+        .post("/send-notification/{email}", Page::Notify)
+        .get("/stream", Page::Stream)
+        .get("/sse", Page::Sse)
+        .get("/big", Page::Big)
+        .get("/error", Page::Error)
+        .get("/panic", Page::Panic)
+        .get("/rate-limited", Page::RateLimited)
+        .get("/metrics", Page::Metrics);
+    if static_files {
+        router.mount("/static", Page::Static)
+    } else {
+        router
+    }
+}
+
 /// A plain function returning an `async` block, not an `async fn`: an `async fn` keeps the
 /// scope it is passed beside the one it binds (352 bytes more for the whole request).
 #[allow(clippy::manual_async_fn)] // deliberately not an `async fn`: see above
@@ -84,31 +130,35 @@ pub(super) fn route<R: Receive, S: Sender>(
     mut send: S,
 ) -> impl Future<Output = Result<(), AppError>> + Send + use<'_, R, S> {
     async move {
-        // HEAD is answered by the GET route, as Starlette does; the server sends no body for it.
-        let method = match scope.method.as_str() {
-            "HEAD" => "GET",
-            other => other,
+        // `HEAD` reaches the `GET` route (the server sends no body for it); a miss is 404, or
+        // 405 naming the methods the path takes, as FastAPI answers.
+        let (page, email) = match demo.routes.route_scope(&scope) {
+            Routed::Found(found) => (*found.target(), found.param("email")),
+            Routed::Missed(miss) => {
+                miss.answer(&mut send).await?;
+                return Ok(());
+            }
         };
-        match (method, scope.path.as_str()) {
-            ("GET", "/") => text(&mut send, 200, "Hello, World!").await,
-            ("GET", "/health") => text(&mut send, 200, "ok").await,
-            ("GET", "/whoami") => whoami(&scope, &mut send).await,
-            ("POST", "/echo") => echo(&scope, receive, &mut send).await,
-            ("POST", "/register") => register(demo, &scope, &mut send).await,
+        match page {
+            Page::Hello => text(&mut send, 200, "Hello, World!").await,
+            Page::Health => text(&mut send, 200, "ok").await,
+            Page::Whoami => whoami(&scope, &mut send).await,
+            Page::Echo => echo(&scope, receive, &mut send).await,
+            Page::Register => register(demo, &scope, &mut send).await,
             // The two largest routes' futures are on the heap: a request's future is as large as
             // its largest route, and these two are rare.
-            ("POST", "/send-data") => Box::pin(send_data(&scope, receive, &mut send)).await,
-            ("POST", p) if p.starts_with("/send-notification/") => {
-                let email = &p["/send-notification/".len()..];
+            Page::SendData => Box::pin(send_data(&scope, receive, &mut send)).await,
+            Page::Notify => {
+                let email = email.unwrap_or_default();
                 send_notification(demo, &scope, email, &mut send).await
             }
-            ("GET", "/stream") => Box::pin(stream(&scope, &mut send)).await,
-            ("GET", "/sse") => sse(&scope, &mut send).await,
-            ("GET", "/big") => big(&scope, &mut send).await,
-            ("GET", "/error") => Err("the /error route always fails".into()),
-            ("GET", "/panic") => panic!("the /panic route always panics"),
-            ("GET", "/rate-limited") => Err(RateLimitExceeded { retry_after: 30 }.into()),
-            ("GET", "/metrics") => {
+            Page::Stream => Box::pin(stream(&scope, &mut send)).await,
+            Page::Sse => sse(&scope, &mut send).await,
+            Page::Big => big(&scope, &mut send).await,
+            Page::Error => Err("the /error route always fails".into()),
+            Page::Panic => panic!("the /panic route always panics"),
+            Page::RateLimited => Err(RateLimitExceeded { retry_after: 30 }.into()),
+            Page::Metrics => {
                 let body = metrics::render(
                     &demo.counts,
                     demo.executor.counters(),
@@ -120,57 +170,9 @@ pub(super) fn route<R: Receive, S: Sender>(
                 Ok(())
             }
             // `--static-dir`'s files (boxed: rare next to the other routes, and large).
-            (_, path) if path.starts_with("/static/") && demo.config.static_files.is_some() => {
-                Box::pin(static_file(demo, &scope, &mut send)).await
-            }
-            // A path a route has, with a method it does not take: 405 and the methods it takes,
-            // as FastAPI answers.
-            (_, path) => match allowed_methods(path) {
-                Some(allow) => {
-                    let headers = Headers::with_capacity(4)
-                        .with("content-type", "application/json")
-                        .with("allow", allow);
-                    let body = r#"{"detail":"Method Not Allowed"}"#;
-                    send_response(&mut send, 405, headers, body).await?;
-                    Ok(())
-                }
-                None => json(&mut send, 404, serde_json::json!({ "detail": "Not Found" })).await,
-            },
+            Page::Static => Box::pin(static_file(demo, &scope, &mut send)).await,
         }
     }
-}
-
-/// Every path [`route`] serves (a trailing `/` stands for any path under it) and the methods it
-/// takes there, as a 405's `Allow` names them (a GET route takes HEAD too). Keep it in step
-/// with `route`'s arms; a test sends each path each of its methods.
-const ROUTES: [(&str, &str); 14] = [
-    ("/", "GET, HEAD"),
-    ("/health", "GET, HEAD"),
-    ("/whoami", "GET, HEAD"),
-    ("/stream", "GET, HEAD"),
-    ("/sse", "GET, HEAD"),
-    ("/big", "GET, HEAD"),
-    ("/error", "GET, HEAD"),
-    ("/panic", "GET, HEAD"),
-    ("/rate-limited", "GET, HEAD"),
-    ("/metrics", "GET, HEAD"),
-    ("/echo", "POST"),
-    ("/register", "POST"),
-    ("/send-data", "POST"),
-    ("/send-notification/", "POST"),
-];
-
-/// Whether `route` (from [`ROUTES`]) stands for every path under it.
-fn is_prefix(route: &str) -> bool {
-    route.len() > 1 && route.ends_with('/')
-}
-
-/// The methods [`route`] takes at `path`, or `None` for a path no route has.
-fn allowed_methods(path: &str) -> Option<&'static str> {
-    ROUTES.iter().find_map(|&(route, allow)| {
-        let matches = path == route || (is_prefix(route) && path.starts_with(route));
-        matches.then_some(allow)
-    })
 }
 
 async fn text<S: Sender>(send: &mut S, status: u16, body: &'static str) -> Result<(), AppError> {
@@ -469,6 +471,25 @@ mod tests {
     use crate::demo::{DemoConfig, RequestCounts};
     use crate::testing::TestClient;
 
+    /// Every path the demo serves (a trailing `/` stands for a path with a parameter under it)
+    /// and the methods a 405's `allow` names there.
+    const ROUTES: [(&str, &str); 14] = [
+        ("/", "GET, HEAD"),
+        ("/health", "GET, HEAD"),
+        ("/whoami", "GET, HEAD"),
+        ("/stream", "GET, HEAD"),
+        ("/sse", "GET, HEAD"),
+        ("/big", "GET, HEAD"),
+        ("/error", "GET, HEAD"),
+        ("/panic", "GET, HEAD"),
+        ("/rate-limited", "GET, HEAD"),
+        ("/metrics", "GET, HEAD"),
+        ("/echo", "POST"),
+        ("/register", "POST"),
+        ("/send-data", "POST"),
+        ("/send-notification/", "POST"),
+    ];
+
     #[tokio::test]
     async fn every_path_takes_its_methods_and_answers_any_other_with_405() {
         let client = TestClient::new(Demo {
@@ -476,9 +497,10 @@ mod tests {
             executor: Executor::default(),
             counts: Arc::new(RequestCounts::default()),
             server_counters: ServerCounters::new(),
+            routes: Arc::new(router(false)),
         });
         for (route, allow) in ROUTES {
-            let path = if is_prefix(route) {
+            let path = if route.len() > 1 && route.ends_with('/') {
                 format!("{route}bob@example.com")
             } else {
                 route.to_string()
@@ -497,8 +519,9 @@ mod tests {
             assert_eq!(refused.header("allow"), Some(allow), "DELETE {path}");
             assert_eq!(refused.text(), r#"{"detail":"Method Not Allowed"}"#);
         }
-        assert_eq!(client.request("DELETE", "/nope").send().await.status, 404);
-        assert_eq!(allowed_methods("/send-notification"), None);
-        assert_eq!(allowed_methods("/healthz"), None);
+        for path in ["/nope", "/send-notification", "/healthz", "/static/x"] {
+            let missing = client.request("DELETE", path).send().await;
+            assert_eq!(missing.status, 404, "{path}");
+        }
     }
 }
