@@ -211,6 +211,14 @@ fn bad_input_gets_400_with_a_clear_message() {
         .as_str()
         .unwrap()
         .starts_with("the body is not JSON"));
+    let too_large = request(
+        &rasgi,
+        "POST",
+        "/send-data",
+        &[("Content-Type", "application/json")],
+        &vec![b' '; (1 << 20) + 1],
+    );
+    assert_eq!(too_large.status, 413);
     let no_email = request(&rasgi, "POST", "/register", &[], b"");
     assert_eq!(no_email.status, 400);
     assert_eq!(

@@ -478,3 +478,59 @@ async fn request_targets_in_their_accepted_forms() {
     }
     server.stop().await.unwrap();
 }
+
+/// An app that reads at most 8 body bytes with `read_body` and passes its error on with `?`.
+struct EightBytes;
+
+impl rasgi::protocol::App for EightBytes {
+    async fn call<R: rasgi::protocol::Receive, S: rasgi::protocol::Sender>(
+        &self,
+        scope: rasgi::protocol::Scope,
+        mut receive: R,
+        mut send: S,
+    ) -> Result<(), rasgi::protocol::AppError> {
+        if let rasgi::protocol::Scope::Http(_) = scope {
+            let body = rasgi::protocol::read_body(&mut receive, 8).await?;
+            let headers = rasgi::protocol::Headers::new();
+            rasgi::protocol::send_response(&mut send, 200, headers, body).await?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn rfc9110_15_5_14_a_body_over_read_bodys_limit_is_413_not_500() {
+    let server = TestServer::start(EightBytes).await;
+    let whole = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n01234567890123456789";
+    let chunked = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+                    5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n";
+    for raw in [&whole[..], &chunked[..]] {
+        let (response, closed) = exchange(&server, raw).await;
+        assert_eq!(response.status, 413, "{}", String::from_utf8_lossy(raw));
+        assert!(closed);
+    }
+    // Within the limit, the app answers.
+    let mut client = server.connect().await;
+    client
+        .send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n01234567")
+        .await;
+    let ok = client.response().await;
+    assert_eq!((ok.status, ok.text()), (200, "01234567".to_string()));
+    drop(client);
+    server.stop().await.unwrap();
+
+    // Behind ServerErrors, which answers every other error 500, the same 413.
+    let guarded = rasgi::middleware::Stack::new()
+        .push(rasgi::middleware::ServerErrors::new())
+        .app(EightBytes);
+    let server = TestServer::start(guarded).await;
+    let mut client = server.connect().await;
+    client.send(whole).await;
+    let response = client.response().await;
+    assert_eq!(
+        (response.status, response.text()),
+        (413, "Content Too Large".to_string())
+    );
+    drop(client);
+    server.stop().await.unwrap();
+}

@@ -327,6 +327,8 @@ async fn send_data<R: Receive, S: Sender>(
 ) -> Result<(), AppError> {
     let body = match read_body(&mut receive, MAX_JSON_BYTES).await {
         Ok(body) => body,
+        // Answered 413 by ServerErrors (and by the server without it).
+        Err(error @ ReadBodyError::TooLarge(_)) => return Err(error.into()),
         Err(error) => return bad_request(send, error.to_string()).await,
     };
     let data: serde_json::Value = match serde_json::from_slice(&body) {

@@ -47,6 +47,8 @@ enum Ev {
     BodyTimedOut,
     /// The app panicked.
     Panicked,
+    /// The app gave up on a body longer than it takes.
+    RefusedBody,
 }
 
 struct Row {
@@ -305,6 +307,15 @@ const TABLE: &[Row] = &[
     Row { name: "a body stalled after the response started closes",
         given: &[Head(POST5), Start(200, PLAIN), Body("a", true), BodyTimedOut, Receive, Returned(false)], when: Finish, then: "Close", phases: (Rq::Closed, Rs::Streaming),
         wire_has: &[], wire_lacks: &["408"] },
+    Row { name: "a body the app refused mid-way is answered 413 when nothing was sent",
+        given: &[Head(POST5), Bytes("ab"), Receive, RefusedBody], when: Returned(true), then: "BodyRefused(413)", phases: (Rq::BodyRefused, Rs::Complete),
+        wire_has: &["HTTP/1.1 413 Content Too Large\r\n", "connection: close"], wire_lacks: &[] },
+    Row { name: "a whole body the app refused is answered 413 too",
+        given: &[Head(POST5), Bytes("abcde"), Receive, RefusedBody], when: Returned(true), then: "BodyRefused(413)", phases: (Rq::BodyRefused, Rs::Complete),
+        wire_has: &["HTTP/1.1 413 Content Too Large\r\n"], wire_lacks: &[] },
+    Row { name: "a body refused after the response started closes",
+        given: &[Head(POST5), Start(200, PLAIN), Body("a", true), Bytes("ab"), Receive, RefusedBody, Returned(true)], when: Finish, then: "Close", phases: (Rq::Closed, Rs::Streaming),
+        wire_has: &[], wire_lacks: &["413"] },
     // ----- the app returned -----
     Row { name: "an error before the start is 500",
         given: &[Head(GET)], when: Returned(true), then: "FailedBeforeStart", phases: (Rq::BodyEnded, Rs::Complete),
@@ -461,6 +472,10 @@ fn apply(conn: &mut ServerConn, input: &mut BytesMut, wire: &mut Vec<u8>, event:
         }
         Panicked => {
             conn.app_panicked();
+            String::new()
+        }
+        RefusedBody => {
+            conn.app_refused_body(413);
             String::new()
         }
     };
@@ -710,6 +725,7 @@ fn method(event: Ev) -> &'static str {
         Drain => "drain",
         BodyTimedOut => "body_timed_out",
         Panicked => "app_panicked",
+        RefusedBody => "app_refused_body",
     }
 }
 
@@ -799,6 +815,7 @@ fn the_docs_phase_tables_are_the_changes_the_table_makes() {
                 "send_body",
                 "send_trailers",
                 "send_file_body",
+                "app_refused_body",
                 "app_returned",
             ]
             .iter()

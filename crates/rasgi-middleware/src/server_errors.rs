@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{App, AppError, Headers, Receive, Scope, Sender};
+use rasgi_protocol::{App, AppError, Headers, ReadBodyError, Receive, Scope, Sender};
 
 use crate::answer_errors::call_answering_errors;
 use crate::{ExceptionHandlers, Middleware, Response};
@@ -79,6 +79,15 @@ impl Middleware for ServerErrors {
         let answer = |error: &AppError| {
             if let Some(response) = self.typed.answer(error) {
                 return Some(response);
+            }
+            // A body over `read_body`'s limit is the client's fault, not the app's: 413, as the
+            // server answers it without this middleware.
+            if let Some(ReadBodyError::TooLarge(_)) = error.downcast_ref::<ReadBodyError>() {
+                return Some(Response::new(
+                    413,
+                    Headers::new().with("content-type", "text/plain; charset=utf-8"),
+                    "Content Too Large",
+                ));
             }
             if panicked(error).is_none() {
                 tracing::error!(%error, "app failed; answering 500");

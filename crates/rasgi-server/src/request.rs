@@ -64,6 +64,9 @@ pub(crate) trait RequestStream {
     /// The app panicked (told before [`RequestStream::app_returned`]): the stream's
     /// connection serves nothing after this request.
     fn app_panicked(&mut self);
+    /// The app gave up on a request body longer than it takes (told before
+    /// [`RequestStream::app_returned`]): `status` answers the request if nothing was sent.
+    fn app_refused_body(&mut self, status: u16);
     /// The app returned (`failed`: with an error): the machine's verdict, with the server's
     /// own answer queued where one is due.
     fn app_returned(&mut self, failed: bool) -> Verdict;
@@ -174,6 +177,9 @@ pub(crate) fn judge<A, S: RequestStream>(
         stream.app_panicked();
         ctx.counters.panic();
     }
+    if let Some(status) = result.as_ref().err().and_then(refused_body) {
+        stream.app_refused_body(status);
+    }
     let verdict = stream.app_returned(result.is_err());
     let (tasks, request_id) = background.take_with_request_id();
     let request_id = || request_id.as_deref().map(String::from_utf8_lossy);
@@ -215,6 +221,15 @@ pub(crate) fn judge<A, S: RequestStream>(
             tracing::info!(limit, "served the request limit; shutting down");
             ctx.shutdown.trigger();
         }
+    }
+}
+
+/// The status for an app's error that refuses the request's body: 413 for a body over
+/// `read_body`'s limit.
+fn refused_body(error: &AppError) -> Option<u16> {
+    match error.downcast_ref::<rasgi_protocol::ReadBodyError>() {
+        Some(rasgi_protocol::ReadBodyError::TooLarge(_)) => Some(413),
+        _ => None,
     }
 }
 

@@ -284,6 +284,17 @@ impl ServerConn {
         self.close_for(CloseReason::TimedOut);
     }
 
+    /// The app gave up on the request's body: it is longer than the app takes (`read_body`'s
+    /// limit). Nothing more is read from it, `status` (413) answers the request if no response
+    /// has started, and the connection closes. Tell the machine before
+    /// [`ServerConn::app_returned`].
+    pub fn app_refused_body(&mut self, status: u16) {
+        if matches!(self.read, Read::Body { .. } | Read::Delivered) {
+            self.read = Read::Refused(status);
+        }
+        self.close_for(CloseReason::Refused);
+    }
+
     /// The read direction ended (end of stream, or a failed read). While the client is expected
     /// to talk (mid-body, or while the app waits for it to leave) this means it left.
     pub fn read_closed(&mut self) {

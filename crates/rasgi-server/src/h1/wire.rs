@@ -287,6 +287,10 @@ impl<W: Transport> RequestStream for Wire<W> {
         self.conn.app_panicked();
     }
 
+    fn app_refused_body(&mut self, status: u16) {
+        self.conn.app_refused_body(status);
+    }
+
     fn app_returned(&mut self, failed: bool) -> Verdict {
         match self.conn.app_returned(failed) {
             AppOutcome::Complete => Verdict::Complete,
