@@ -38,5 +38,7 @@ pub mod prelude {
         read_body, send_response, App, AppError, BackgroundTasks, Bytes, Event, Headers, HttpScope,
         Message, Receive, Scope, SendError, Sender, State, WebSocketData, WebSocketScope,
     };
-    pub use rasgi_server::{serve, serve_connection, Listener, Server, ServerConfig};
+    pub use rasgi_server::{
+        serve, serve_connection, serve_with_shutdown, Listener, Server, ServerConfig,
+    };
 }

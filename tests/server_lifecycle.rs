@@ -247,3 +247,34 @@ async fn shutdown_deadline_cuts_off_a_response_that_never_ends() {
         "the response was cut off, not completed"
     );
 }
+
+#[tokio::test]
+async fn serve_with_shutdown_stops_when_the_embedders_future_resolves() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = Listener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(rasgi::server::serve_with_shutdown(
+        listener,
+        support::apps::Probe::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).await.unwrap();
+    assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(!served.is_finished(), "it serves until told to stop");
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), served)
+        .await
+        .expect("it stops once the future resolves")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

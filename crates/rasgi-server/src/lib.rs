@@ -51,7 +51,7 @@ pub use config::{LifespanMode, ServerConfig, WebSocketConfig};
 pub use context::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
 pub use error::ServerError;
-pub use server::{serve, serve_connection, FutureSizes, Listener, Server};
+pub use server::{serve, serve_connection, serve_with_shutdown, FutureSizes, Listener, Server};
 pub use shutdown::Shutdown;
 /// rustls, for building [`ServerConfig::tls`] (feature `tls`).
 #[cfg(feature = "tls")]

@@ -331,10 +331,24 @@ where
         .await;
 }
 
-/// Serve `app` on `listener` with the default settings until SIGINT or SIGTERM.
+/// Serve `app` on `listener` with the default settings until SIGINT or SIGTERM, then shut down
+/// gracefully. It installs handlers for both signals (through tokio's), so the process no
+/// longer dies of them while it serves; an embedder that owns the signals passes its own
+/// shutdown to [`serve_with_shutdown`] instead.
 pub async fn serve<A: App>(listener: Listener, app: A) -> Result<(), ServerError> {
+    serve_with_shutdown(listener, app, crate::signals()).await
+}
+
+/// Serve `app` on `listener` with the default settings until `shutdown` resolves, then shut down
+/// gracefully (connections finish within [`ServerConfig::graceful_shutdown_timeout`]). No
+/// signal handler is installed.
+pub async fn serve_with_shutdown<A: App>(
+    listener: Listener,
+    app: A,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let server = Server::new(app);
-    server.stop_on(crate::signals());
+    server.stop_on(shutdown);
     server.serve(listener).await
 }
 
