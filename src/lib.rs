@@ -9,6 +9,7 @@
 //! | [`server`] | `rasgi-server` | tokio: listener, connection driver, limits, shutdown, lifespan |
 //! | [`background`] | `rasgi-background` | the executor that runs tasks after the response |
 //! | [`middleware`] | `rasgi-middleware` | pure send-wrapping middleware and the stack builder |
+//! | [`endpoint`] | this crate | `app_fn`: an async closure as an app |
 //! | [`routing`] | this crate | `Router`: routes by method and path, parameters, HEAD, 404 and 405, mounts |
 //! | [`static_files`] | this crate | `StaticFiles`: a directory's files, sent by the server (ranges, 304s) |
 //! | [`testing`] | this crate | `TestClient`: drive an app in memory |
@@ -21,6 +22,7 @@
 
 #[cfg(feature = "cli")]
 pub mod demo;
+pub mod endpoint;
 pub mod routing;
 pub mod static_files;
 pub mod testing;

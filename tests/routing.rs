@@ -264,3 +264,63 @@ async fn a_router_of_apps_serves_requests_and_answers_404_and_405_itself() {
     assert_eq!(nested.get("/page/3").send().await.status, 404);
     assert_eq!(nested.get("/api/other").send().await.status, 404);
 }
+
+#[tokio::test]
+async fn an_async_closure_is_an_app_and_routers_mix_them_boxed() {
+    use rasgi::endpoint::{app_fn, Request};
+    use rasgi::middleware::Response;
+    use rasgi::protocol::BoxApp;
+
+    let echo = app_fn(|request: Request| async move {
+        let headers = Headers::new().with("content-type", "text/plain");
+        let text = format!("{} {}", request.scope.method, request.body.len());
+        Ok(Response::new(201, headers, text))
+    })
+    .body_limit(16);
+    let client = TestClient::new(echo);
+    let created = client.post("/anything").body("0123456789").send().await;
+    assert_eq!(
+        (created.status, created.text()),
+        (201, "POST 10".to_string())
+    );
+    // Past the body limit: 413, whole or in chunks.
+    let large = client.post("/").body("x".repeat(17)).send().await;
+    assert_eq!(large.status, 413);
+    let chunked = client
+        .post("/")
+        .chunks(["x".repeat(10), "y".repeat(10)])
+        .send()
+        .await;
+    assert_eq!(chunked.status, 413);
+
+    // Closures are each their own type: boxed, they share a router.
+    let router = Router::new()
+        .get(
+            "/hello/{name}",
+            BoxApp::new(app_fn(|request: Request| async move {
+                let name = request
+                    .scope
+                    .extensions
+                    .get::<PathParams>()
+                    .and_then(|p| p.get("name").map(str::to_string))
+                    .unwrap_or_default();
+                Ok(Response::new(
+                    200,
+                    Headers::new(),
+                    format!("Hello, {name}!"),
+                ))
+            })),
+        )
+        .get(
+            "/fail",
+            BoxApp::new(app_fn(|_: Request| async move {
+                Err::<Response, AppError>("it always fails".into())
+            })),
+        );
+    let client = TestClient::new(router);
+    assert_eq!(client.get("/hello/ann").send().await.text(), "Hello, ann!");
+    let failed = client.get("/fail").send().await;
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.error.as_deref(), Some("it always fails"));
+    assert_eq!(client.post("/fail").send().await.status, 405);
+}

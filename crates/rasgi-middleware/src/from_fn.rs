@@ -53,7 +53,9 @@ impl Response {
         self.body.is_none()
     }
 
-    pub(crate) fn into_parts(self) -> (u16, Headers, Bytes) {
+    /// The status, the fields and the body (empty for a streamed response, whose body is the
+    /// inner app's to send).
+    pub fn into_parts(self) -> (u16, Headers, Bytes) {
         (self.status, self.headers, self.body.unwrap_or_default())
     }
 }
