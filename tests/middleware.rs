@@ -746,3 +746,41 @@ async fn cors_with_a_list_of_origins_varies_on_origin_in_every_response() {
     let client = TestClient::new(Stack::new().push(any).app(Inspect));
     assert_eq!(client.get("/").send().await.header("vary"), None);
 }
+
+/// An app that sets `x-a: app` on its response.
+struct SetsXA;
+
+impl App for SetsXA {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        _scope: Scope,
+        _receive: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        send_response(&mut send, 200, Headers::new().with("x-a", "app"), "ok").await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn custom_headers_append_override_or_fill_in_as_asked() {
+    let fields = [("x-a", "mw"), ("x-b", "mw")];
+    let cases = [
+        (CustomHeaders::new(fields).unwrap(), vec!["app", "mw"]),
+        (CustomHeaders::overriding(fields).unwrap(), vec!["mw"]),
+        (CustomHeaders::if_not_present(fields).unwrap(), vec!["app"]),
+    ];
+    for (middleware, want) in cases {
+        let described = rasgi::middleware::Step::describe(&middleware);
+        let client = TestClient::new(Stack::new().step(middleware).app(SetsXA));
+        let response = client.get("/").send().await;
+        let x_a: Vec<&str> = response
+            .headers
+            .get_all("x-a")
+            .map(|v| std::str::from_utf8(v).unwrap())
+            .collect();
+        assert_eq!(x_a, want, "{described}");
+        // A name the app did not set is added in every mode.
+        assert_eq!(response.header("x-b"), Some("mw"), "{described}");
+    }
+}

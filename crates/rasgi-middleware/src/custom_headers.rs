@@ -1,4 +1,6 @@
-//! CustomHeaders: the same header fields added to every response.
+//! CustomHeaders: the same header fields added to every response (tower-http's
+//! `SetResponseHeader`): appended beside the app's own, in place of them, or only where the
+//! app set none.
 
 use bytes::Bytes;
 use rasgi_protocol::{Headers, Scope, SendError};
@@ -9,12 +11,47 @@ use crate::{valid_header, ConfigError, Decision, ResponseHook, ResponseStart, St
 #[derive(Debug, Clone)]
 pub struct CustomHeaders {
     headers: Headers,
+    mode: Mode,
+}
+
+/// What happens to fields of the same name the app set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Both are kept, the app's first.
+    Append,
+    /// The app's are removed.
+    Override,
+    /// The field is added only where the app set none of that name.
+    IfNotPresent,
 }
 
 impl CustomHeaders {
-    /// Add each `(name, value)` to every response; names and values are checked here.
+    /// Add each `(name, value)` to every response, after any the app set; names and values are
+    /// checked here.
     pub fn new<'a>(
         fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<CustomHeaders, ConfigError> {
+        CustomHeaders::with_mode(fields, Mode::Append)
+    }
+
+    /// Set each `(name, value)` on every response, removing any field of that name the app
+    /// set.
+    pub fn overriding<'a>(
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<CustomHeaders, ConfigError> {
+        CustomHeaders::with_mode(fields, Mode::Override)
+    }
+
+    /// Add each `(name, value)` to the responses where the app set no field of that name.
+    pub fn if_not_present<'a>(
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<CustomHeaders, ConfigError> {
+        CustomHeaders::with_mode(fields, Mode::IfNotPresent)
+    }
+
+    fn with_mode<'a>(
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+        mode: Mode,
     ) -> Result<CustomHeaders, ConfigError> {
         let mut headers = Headers::new();
         for (name, value) in fields {
@@ -23,25 +60,51 @@ impl CustomHeaders {
             }
             headers.append(name.to_ascii_lowercase(), value.to_string());
         }
-        Ok(CustomHeaders { headers })
+        Ok(CustomHeaders { headers, mode })
     }
 }
 
 /// The fields to add, for one response.
-pub struct AddFields<'a>(&'a Headers);
+pub struct AddFields<'a>(&'a Headers, Mode);
+
+impl AddFields<'_> {
+    fn apply(&self, headers: &mut Headers) {
+        let (fields, mode) = (self.0, self.1);
+        let name_of = |name: &Bytes| std::str::from_utf8(name).unwrap_or_default().to_string();
+        match mode {
+            Mode::Append => {}
+            Mode::Override => {
+                for (name, _) in fields.iter() {
+                    headers.remove(&name_of(name));
+                }
+            }
+            Mode::IfNotPresent => {
+                let present: Vec<bool> = fields
+                    .iter()
+                    .map(|(name, _)| headers.contains(&name_of(name)))
+                    .collect();
+                for ((name, value), present) in fields.iter().zip(present) {
+                    if !present {
+                        headers.append(name.clone(), value.clone());
+                    }
+                }
+                return;
+            }
+        }
+        for (name, value) in fields.iter() {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+}
 
 impl ResponseHook for AddFields<'_> {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
-        for (name, value) in self.0.iter() {
-            start.headers.append(name.clone(), value.clone());
-        }
+        self.apply(&mut start.headers);
         Ok(())
     }
 
     fn on_accept(&mut self, headers: &mut Headers) {
-        for (name, value) in self.0.iter() {
-            headers.append(name.clone(), value.clone());
-        }
+        self.apply(headers);
     }
 }
 
@@ -60,7 +123,7 @@ impl Step for CustomHeaders {
     fn on_request(&self, scope: &mut Scope) -> Decision<Option<AddFields<'_>>> {
         Decision::Continue(
             matches!(scope, Scope::Http(_) | Scope::WebSocket(_))
-                .then_some(AddFields(&self.headers)),
+                .then_some(AddFields(&self.headers, self.mode)),
         )
     }
 }
