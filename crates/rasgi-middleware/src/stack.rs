@@ -43,7 +43,9 @@ impl<M: Middleware, A: App> App for Layered<M, A> {
     }
 }
 
-/// Appends a middleware at the inner end of a list of middleware (a nested tuple).
+/// Appends a middleware at the inner end of a list of middleware (a nested tuple). The stack's
+/// builder's own machinery: public only because `Stack`'s methods name it.
+#[doc(hidden)]
 pub trait Append<M> {
     /// The list with `M` at its inner end.
     type Output;
@@ -65,7 +67,9 @@ impl<M, Head, Tail: Append<M>> Append<M> for (Head, Tail) {
     }
 }
 
-/// Wraps an app in a list of middleware, the list's head outermost.
+/// Wraps an app in a list of middleware, the list's head outermost. The stack's builder's own
+/// machinery: public only because `Stack`'s methods name it.
+#[doc(hidden)]
 pub trait Wrap<A> {
     /// The wrapped app's type.
     type Output: App;
@@ -92,6 +96,7 @@ impl<A: App, Head: Middleware, Tail: Wrap<A>> Wrap<A> for (Head, Tail) {
 
 /// Ends a run of steps: appends it to the layers as one [`Steps`] layer (an empty run adds
 /// nothing).
+#[doc(hidden)]
 pub trait Close<L> {
     /// The layers with the run appended.
     type Output;

@@ -76,7 +76,9 @@ impl<Outer: ResponseHook, Inner: ResponseHook> ResponseHook for (Outer, Inner) {
     }
 }
 
-/// A list of steps as a nested tuple, outermost first: `(A, (B, ()))`.
+/// A list of steps as a nested tuple, outermost first: `(A, (B, ()))`. The stack's builder's own
+/// machinery: public only because `Stack`'s methods name it.
+#[doc(hidden)]
 pub trait StepList: Send + Sync + 'static {
     /// The steps' hooks, chained in the same order; by default, hooks that do nothing.
     type Hooks<'a>: ResponseHook + Default

@@ -28,7 +28,8 @@ pub trait Sender: Send {
     /// Send two messages in order: what a wrapper that held the response start back until its
     /// first body passes on. Wrappers forward pairs as pairs, so a stack of them hands the
     /// response down without a future of its own per layer; the default sends one, then the
-    /// other.
+    /// other. The server's and the stack's fast path: an app calls `send` (or `send_response`).
+    #[doc(hidden)]
     fn send_pair(
         &mut self,
         first: Message,

@@ -51,7 +51,9 @@ pub use config::{LifespanMode, ServerConfig, WebSocketConfig};
 pub use context::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
 pub use error::ServerError;
-pub use server::{serve, serve_connection, serve_with_shutdown, FutureSizes, Listener, Server};
+#[cfg(feature = "test-support")]
+pub use server::FutureSizes;
+pub use server::{serve, serve_connection, serve_with_shutdown, Listener, Server};
 pub use shutdown::Shutdown;
 /// rustls, for building [`ServerConfig::tls`] (feature `tls`).
 #[cfg(feature = "tls")]

@@ -287,7 +287,8 @@ impl<A: App> Server<A> {
 
     /// The sizes of the futures a connection's task holds for this app (built over a socket
     /// pair, never polled). For memory budgets: a test pins them, so that a change that grows
-    /// them is seen. Needs a Tokio runtime.
+    /// them is seen. Needs a Tokio runtime, and the feature `test-support`.
+    #[cfg(feature = "test-support")]
     pub fn future_sizes(&self) -> std::io::Result<FutureSizes> {
         let (one, _other) = tokio::net::UnixStream::pair()?;
         let mut request_side = tokio::net::UnixStream::pair()?.0;
@@ -310,7 +311,8 @@ impl<A: App> Server<A> {
     }
 }
 
-/// What [`Server::future_sizes`] measures, in bytes.
+/// What `Server::future_sizes` measures, in bytes (feature `test-support`).
+#[cfg(feature = "test-support")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FutureSizes {
     /// A connection's whole future: what its task keeps all its life, idle or not (a

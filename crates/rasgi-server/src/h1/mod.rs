@@ -182,6 +182,7 @@ where
     )
 }
 
+#[cfg(feature = "test-support")]
 /// The bytes of one request's future over `reader` and `writer` (built, never polled).
 pub(crate) fn request_future_bytes<R, W, A>(reader: R, writer: W, ctx: &ConnContext<A>) -> usize
 where
