@@ -21,6 +21,61 @@
 //!
 //! Each middleware validates its configuration in `new` and passes non-HTTP scopes straight
 //! through first.
+//!
+//! # Write a middleware
+//!
+//! The common middleware looks at the request, then edits the response start: a [`Step`]. Its
+//! `on_request` is plain code that lets the request go on with a [`ResponseHook`] for its
+//! response, or answers it. One that adds a field to every response:
+//!
+//! ```
+//! use rasgi_middleware::{Decision, ResponseHook, ResponseStart, Step};
+//! use rasgi_protocol::{Bytes, Scope, SendError};
+//! struct PoweredBy;
+//! struct Stamp;
+//! impl ResponseHook for Stamp {
+//!     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
+//!         start.headers.append("x-powered-by", "rasgi");
+//!         Ok(())
+//!     }
+//! }
+//! impl Step for PoweredBy {
+//!     type Hook<'a> = Option<Stamp>;
+//!     fn describe(&self) -> String { "PoweredBy".into() }
+//!     fn on_request(&self, _: &mut Scope) -> Decision<Option<Stamp>> { Decision::Continue(Some(Stamp)) }
+//! }
+//! # let mut scope = Scope::Http(rasgi_protocol::HttpScope::new("GET", "/"));
+//! # let Decision::Continue(Some(mut hook)) = PoweredBy.on_request(&mut scope) else { panic!() };
+//! # let mut start = ResponseStart { status: 200, headers: Default::default(), trailers: false };
+//! # hook.on_start(&mut start, &Bytes::new(), false).unwrap();
+//! # assert_eq!(start.headers.get_str("x-powered-by"), Some("rasgi"));
+//! ```
+//!
+//! One that refuses requests without the right API key (401); the app never sees them:
+//!
+//! ```
+//! use rasgi_middleware::{Decision, Response, Step};
+//! use rasgi_protocol::{Headers, Scope};
+//! struct ApiKey(&'static str);
+//! impl Step for ApiKey {
+//!     type Hook<'a> = ();
+//!     fn describe(&self) -> String { "ApiKey".into() }
+//!     fn on_request(&self, scope: &mut Scope) -> Decision<()> {
+//!         match scope {
+//!             Scope::Http(http) if http.header("x-api-key") != Some(self.0) => {
+//!                 Decision::Respond(Response::new(401, Headers::new(), "a valid x-api-key is required"))
+//!             }
+//!             _ => Decision::Continue(()),
+//!         }
+//!     }
+//! }
+//! # let mut scope = Scope::Http(rasgi_protocol::HttpScope::new("GET", "/"));
+//! # assert!(matches!(ApiKey("k").on_request(&mut scope), Decision::Respond(r) if r.status == 401));
+//! ```
+//!
+//! `Stack::new().step(ApiKey("k")).step(PoweredBy).app(app)` runs both as one layer, outermost
+//! first. A middleware that must await around the inner app (error handling, a timeout) is a
+//! [`Middleware`]; [`from_fn`](mod@from_fn) writes one as a closure.
 
 #![warn(missing_docs)]
 
