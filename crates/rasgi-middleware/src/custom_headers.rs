@@ -65,11 +65,11 @@ impl CustomHeaders {
 }
 
 /// The fields to add, for one response.
-pub struct AddFields<'a>(&'a Headers, Mode);
+pub struct AddFields<'a>(&'a CustomHeaders);
 
 impl AddFields<'_> {
     fn apply(&self, headers: &mut Headers) {
-        let (fields, mode) = (self.0, self.1);
+        let (fields, mode) = (&self.0.headers, self.0.mode);
         let name_of = |name: &Bytes| std::str::from_utf8(name).unwrap_or_default().to_string();
         match mode {
             Mode::Append => {}
@@ -123,7 +123,7 @@ impl Step for CustomHeaders {
     fn on_request(&self, scope: &mut Scope) -> Decision<Option<AddFields<'_>>> {
         Decision::Continue(
             matches!(scope, Scope::Http(_) | Scope::WebSocket(_))
-                .then_some(AddFields(&self.headers, self.mode)),
+                .then_some(AddFields(self)),
         )
     }
 }
