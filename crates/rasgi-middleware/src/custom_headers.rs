@@ -122,8 +122,7 @@ impl Step for CustomHeaders {
 
     fn on_request(&self, scope: &mut Scope) -> Decision<Option<AddFields<'_>>> {
         Decision::Continue(
-            matches!(scope, Scope::Http(_) | Scope::WebSocket(_))
-                .then_some(AddFields(self)),
+            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then_some(AddFields(self)),
         )
     }
 }
