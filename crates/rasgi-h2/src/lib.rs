@@ -2,10 +2,13 @@
 //!
 //! | module | what |
 //! | --- | --- |
+//! | [`frame`] | frames (RFC 9113 §4, §6): read with every size and field rule, and written; the error codes (§7) |
 //! | [`hpack`] | header compression (RFC 7541): integers, strings, Huffman, the tables, the decoder and the encoder |
 //!
-//! The framing (RFC 9113 §4–§6) and the connection's state machine come next, on top of this.
+//! The connection's state machine (streams, flow control, the request rules of §8) comes next,
+//! on top of these.
 
 #![warn(missing_docs)]
 
+pub mod frame;
 pub mod hpack;
