@@ -3,12 +3,14 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`frame`] | frames (RFC 9113 §4, §6): read with every size and field rule, and written; the error codes (§7) |
+//! | [`request`] | the request rules of §8 over a decoded header list: pseudo-fields, names and values, connection-specific fields, CONNECT, trailers |
 //! | [`hpack`] | header compression (RFC 7541): integers, strings, Huffman, the tables, the decoder and the encoder |
 //!
-//! The connection's state machine (streams, flow control, the request rules of §8) comes next,
+//! The connection's state machine (streams, flow control) comes next,
 //! on top of these.
 
 #![warn(missing_docs)]
 
 pub mod frame;
 pub mod hpack;
+pub mod request;
