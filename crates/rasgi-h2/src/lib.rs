@@ -4,13 +4,15 @@
 //! | --- | --- |
 //! | [`frame`] | frames (RFC 9113 §4, §6): read with every size and field rule, and written; the error codes (§7) |
 //! | [`request`] | the request rules of §8 over a decoded header list: pseudo-fields, names and values, connection-specific fields, CONNECT, trailers |
+//! | [`flow`] | flow-control windows: WINDOW_UPDATE, DATA, and SETTINGS_INITIAL_WINDOW_SIZE changes (§5.2, §6.9) |
 //! | [`hpack`] | header compression (RFC 7541): integers, strings, Huffman, the tables, the decoder and the encoder |
 //!
-//! The connection's state machine (streams, flow control) comes next,
+//! The connection's state machine (streams and their states) comes next,
 //! on top of these.
 
 #![warn(missing_docs)]
 
+pub mod flow;
 pub mod frame;
 pub mod hpack;
 pub mod request;
