@@ -5,10 +5,11 @@
 //! | [`frame`] | frames (RFC 9113 §4, §6): read with every size and field rule, and written; the error codes (§7) |
 //! | [`request`] | the request rules of §8 over a decoded header list: pseudo-fields, names and values, connection-specific fields, CONNECT, trailers |
 //! | [`flow`] | flow-control windows: WINDOW_UPDATE, DATA, and SETTINGS_INITIAL_WINDOW_SIZE changes (§5.2, §6.9) |
+//! | [`stream`] | a stream's states (§5.1) and the one transition function over every state and event |
 //! | [`hpack`] | header compression (RFC 7541): integers, strings, Huffman, the tables, the decoder and the encoder |
 //!
-//! The connection's state machine (streams and their states) comes next,
-//! on top of these.
+//! The connection (its streams' table, CONTINUATION sequencing, the windows in use, the limits)
+//! comes next, on top of these.
 
 #![warn(missing_docs)]
 
@@ -16,3 +17,4 @@ pub mod flow;
 pub mod frame;
 pub mod hpack;
 pub mod request;
+pub mod stream;
