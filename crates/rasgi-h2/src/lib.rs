@@ -4,15 +4,17 @@
 //! | --- | --- |
 //! | [`frame`] | frames (RFC 9113 §4, §6): read with every size and field rule, and written; the error codes (§7) |
 //! | [`request`] | the request rules of §8 over a decoded header list: pseudo-fields, names and values, connection-specific fields, CONNECT, trailers |
+//! | [`block`] | header blocks in HEADERS and CONTINUATION frames, joined within bounds (§4.3, §6.10; CVE-2024-27316) |
 //! | [`flow`] | flow-control windows: WINDOW_UPDATE, DATA, and SETTINGS_INITIAL_WINDOW_SIZE changes (§5.2, §6.9) |
 //! | [`stream`] | a stream's states (§5.1) and the one transition function over every state and event |
 //! | [`hpack`] | header compression (RFC 7541): integers, strings, Huffman, the tables, the decoder and the encoder |
 //!
-//! The connection (its streams' table, CONTINUATION sequencing, the windows in use, the limits)
+//! The connection (its streams' table, the windows in use, the limits)
 //! comes next, on top of these.
 
 #![warn(missing_docs)]
 
+pub mod block;
 pub mod flow;
 pub mod frame;
 pub mod hpack;
