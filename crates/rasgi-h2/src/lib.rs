@@ -6,6 +6,7 @@
 //! | [`request`] | the request rules of §8 over a decoded header list: pseudo-fields, names and values, connection-specific fields, CONNECT, trailers |
 //! | [`block`] | header blocks in HEADERS and CONTINUATION frames, joined within bounds (§4.3, §6.10; CVE-2024-27316) |
 //! | [`flow`] | flow-control windows: WINDOW_UPDATE, DATA, and SETTINGS_INITIAL_WINDOW_SIZE changes (§5.2, §6.9) |
+//! | [`settings`] | an endpoint's settings: defaults, a SETTINGS frame applied, what a server announces (§6.5) |
 //! | [`stream`] | a stream's states (§5.1) and the one transition function over every state and event |
 //! | [`hpack`] | header compression (RFC 7541): integers, strings, Huffman, the tables, the decoder and the encoder |
 //!
@@ -19,4 +20,5 @@ pub mod flow;
 pub mod frame;
 pub mod hpack;
 pub mod request;
+pub mod settings;
 pub mod stream;
