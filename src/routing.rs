@@ -34,8 +34,8 @@
 use std::fmt;
 
 use rasgi_protocol::{
-    send_response, App, AppError, ByteStr, Event, Headers, HttpScope, Message, Receive, Scope,
-    SendError, Sender,
+    send_response, App, AppError, ByteStr, Event, Extensions, Headers, HttpScope, Message, Receive,
+    Scope, SendError, Sender,
 };
 
 /// The most parameters one pattern may name.
@@ -160,21 +160,18 @@ impl<T> Router<T> {
 
     /// The route for a request: its method, and its path below its `root_path`.
     pub fn route_scope<'r, 'p>(&'r self, scope: &'p HttpScope) -> Routed<'r, 'p, T> {
-        self.route(scope.method.as_str(), below_root(scope))
+        self.route(
+            scope.method.as_str(),
+            below_root(&scope.path, &scope.root_path),
+        )
     }
 }
 
-/// `scope.path` without `scope.root_path`, when it starts with it.
-fn below_root(scope: &HttpScope) -> &str {
-    let (path, root) = (scope.path.as_str(), scope.root_path.as_str());
+/// `path` without `root`, when it starts with it (the root itself is `/`).
+fn below_root<'p>(path: &'p str, root: &str) -> &'p str {
     match path.strip_prefix(root) {
-        Some(rest) if !root.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
-            if rest.is_empty() {
-                "/"
-            } else {
-                rest
-            }
-        }
+        Some("") if !root.is_empty() => "/",
+        Some(rest) if !root.is_empty() && rest.starts_with('/') => rest,
         _ => path,
     }
 }
@@ -425,55 +422,55 @@ impl<A: App> App for Router<A> {
     async fn call<R: Receive, S: Sender>(
         &self,
         scope: Scope,
-        receive: R,
+        mut receive: R,
         mut send: S,
     ) -> Result<(), AppError> {
         match scope {
             Scope::Http(mut scope) => {
-                let (app, params, mount) = match self.route_scope(&scope) {
-                    Routed::Found(found) => (found.target, owned(found.params), found.mounted_at),
-                    Routed::Missed(miss) => {
-                        miss.answer(&mut send).await?;
-                        return Ok(());
-                    }
-                };
-                if let Some(prefix) = mount {
-                    scope.root_path = mounted(&scope.root_path, prefix);
+                let below = below_root(&scope.path, &scope.root_path);
+                let routed = self.route(scope.method.as_str(), below);
+                match enter(routed, &mut scope.root_path, &mut scope.extensions) {
+                    Ok(app) => app.call(Scope::Http(scope), receive, send).await,
+                    Err(miss) => Ok(miss.answer(&mut send).await?),
                 }
-                if !params.0.is_empty() {
-                    scope.extensions.insert(params);
-                }
-                app.call(Scope::Http(scope), receive, send).await
             }
             Scope::WebSocket(mut scope) => {
-                let path = scope.path.as_str();
-                let root = scope.root_path.as_str();
-                let below = match path.strip_prefix(root) {
-                    Some(rest) if !root.is_empty() && rest.starts_with('/') => rest,
-                    _ => path,
-                };
-                let (app, params, mount) = match self.route("GET", below) {
-                    Routed::Found(found) => (found.target, owned(found.params), found.mounted_at),
-                    Routed::Missed(_) => {
-                        // Refused at the handshake: the server answers 403.
-                        let mut receive = receive;
+                let below = below_root(&scope.path, &scope.root_path);
+                let routed = self.route("GET", below);
+                match enter(routed, &mut scope.root_path, &mut scope.extensions) {
+                    Ok(app) => app.call(Scope::WebSocket(scope), receive, send).await,
+                    // Refused at the handshake: the server answers 403.
+                    Err(_) => {
                         if receive.receive().await == Event::WebSocketConnect {
                             send.send(Message::close(1000)).await?;
                         }
-                        return Ok(());
+                        Ok(())
                     }
-                };
-                if let Some(prefix) = mount {
-                    scope.root_path = mounted(&scope.root_path, prefix);
                 }
-                if !params.0.is_empty() {
-                    scope.extensions.insert(params);
-                }
-                app.call(Scope::WebSocket(scope), receive, send).await
             }
             Scope::Lifespan(_) => Ok(()),
         }
     }
+}
+
+/// The found route's app, its scope readied: the mount's prefix added to `root_path`, the
+/// path's parameters put in `extensions`.
+fn enter<'r, A>(
+    routed: Routed<'r, '_, A>,
+    root_path: &mut ByteStr,
+    extensions: &mut Extensions,
+) -> Result<&'r A, Miss> {
+    let found = match routed {
+        Routed::Found(found) => found,
+        Routed::Missed(miss) => return Err(miss),
+    };
+    if found.params.len > 0 {
+        extensions.insert(owned(found.params));
+    }
+    if let Some(prefix) = found.mounted_at {
+        *root_path = ByteStr::from(format!("{}{prefix}", root_path.as_str()));
+    }
+    Ok(found.target)
 }
 
 fn owned(params: Params<'_, '_>) -> PathParams {
@@ -483,8 +480,4 @@ fn owned(params: Params<'_, '_>) -> PathParams {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect(),
     )
-}
-
-fn mounted(root: &ByteStr, prefix: &str) -> ByteStr {
-    ByteStr::from(format!("{}{prefix}", root.as_str()))
 }
