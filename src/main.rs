@@ -11,7 +11,8 @@ use clap::Parser;
 use rasgi::background::Executor;
 use rasgi::demo::DemoConfig;
 use rasgi::server::{
-    LifespanMode, Listener, Server, ServerConfig, ServerCounters, ServerError, WebSocketConfig,
+    Http2Config, HttpVersions, LifespanMode, Listener, Server, ServerConfig, ServerCounters,
+    ServerError, WebSocketConfig,
 };
 
 /// rasgi: an ASGI-style HTTP/1.1 server, serving its demo app.
@@ -139,9 +140,40 @@ struct Args {
     /// Do not offer permessage-deflate (WebSocket compression) to clients.
     #[arg(long)]
     no_ws_per_message_deflate: bool,
+    /// Which HTTP versions to speak: `auto` (HTTP/1.1, and HTTP/2 by prior knowledge or by
+    /// ALPN over TLS), `1` (HTTP/1.1 only) or `2` (HTTP/2 only).
+    #[arg(long, value_name = "VERSION", default_value = "auto")]
+    http: Http,
+    /// HTTP/2 streams open at once on one connection (more are refused with REFUSED_STREAM).
+    #[arg(long, value_name = "N", default_value_t = rasgi::server::config::DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, value_parser = clap::value_parser!(u32).range(1..))]
+    http2_max_concurrent_streams: u32,
+    /// Largest HTTP/2 request header list, in bytes as RFC 7541 counts them (a larger one is
+    /// answered 431).
+    #[arg(long, value_name = "BYTES", default_value_t = rasgi::server::config::DEFAULT_HTTP2_MAX_HEADERS_SIZE, value_parser = clap::value_parser!(u32).range(1..))]
+    http2_max_headers_size: u32,
+    /// HTTP/2 flow-control window of each request body, in bytes (1 to 2^31-1).
+    #[arg(long, value_name = "BYTES", default_value_t = rasgi::server::config::DEFAULT_HTTP2_INITIAL_STREAM_WINDOW, value_parser = clap::value_parser!(u32).range(1..=0x7fff_ffff))]
+    http2_initial_stream_window_size: u32,
+    /// HTTP/2 flow-control window of a connection's request bodies together, in bytes (65535
+    /// to 2^31-1).
+    #[arg(long, value_name = "BYTES", default_value_t = rasgi::server::config::DEFAULT_HTTP2_INITIAL_CONNECTION_WINDOW, value_parser = clap::value_parser!(u32).range(65_535..=0x7fff_ffff))]
+    http2_initial_connection_window_size: u32,
     /// Origins CORS allows, comma-separated.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = rasgi::demo::DEFAULT_CORS_ORIGINS.map(String::from))]
     cors_origins: Vec<String>,
+}
+
+/// `--http`, Granian's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Http {
+    /// HTTP/1.1 and HTTP/2.
+    Auto,
+    /// HTTP/1.1 only.
+    #[value(name = "1")]
+    One,
+    /// HTTP/2 only.
+    #[value(name = "2")]
+    Two,
 }
 
 /// `--lifespan`, uvicorn's.
@@ -240,7 +272,13 @@ fn main() -> ExitCode {
     // TLS material is read before anything is bound: a bad certificate stops here.
     let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {
         (Some(cert), Some(key)) => {
-            match tls_config(cert, key, args.ssl_ca_certs.as_deref(), args.ssl_cert_reqs) {
+            match tls_config(
+                cert,
+                key,
+                args.ssl_ca_certs.as_deref(),
+                args.ssl_cert_reqs,
+                args.http,
+            ) {
                 Ok(tls) => Some(tls),
                 Err(message) => {
                     eprintln!("error: {message}");
@@ -280,6 +318,17 @@ fn main() -> ExitCode {
             ping_timeout: (!ping_timeout.is_zero()).then_some(ping_timeout),
             per_message_deflate: !args.no_ws_per_message_deflate,
             ..WebSocketConfig::default()
+        },
+        http: match args.http {
+            Http::Auto => HttpVersions::Auto,
+            Http::One => HttpVersions::Http1,
+            Http::Two => HttpVersions::Http2,
+        },
+        http2: Http2Config {
+            max_concurrent_streams: args.http2_max_concurrent_streams,
+            max_headers_size: args.http2_max_headers_size,
+            initial_stream_window_size: args.http2_initial_stream_window_size,
+            initial_connection_window_size: args.http2_initial_connection_window_size,
         },
         ..ServerConfig::default()
     };
@@ -433,6 +482,7 @@ fn tls_config(
     key: &std::path::Path,
     ca: Option<&std::path::Path>,
     cert_reqs: u8,
+    http: Http,
 ) -> Result<std::sync::Arc<rasgi::server::rustls::ServerConfig>, String> {
     use rasgi::server::rustls::pki_types::pem::PemObject;
     use rasgi::server::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -493,6 +543,10 @@ fn tls_config(
     let mut config = builder.with_single_cert(certs, key).map_err(|error| {
         format!("the certificate and key do not make a TLS configuration: {error}")
     })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = match http {
+        Http::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        Http::One => vec![b"http/1.1".to_vec()],
+        Http::Two => vec![b"h2".to_vec()],
+    };
     Ok(std::sync::Arc::new(config))
 }

@@ -181,7 +181,13 @@ fn every_flag_the_readme_and_deploy_docs_name_is_one_the_binary_takes() {
     let help = String::from_utf8_lossy(&help.stdout).to_string();
     let taken = flags_named(&help);
     // Flags of other programs the docs quote (cargo's, curl's, nginx's).
-    let others = ["--release", "--workspace", "--now", "--example"];
+    let others = [
+        "--release",
+        "--workspace",
+        "--now",
+        "--example",
+        "--http2-prior-knowledge",
+    ];
     let readme = include_str!("../README.md");
     let deploy = include_str!("../docs/deploy.md");
     let named: Vec<String> = flags_named(readme)

@@ -40,8 +40,8 @@ pub use request::{
     parse_content_length, parse_request_head, BodyKind, HeaderSpan, RequestHead, Span, Version,
 };
 pub use response::{
-    reason_phrase, write_chunk_size, write_last_chunk, write_response_head, write_status_line,
-    EncodeError, LengthEncoder,
+    reason_phrase, validate_header, write_chunk_size, write_last_chunk, write_response_head,
+    write_status_line, EncodeError, LengthEncoder,
 };
 
 /// The outcome of a parse step that may need more bytes.

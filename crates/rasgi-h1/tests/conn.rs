@@ -407,6 +407,7 @@ fn settings() -> Settings {
         server_header: false,
         default_fields: None,
         date_line: None,
+        http2: rasgi_h1::conn::Http2Preface::Ignored,
     }
 }
 

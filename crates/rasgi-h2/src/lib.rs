@@ -8,14 +8,13 @@
 //! | [`flow`] | flow-control windows: WINDOW_UPDATE, DATA, and SETTINGS_INITIAL_WINDOW_SIZE changes (§5.2, §6.9) |
 //! | [`settings`] | an endpoint's settings: defaults, a SETTINGS frame applied, what a server announces (§6.5) |
 //! | [`stream`] | a stream's states (§5.1) and the one transition function over every state and event |
+//! | [`conn`] | a server's side of a connection: the preface, the streams' table, windows in use, limits, output |
 //! | [`hpack`] | header compression (RFC 7541): integers, strings, Huffman, the tables, the decoder and the encoder |
-//!
-//! The connection (its streams' table, the windows in use, the limits)
-//! comes next, on top of these.
 
 #![warn(missing_docs)]
 
 pub mod block;
+pub mod conn;
 pub mod flow;
 pub mod frame;
 pub mod hpack;

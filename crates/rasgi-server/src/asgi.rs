@@ -62,6 +62,46 @@ pub fn http_scope(
     }
 }
 
+/// The ASGI scope for an HTTP/2 request (`http_version` `"2"`): the pseudo-fields taken out,
+/// `:authority` given as the `host` field (first) when the request has none, and `:path`
+/// split at its `?`.
+pub fn h2_scope(
+    head: rasgi_h2::request::RequestHead,
+    parts: ScopeParts<'_>,
+    background: BackgroundTasks,
+) -> HttpScope {
+    let target = head.path.unwrap_or_else(|| Bytes::from_static(b"/"));
+    let (path, query) = match target.iter().position(|&b| b == b'?') {
+        Some(at) => (target.slice(..at), target.slice(at + 1..)),
+        None => (target, Bytes::new()),
+    };
+    let has_host = head.fields.iter().any(|field| field.name == "host");
+    let mut fields = Vec::with_capacity(head.fields.len() + 1);
+    if let (false, Some(authority)) = (has_host, head.authority) {
+        fields.push((Bytes::from_static(b"host"), authority));
+    }
+    fields.extend(
+        head.fields
+            .into_iter()
+            .map(|field| (field.name, field.value)),
+    );
+    HttpScope {
+        http_version: "2",
+        method: method(head.method),
+        scheme: parts.scheme,
+        path: decoded_path(&path),
+        raw_path: path,
+        query_string: query,
+        root_path: parts.root_path.clone(),
+        headers: Headers::from_fields(fields),
+        client: parts.client,
+        server: parts.server,
+        state: parts.state.clone(),
+        extensions: extensions(&parts),
+        background,
+    }
+}
+
 /// The path percent-decoded, or shared with the buffer when it has nothing to decode.
 fn decoded_path(raw: &Bytes) -> ByteStr {
     if raw.contains(&b'%') {

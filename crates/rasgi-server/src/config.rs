@@ -87,6 +87,62 @@ pub struct ServerConfig {
     pub tls_handshake_timeout: Duration,
     /// WebSocket settings.
     pub websocket: WebSocketConfig,
+    /// Which HTTP versions every listener speaks (`--http`).
+    pub http: HttpVersions,
+    /// HTTP/2's limits.
+    pub http2: Http2Config,
+}
+
+/// Which HTTP versions a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersions {
+    /// HTTP/1.1, and HTTP/2 where the client asks for it: by its preface on a plain
+    /// connection (prior knowledge), by ALPN over TLS.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 only.
+    Http2,
+}
+
+/// Default for [`Http2Config::max_concurrent_streams`]: hyper's default.
+pub const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: u32 = 200;
+/// Default for [`Http2Config::max_headers_size`]: hyper's default.
+pub const DEFAULT_HTTP2_MAX_HEADERS_SIZE: u32 = 16 * 1024;
+/// Default for [`Http2Config::initial_stream_window_size`]: 1 MiB, so that one stream can
+/// fill a fast link without waiting for WINDOW_UPDATE.
+pub const DEFAULT_HTTP2_INITIAL_STREAM_WINDOW: u32 = 1024 * 1024;
+/// Default for [`Http2Config::initial_connection_window_size`].
+pub const DEFAULT_HTTP2_INITIAL_CONNECTION_WINDOW: u32 = 1024 * 1024;
+
+/// HTTP/2's limits (RFC 9113 §6.5.2), announced to every client in the server's SETTINGS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2Config {
+    /// Streams open at once on one connection; more are refused with REFUSED_STREAM
+    /// (`--http2-max-concurrent-streams`).
+    pub max_concurrent_streams: u32,
+    /// The largest request header list, counted as RFC 7541 §4.1 counts it (32 octets per
+    /// field, plus its name and value); a larger one is answered 431
+    /// (`--http2-max-headers-size`).
+    pub max_headers_size: u32,
+    /// How much of one request body may arrive before the app reads it
+    /// (`--http2-initial-stream-window-size`).
+    pub initial_stream_window_size: u32,
+    /// How much of all request bodies of a connection may arrive before the apps read them
+    /// (`--http2-initial-connection-window-size`).
+    pub initial_connection_window_size: u32,
+}
+
+impl Default for Http2Config {
+    fn default() -> Self {
+        Http2Config {
+            max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+            max_headers_size: DEFAULT_HTTP2_MAX_HEADERS_SIZE,
+            initial_stream_window_size: DEFAULT_HTTP2_INITIAL_STREAM_WINDOW,
+            initial_connection_window_size: DEFAULT_HTTP2_INITIAL_CONNECTION_WINDOW,
+        }
+    }
 }
 
 /// Whether the app's lifespan runs ([`ServerConfig::lifespan`]), in uvicorn's terms.
@@ -165,6 +221,8 @@ impl Default for ServerConfig {
             #[cfg(feature = "tls")]
             tls_handshake_timeout: DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             websocket: WebSocketConfig::default(),
+            http: HttpVersions::Auto,
+            http2: Http2Config::default(),
         }
     }
 }

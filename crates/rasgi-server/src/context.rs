@@ -1,12 +1,14 @@
 //! What a connection's drivers share: the server's context ([`ConnContext`]), the transport's
 //! addresses ([`Peers`]), and how a connection ended ([`Ending`]).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use rasgi_background::Executor;
 use rasgi_protocol::{ByteStr, State, TlsInfo};
 
+use crate::reader::ReadSide;
 use crate::{ServerConfig, ServerCounters, Shutdown};
 
 /// What every connection of a server shares.
@@ -65,4 +67,17 @@ pub(crate) enum Ending {
     /// The client stopped reading: the transport should be reset rather than closed, so the
     /// kernel does not keep trying to deliver what the client will not read.
     Abort,
+}
+
+/// The hand-over from the HTTP/1.1 driver to the HTTP/2 driver, for a connection that opened
+/// with HTTP/2's preface: the read side, with the bytes already read, and the write half.
+pub(crate) trait SwitchToHttp2<A, R, W>: Send + Sync {
+    /// Serve the connection as HTTP/2 until it closes.
+    fn serve<'a>(
+        &self,
+        ctx: &'a ConnContext<A>,
+        peers: &'a Peers,
+        read: &'a mut ReadSide<R>,
+        writer: &'a mut W,
+    ) -> impl Future<Output = Ending> + Send + 'a;
 }

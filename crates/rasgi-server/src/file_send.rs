@@ -83,6 +83,23 @@ impl<T: tokio::io::AsyncRead + AsyncWrite + Send> Transport for tokio::io::Write
 /// An in-memory pipe (tests): read and write.
 impl Transport for tokio::io::DuplexStream {}
 
+/// A borrowed write half (a driver handed the connection over keeps the half it owned).
+impl<T: Transport> Transport for &mut T {
+    fn poll_sendfile(
+        &mut self,
+        cx: &mut Context<'_>,
+        file: &File,
+        offset: u64,
+        len: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        (**self).poll_sendfile(cx, file, offset, len)
+    }
+
+    fn coalesce_packets(&mut self, on: bool) {
+        (**self).coalesce_packets(on);
+    }
+}
+
 /// A socket of the runtime's: its write readiness, and a non-blocking call made when ready.
 trait Socket: std::os::fd::AsRawFd {
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;

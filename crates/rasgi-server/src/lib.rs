@@ -1,4 +1,4 @@
-//! The tokio server of rasgi: it speaks HTTP/1.1 on a socket (or any byte stream) and calls an
+//! The tokio server of rasgi: it speaks HTTP/1.1 and HTTP/2 on a socket (or any byte stream) and calls an
 //! ASGI-style [`rasgi_protocol::App`] for each request.
 //!
 //! | concept | file |
@@ -7,10 +7,11 @@
 //! | panics and timeouts, counted | [`counters`] |
 //! | the accept loop, connection limit and graceful shutdown | [`server`] |
 //! | why the server stopped with an error | `error.rs` |
-//! | one connection: the HTTP/1.1 driver, then the WebSocket driver after a handshake | `connection.rs` |
+//! | one connection: the HTTP/1.1 driver, the HTTP/2 driver after its preface or by ALPN, the WebSocket driver after a handshake | `connection.rs` |
 //! | the request layer: a request of any protocol from its head to its verdict | `request.rs` |
 //! | what a connection's drivers share: the server's context, the peers' addresses | `context.rs` |
 //! | the HTTP/1.1 driver: I/O around the state machine ([`rasgi_h1::ServerConn`]), `receive` and `send` | `h1/` |
+//! | the HTTP/2 driver: I/O around the sans-io connection ([`rasgi_h2::conn::ServerConnection`]), one request per stream | `h2/` |
 //! | the WebSocket driver: the ASGI rules (sans-io), the app's handles, pings, closing | `websocket/` |
 //! | what the WebSocket driver asks of the stream its handshake came in on | `handshake.rs` |
 //! | the read half: bytes in, pooled buffers | `reader.rs` |
@@ -34,6 +35,7 @@ pub mod date;
 mod error;
 mod file_send;
 mod h1;
+mod h2;
 mod handshake;
 pub mod lifespan;
 mod lock;
@@ -47,7 +49,7 @@ mod tls;
 mod websocket;
 mod writer;
 
-pub use config::{LifespanMode, ServerConfig, WebSocketConfig};
+pub use config::{Http2Config, HttpVersions, LifespanMode, ServerConfig, WebSocketConfig};
 pub use context::Peers;
 pub use counters::{CounterSnapshot, ServerCounters};
 pub use error::ServerError;

@@ -142,6 +142,11 @@ impl<W: Transport> Writer<W> {
 
     /// Let small packets wait to be coalesced while a file is sent, or not
     /// ([`Transport::coalesce_packets`]).
+    /// The transport, the writer used up.
+    pub(crate) fn into_io(self) -> W {
+        self.io
+    }
+
     pub(crate) fn coalesce_packets(&mut self, on: bool) {
         self.io.coalesce_packets(on);
     }

@@ -29,6 +29,23 @@ pub struct Settings {
     /// Appends the `date: ...\r\n` line to a response head; `None`: no `date` header. The clock
     /// belongs to the caller, so this type stays free of time.
     pub date_line: Option<fn(&mut BytesMut)>,
+    /// What the connection's first bytes may be besides an HTTP/1.1 request: HTTP/2's
+    /// connection preface (RFC 9113 §3.4), for which
+    /// [`ServerConn::read_head`](super::ServerConn::read_head) answers [`HeadEvent::Http2`].
+    pub http2: Http2Preface,
+}
+
+/// Whether a connection may open with HTTP/2's preface.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Http2Preface {
+    /// HTTP/1.1 only: the preface is an HTTP/1.1 request like any other (of version 2.0,
+    /// refused with 505).
+    #[default]
+    Ignored,
+    /// Either: the preface is recognised.
+    Accepted,
+    /// HTTP/2 only: the preface is recognised, and anything else is refused with 505.
+    Required,
 }
 
 /// What [`ServerConn::read_head`](super::ServerConn::read_head) found.
@@ -43,6 +60,9 @@ pub enum HeadEvent {
     Refused(u16),
     /// This connection serves no more requests: write what is queued and close.
     Closed,
+    /// The connection opened with HTTP/2's preface: nothing was taken from the buffer, and the
+    /// caller serves the connection as HTTP/2.
+    Http2,
 }
 
 /// What [`ServerConn::receive`](super::ServerConn::receive) asks for.

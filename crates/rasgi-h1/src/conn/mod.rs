@@ -155,6 +155,10 @@ pub struct ServerConn {
     body_bytes: u64,
 }
 
+/// HTTP/2's connection preface (RFC 9113 §3.4): as an HTTP/1.1 request line it would be
+/// `PRI *` with version `HTTP/2.0`.
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 impl ServerConn {
     /// A connection waiting for its first request.
     pub fn new(settings: Settings) -> ServerConn {
@@ -375,6 +379,19 @@ impl ServerConn {
         }
         if buf.is_empty() {
             return HeadEvent::NeedMore;
+        }
+        if self.settings.http2 != Http2Preface::Ignored && self.head_bytes_parsed == 0 {
+            let seen = buf.len().min(HTTP2_PREFACE.len());
+            if buf[..seen] == HTTP2_PREFACE[..seen] {
+                if seen == HTTP2_PREFACE.len() {
+                    return HeadEvent::Http2;
+                }
+                return HeadEvent::NeedMore;
+            }
+            if self.settings.http2 == Http2Preface::Required {
+                self.exchange = Exchange::UNPARSED;
+                return self.refuse_head(505);
+            }
         }
         let limits = self.settings.limits;
         if !self.head_scan.worth_parsing(buf, &limits) {

@@ -23,11 +23,12 @@ use std::time::Instant;
 use crate::lock::Lock;
 use bytes::BytesMut;
 use rasgi_background::{Batch, Executor};
-use rasgi_h1::conn::{AfterExchange, Request, Settings};
+use rasgi_h1::conn::{AfterExchange, Http2Preface, Request, Settings};
 use rasgi_protocol::{catch_panic, App, BackgroundTasks};
 use tokio::io::AsyncRead;
 
-use crate::context::{ConnContext, Ending, Peers};
+use crate::config::HttpVersions;
+use crate::context::{ConnContext, Ending, Peers, SwitchToHttp2};
 use crate::file_send::Transport;
 use crate::handshake::{asks_for_websocket, SwitchToWebSocket};
 use crate::reader::ReadSide;
@@ -49,6 +50,7 @@ pub(crate) async fn drive<R, W, A>(
     peers: &Peers,
     ctx: &ConnContext<A>,
     websocket: impl SwitchToWebSocket<A, R, Wire<W>>,
+    http2: impl SwitchToHttp2<A, R, W>,
 ) -> Ending
 where
     R: AsyncRead + Unpin + Send,
@@ -64,6 +66,7 @@ where
     let background = BackgroundTasks::new();
     let mut written_batches: Vec<Batch> = Vec::new();
     let mut first = true;
+    let mut switch_to_http2 = false;
     let mut stop = std::pin::pin!(ctx.shutdown.triggered());
     let mut timer = std::pin::pin!(tokio::time::sleep(config.header_read_timeout));
 
@@ -89,6 +92,12 @@ where
         {
             Ok(Some(request)) => Some(request),
             Ok(None) | Err(HeadError::Timeout) => break,
+            Err(HeadError::Http2) => {
+                // Switched outside this `match`, whose value would otherwise be kept
+                // through the switch.
+                switch_to_http2 = true;
+                break;
+            }
             Err(HeadError::Refused(status)) => {
                 tracing::debug!(status, "refused a request head");
                 break;
@@ -131,6 +140,11 @@ where
             break;
         }
     }
+    if switch_to_http2 {
+        // Boxed: the HTTP/2 driver's state is no room in an HTTP/1.1 connection's future.
+        let mut writer = wire.into_inner().into_io();
+        return Box::pin(http2.serve(ctx, peers, &mut read, &mut writer)).await;
+    }
     let w = wire.get_mut();
     if !w.send_stalled() {
         w.close().await;
@@ -160,6 +174,11 @@ fn settings<A>(ctx: &ConnContext<A>) -> Settings {
         server_header: config.server_header,
         default_fields: ctx.default_fields.clone(),
         date_line: config.date_header.then_some(put_date as fn(&mut BytesMut)),
+        http2: match config.http {
+            HttpVersions::Auto => Http2Preface::Accepted,
+            HttpVersions::Http1 => Http2Preface::Ignored,
+            HttpVersions::Http2 => Http2Preface::Required,
+        },
     }
 }
 

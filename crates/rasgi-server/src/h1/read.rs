@@ -40,6 +40,8 @@ pub(crate) enum HeadError {
     Refused(u16),
     /// The head did not arrive within the header-read timeout.
     Timeout,
+    /// The connection opened with HTTP/2's preface.
+    Http2,
 }
 
 /// How a wait for bytes between requests ended.
@@ -78,6 +80,7 @@ pub(crate) async fn next_head<R: AsyncRead + Unpin + Send, W: Transport>(
                 }
                 HeadEvent::Refused(status) => return Err(HeadError::Refused(status)),
                 HeadEvent::Closed => return Ok(None),
+                HeadEvent::Http2 => return Err(HeadError::Http2),
                 HeadEvent::NeedMore => {}
             }
         }

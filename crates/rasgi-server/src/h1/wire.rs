@@ -45,6 +45,11 @@ impl<W: Transport> Wire<W> {
     }
 
     /// The state machine.
+    /// The write half, the wire used up (the connection goes on in another protocol).
+    pub(crate) fn into_io(self) -> W {
+        self.writer.into_io()
+    }
+
     pub(crate) fn conn(&mut self) -> &mut ServerConn {
         &mut self.conn
     }
@@ -387,6 +392,7 @@ mod tests {
             server_header: false,
             default_fields: None,
             date_line: None,
+            http2: rasgi_h1::conn::Http2Preface::Ignored,
         };
         let mut wire = Wire::new(io, settings, Duration::from_secs(5), ServerCounters::new());
         let mut head = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"[..]);

@@ -75,8 +75,14 @@ pub(crate) async fn serve<A: App>(stream: &mut TcpStream, peers: Peers, ctx: &Ar
         tls_info: Some(Arc::new(session(stream.get_ref().1, server_cert))),
         ..peers
     };
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
     let (reader, writer) = tokio::io::split(&mut stream);
-    if connection::serve(reader, writer, &peers, ctx).await == Ending::Abort {
+    let ending = if h2 {
+        connection::serve_http2(reader, writer, &peers, ctx).await
+    } else {
+        connection::serve(reader, writer, &peers, ctx).await
+    };
+    if ending == Ending::Abort {
         tracing::debug!("resetting a connection whose client stopped reading");
         let _ = stream.get_ref().0.set_zero_linger();
     }
