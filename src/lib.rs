@@ -1,10 +1,11 @@
-//! rasgi: an ASGI-style HTTP/1.1 server runtime, written from scratch.
+//! rasgi: an ASGI-style HTTP/1.1 and HTTP/2 server runtime, written from scratch.
 //!
 //! This facade re-exports the workspace's crates under one name:
 //!
 //! | module | crate | responsibility |
 //! | --- | --- | --- |
 //! | [`h1`] | `rasgi-h1` | sans-io HTTP/1.1: the request-head parser, body decoders, response encoders, the connection state machine |
+//! | [`h2`] | `rasgi-h2` | sans-io HTTP/2: frames, HPACK, the request rules, a server's connection with its streams, windows and limits |
 //! | [`protocol`] | `rasgi-protocol` | `Scope`, `Event`, `Message`, the `App` trait, `Headers`, `State`, `BackgroundTasks` |
 //! | [`server`] | `rasgi-server` | tokio: listener, connection driver, limits, shutdown, lifespan |
 //! | [`background`] | `rasgi-background` | the executor that runs tasks after the response |
@@ -29,6 +30,7 @@ pub mod testing;
 
 pub use rasgi_background as background;
 pub use rasgi_h1 as h1;
+pub use rasgi_h2 as h2;
 pub use rasgi_middleware as middleware;
 pub use rasgi_protocol as protocol;
 pub use rasgi_server as server;

@@ -12,7 +12,8 @@
 //! 3. Reading stops while the output is backed up past its high-water mark; a write that
 //!    makes no progress for the send timeout ends the connection.
 //! 4. With no stream open for the keep-alive timeout, or once the server stops and the last
-//!    stream ends, GOAWAY, then the close.
+//!    stream ends, GOAWAY, then the close, lingering (as the HTTP/1.1 driver does) so that
+//!    the GOAWAY is read before the connection is reset.
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -35,6 +36,11 @@ use stream::ServerFields;
 
 mod shared;
 mod stream;
+
+/// Most bytes read and dropped while lingering before a close.
+const LINGER_BYTES: usize = 256 * 1024;
+/// Longest linger before a close.
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How many rounds of work one wake-up of the connection's task does before it lets other
 /// tasks run.
@@ -258,6 +264,11 @@ where
     .await;
     if ending == Ending::Closed {
         writer.shutdown().await;
+        // What the client sent after the GOAWAY is read and dropped a while: closing with it
+        // unread would reset the connection, and the GOAWAY with it, before the client reads.
+        if !read.is_eof() {
+            read.linger(LINGER_BYTES, LINGER_TIME).await;
+        }
     }
     ending
 }
