@@ -324,7 +324,7 @@ fn sigterm_cancels_a_task_longer_than_the_deadline_and_logs_it() {
     rasgi.terminate();
     assert_eq!(rasgi.wait(Duration::from_secs(20)), Some(0));
     assert!(rasgi.log_lines().is_empty());
-    let stderr = rasgi.stderr();
+    let stderr = rasgi.stderr_once_stopped();
     assert!(
         stderr.contains("cancelled") && stderr.contains("send_welcome_email"),
         "{stderr}"

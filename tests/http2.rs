@@ -91,6 +91,24 @@ fn curl_with_prior_knowledge_gets_every_demo_route_over_h2() {
 }
 
 #[test]
+fn metrics_count_requests_by_http_version() {
+    let rasgi = demo();
+    text(&curl(&[&rasgi.url("/")]));
+    for _ in 0..2 {
+        text(&curl(&["--http2-prior-knowledge", &rasgi.url("/")]));
+    }
+    let metrics = text(&curl(&["--http2-prior-knowledge", &rasgi.url("/metrics")]));
+    assert!(
+        metrics.contains("rasgi_requests_by_version_total{http_version=\"1.1\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rasgi_requests_by_version_total{http_version=\"2\"} 2\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
 fn curl_over_tls_picks_h2_by_alpn_and_http_1_1_still_works() {
     let dir = TempDir::new("h2-tls");
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();

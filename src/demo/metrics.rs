@@ -22,14 +22,26 @@ const METHODS: [&str; 8] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER",
 ];
 
-/// Responses counted by status, request durations by method and status, and requests in flight.
+/// The HTTP versions told apart, as the scope's `http_version` names them.
+const VERSIONS: [&str; 3] = ["1.1", "2", "1.0"];
+
+/// Responses counted by status and by HTTP version, request durations by method and status,
+/// and requests in flight.
 #[derive(Debug)]
 pub struct RequestCounts {
     by_status: [AtomicU64; 1000],
-    /// One histogram per (method, status) seen, found by a short scan.
-    durations: Mutex<Vec<Durations>>,
+    /// One histogram per (method, status) seen, found by a short scan, and the responses
+    /// finished by HTTP version: both taken under the one lock a finished request takes.
+    durations: Mutex<Series>,
     /// Requests whose response is not finished.
     in_flight: AtomicI64,
+}
+
+/// What a finished request is counted into.
+#[derive(Debug, Default)]
+struct Series {
+    durations: Vec<Durations>,
+    by_version: [u64; VERSIONS.len()],
 }
 
 /// One (method, status) series of the duration histogram.
@@ -48,7 +60,7 @@ impl Default for RequestCounts {
     fn default() -> Self {
         RequestCounts {
             by_status: std::array::from_fn(|_| AtomicU64::new(0)),
-            durations: Mutex::new(Vec::new()),
+            durations: Mutex::new(Series::default()),
             in_flight: AtomicI64::new(0),
         }
     }
@@ -61,11 +73,13 @@ impl RequestCounts {
         }
     }
 
-    fn observe(&self, method: u8, status: u16, seconds: f64) {
-        let mut durations = self
+    fn observe(&self, method: u8, status: u16, version: u8, seconds: f64) {
+        let mut series = self
             .durations
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        series.by_version[usize::from(version)] += 1;
+        let durations = &mut series.durations;
         let at = match durations
             .iter()
             .position(|d| d.method == method && d.status == status)
@@ -121,20 +135,23 @@ impl Metrics {
 pub struct Count<'a> {
     counts: &'a RequestCounts,
     method: u8,
+    version: u8,
     status: u16,
     started: Instant,
 }
 
 impl<'a> Count<'a> {
-    fn start(counts: &'a RequestCounts, method: &str) -> Count<'a> {
+    fn start(counts: &'a RequestCounts, method: &str, version: &str) -> Count<'a> {
         counts.in_flight.fetch_add(1, Ordering::Relaxed);
         let method = METHODS
             .iter()
             .position(|m| *m == method)
             .unwrap_or(METHODS.len() - 1) as u8;
+        let version = VERSIONS.iter().position(|v| *v == version).unwrap_or(0) as u8;
         Count {
             counts,
             method,
+            version,
             status: 0,
             started: Instant::now(),
         }
@@ -154,7 +171,8 @@ impl Drop for Count<'_> {
         self.counts.in_flight.fetch_sub(1, Ordering::Relaxed);
         if self.status != 0 {
             let seconds = self.started.elapsed().as_secs_f64();
-            self.counts.observe(self.method, self.status, seconds);
+            self.counts
+                .observe(self.method, self.status, self.version, seconds);
         }
     }
 }
@@ -168,7 +186,7 @@ impl Step for Metrics {
 
     fn on_request(&self, scope: &mut Scope) -> Decision<Option<Count<'_>>> {
         Decision::Continue(match scope {
-            Scope::Http(http) => Some(Count::start(&self.counts, &http.method)),
+            Scope::Http(http) => Some(Count::start(&self.counts, &http.method, http.http_version)),
             _ => None,
         })
     }
@@ -182,6 +200,21 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
     for (status, n) in counts.snapshot() {
         let _ = writeln!(out, "rasgi_requests_total{{status=\"{status}\"}} {n}");
     }
+    out.push_str("# HELP rasgi_requests_by_version_total Responses finished, by HTTP version.\n");
+    out.push_str("# TYPE rasgi_requests_by_version_total counter\n");
+    let by_version = counts
+        .durations
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .by_version;
+    for (version, n) in VERSIONS.iter().zip(by_version) {
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "rasgi_requests_by_version_total{{http_version=\"{version}\"}} {n}"
+            );
+        }
+    }
     out.push_str("# HELP rasgi_requests_in_flight Requests whose response is not finished.\n");
     out.push_str("# TYPE rasgi_requests_in_flight gauge\n");
     let _ = writeln!(
@@ -194,11 +227,11 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
     );
     out.push_str("# TYPE rasgi_request_duration_seconds histogram\n");
     {
-        let durations = counts
+        let series = counts
             .durations
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for series in durations.iter() {
+        for series in series.durations.iter() {
             let labels = format!(
                 "method=\"{}\",status=\"{}\"",
                 METHODS[series.method as usize], series.status
@@ -293,7 +326,7 @@ mod tests {
     fn each_duration_counts_in_its_bucket_and_every_bucket_above_it() {
         let counts = RequestCounts::default();
         for seconds in [0.003, 0.03, 3.0, 20.0] {
-            counts.observe(0, 200, seconds);
+            counts.observe(0, 200, 0, seconds);
         }
         let page = render(&counts, Counters::default(), CounterSnapshot::default());
         let buckets: Vec<(&str, u64)> = page

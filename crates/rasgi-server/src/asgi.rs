@@ -87,7 +87,8 @@ pub fn h2_scope(
     );
     HttpScope {
         http_version: "2",
-        method: method(head.method),
+        // The method is its own allocation already (the HPACK decoder's): nothing to let go.
+        method: ascii(head.method),
         scheme: parts.scheme,
         path: decoded_path(&path),
         raw_path: path,

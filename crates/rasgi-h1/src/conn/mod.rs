@@ -153,6 +153,21 @@ pub struct ServerConn {
     status: u16,
     /// Body bytes sent, for the access log.
     body_bytes: u64,
+    /// The bytes read so far may still be HTTP/2's preface (`Settings::http2` allows it, and
+    /// the first bytes have not yet decided).
+    preface_possible: bool,
+}
+
+/// What a connection's first bytes are, when they may be HTTP/2's preface.
+enum FirstBytes {
+    /// An HTTP/1.1 request (or the start of one).
+    Http1,
+    /// The whole preface.
+    Http2,
+    /// The start of the preface: more bytes decide.
+    Undecided,
+    /// Not the preface, on a connection that must speak HTTP/2.
+    Refused,
 }
 
 /// HTTP/2's connection preface (RFC 9113 §3.4): as an HTTP/1.1 request line it would be
@@ -163,6 +178,7 @@ impl ServerConn {
     /// A connection waiting for its first request.
     pub fn new(settings: Settings) -> ServerConn {
         ServerConn {
+            preface_possible: settings.http2 != Http2Preface::Ignored,
             settings,
             read: Read::AwaitingHead,
             continue_owed: false,
@@ -370,6 +386,25 @@ impl ServerConn {
 
     // ----- step 1: the head -----
 
+    /// What a connection's first bytes are, where they may be HTTP/2's preface. Out of line:
+    /// it runs once per connection, and `read_head` runs for every request.
+    #[cold]
+    #[inline(never)]
+    fn first_bytes(&self, buf: &[u8]) -> FirstBytes {
+        let seen = buf.len().min(HTTP2_PREFACE.len());
+        if buf[..seen] == HTTP2_PREFACE[..seen] {
+            if seen == HTTP2_PREFACE.len() {
+                FirstBytes::Http2
+            } else {
+                FirstBytes::Undecided
+            }
+        } else if self.settings.http2 == Http2Preface::Required {
+            FirstBytes::Refused
+        } else {
+            FirstBytes::Http1
+        }
+    }
+
     /// Parse the next request head from `buf` (every byte read and not yet used). On success
     /// the head's bytes are split off `buf`; what follows stays for the body or the next
     /// request.
@@ -380,17 +415,16 @@ impl ServerConn {
         if buf.is_empty() {
             return HeadEvent::NeedMore;
         }
-        if self.settings.http2 != Http2Preface::Ignored && self.head_bytes_parsed == 0 {
-            let seen = buf.len().min(HTTP2_PREFACE.len());
-            if buf[..seen] == HTTP2_PREFACE[..seen] {
-                if seen == HTTP2_PREFACE.len() {
-                    return HeadEvent::Http2;
+        if self.preface_possible {
+            match self.first_bytes(buf) {
+                FirstBytes::Http1 => self.preface_possible = false,
+                FirstBytes::Http2 => return HeadEvent::Http2,
+                FirstBytes::Undecided => return HeadEvent::NeedMore,
+                FirstBytes::Refused => {
+                    self.preface_possible = false;
+                    self.exchange = Exchange::UNPARSED;
+                    return self.refuse_head(505);
                 }
-                return HeadEvent::NeedMore;
-            }
-            if self.settings.http2 == Http2Preface::Required {
-                self.exchange = Exchange::UNPARSED;
-                return self.refuse_head(505);
             }
         }
         let limits = self.settings.limits;

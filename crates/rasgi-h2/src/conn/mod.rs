@@ -325,7 +325,8 @@ impl ServerConnection {
     /// Stop at once with GOAWAY naming the last stream taken: `NoError` for an idle connection
     /// timing out, or the code of a failure.
     pub fn go_away(&mut self, code: ErrorCode, reason: &str) {
-        if self.goaway_last.is_some() && code == ErrorCode::NoError {
+        if self.phase == Phase::Failed || (self.goaway_last.is_some() && code == ErrorCode::NoError)
+        {
             return;
         }
         let last = self.last_peer_stream;

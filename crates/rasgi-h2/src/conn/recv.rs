@@ -520,7 +520,7 @@ impl ServerConnection {
     }
 
     fn give_back(&mut self, id: Option<u32>, n: u32) {
-        if n == 0 {
+        if n == 0 || self.phase == Phase::Failed {
             return;
         }
         let stream_window = self.config.initial_stream_window;

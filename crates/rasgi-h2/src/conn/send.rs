@@ -107,6 +107,9 @@ impl ServerConnection {
 
     /// The state after sending on stream `id`, if it can be sent on.
     fn sendable(&self, id: u32, end_stream: bool) -> Result<State, StreamGone> {
+        if self.is_failed() {
+            return Err(StreamGone);
+        }
         let stream = self.streams.get(&id).ok_or(StreamGone)?;
         match transition(stream.state, StreamEvent::Send { end_stream }, id) {
             Ok(Outcome::Now(state)) => Ok(state),
@@ -175,6 +178,9 @@ impl ServerConnection {
 
     /// Reset stream `id` (the app failed mid-response, or the peer stopped reading it).
     pub fn reset(&mut self, id: u32, code: ErrorCode) {
+        if self.is_failed() {
+            return;
+        }
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
@@ -193,6 +199,10 @@ impl ServerConnection {
     /// reset (INTERNAL_ERROR); a complete one whose request is still coming asks the peer to
     /// stop sending it (RST_STREAM NO_ERROR, §8.1).
     pub fn finish(&mut self, id: u32) {
+        if self.is_failed() {
+            self.streams.remove(&id);
+            return;
+        }
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
