@@ -91,6 +91,20 @@ fn curl_with_prior_knowledge_gets_every_demo_route_over_h2() {
 }
 
 #[test]
+fn rfc9113_3_1_an_upgrade_to_h2c_is_served_as_http_1_1() {
+    // RFC 9113 deprecates the Upgrade mechanism: curl's `--http2` on an http:// URL asks for
+    // it, and gets HTTP/1.1.
+    let rasgi = demo();
+    let out = text(&curl(&[
+        "--http2",
+        "-w",
+        " %{http_version}",
+        &rasgi.url("/"),
+    ]));
+    assert_eq!(out, "Hello, World! 1.1");
+}
+
+#[test]
 fn metrics_count_requests_by_http_version() {
     let rasgi = demo();
     text(&curl(&[&rasgi.url("/")]));

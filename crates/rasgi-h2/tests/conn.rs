@@ -609,7 +609,51 @@ fn rfc9113_6_10_a_block_in_continuations_makes_one_request() {
     ));
 }
 
+#[test]
+fn rfc9113_5_4_1_after_a_connection_error_nothing_more_is_read_or_sent() {
+    let mut peer = Peer::new();
+    peer.request(1, GET, false);
+    peer.events();
+    peer.data(2, b"x", false);
+    assert_eq!(peer.error, Some((ErrorCode::ProtocolError, None)));
+    assert_eq!(peer.goaway(), Some((1, ErrorCode::ProtocolError)));
+    // Whatever follows is dropped unread, and the stream can no longer be answered.
+    peer.request(3, GET, true);
+    assert!(peer.events().is_empty());
+    assert!(peer.server.send_response(1, 200, [], true).is_err());
+    peer.server.release(1, 1_000_000);
+    assert!(peer.frames().is_empty());
+    assert!(peer.server.is_done());
+}
+
 // ----- §8: requests and responses -----
+
+#[test]
+fn rfc9113_8_4_a_push_promise_from_the_client_is_a_protocol_error() {
+    let mut peer = Peer::new();
+    peer.frame(
+        kind::PUSH_PROMISE,
+        flag::END_HEADERS,
+        1,
+        &[0, 0, 0, 2, 0x82],
+    );
+    assert_eq!(peer.error, Some((ErrorCode::ProtocolError, None)));
+}
+
+#[test]
+fn rfc9113_6_5_2_a_header_block_far_past_the_limit_ends_the_connection_calmly() {
+    // Four times SETTINGS_MAX_HEADER_LIST_SIZE, encoded: abuse, not a large request.
+    let mut peer = Peer::with(Config {
+        max_header_list_size: 1_000,
+        ..Config::default()
+    });
+    let long = "v".repeat(5_000);
+    let block = peer.block(&[GET, &[("x-long", &long)]].concat());
+    let mut out = Vec::new();
+    write_headers(&mut out, 1, &block, true, 1_000);
+    peer.send(&out);
+    assert_eq!(peer.error, Some((ErrorCode::EnhanceYourCalm, None)));
+}
 
 #[test]
 fn rfc9113_8_1_a_request_body_and_its_trailers_end_the_request() {
