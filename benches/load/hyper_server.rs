@@ -1,10 +1,12 @@
 //! The baseline: hyper 1.x serving the same routes as `load_rasgi`, on the same runtime flavour
 //! (one current-thread runtime per worker), with `pipeline_flush(true)`.
 //!
-//!   load_hyper --bind 127.0.0.1:8081 [--workers N] [--minimal]
+//!   load_hyper --bind 127.0.0.1:8081 [--workers N] [--minimal] [--h2]
 //!
 //! `--minimal` is hyper at its fastest, the baseline for hello and pipelined: every request is
 //! answered "Hello, World!" as a `Full<Bytes>` body, with no router and no boxed body.
+//! `--h2` serves HTTP/2 with prior knowledge (`hyper::server::conn::http2::Builder`, its
+//! default settings) instead of HTTP/1.1.
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -125,12 +127,29 @@ async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible
         .expect("response"))
 }
 
-async fn serve(listener: tokio::net::TcpListener, minimal: bool) {
+async fn serve(listener: tokio::net::TcpListener, minimal: bool, h2: bool) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        if h2 {
+            tokio::task::spawn(async move {
+                let builder =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+                let io = TokioIo::new(stream);
+                let _ = if minimal {
+                    builder
+                        .serve_connection(io, hyper::service::service_fn(hello))
+                        .await
+                } else {
+                    builder
+                        .serve_connection(io, hyper::service::service_fn(handle))
+                        .await
+                };
+            });
+            continue;
+        }
         tokio::task::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.pipeline_flush(true);
@@ -152,16 +171,18 @@ fn main() {
     let mut bind = "127.0.0.1:8081".to_string();
     let mut workers = 1usize;
     let mut minimal = false;
+    let mut h2 = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--bind" => bind = it.next().expect("--bind HOST:PORT"),
             "--workers" => workers = it.next().and_then(|n| n.parse().ok()).expect("--workers N"),
             "--minimal" => minimal = true,
+            "--h2" => h2 = true,
             other => panic!("unknown argument {other}"),
         }
     }
-    println!("load_hyper on {bind} (workers: {workers}, minimal: {minimal})");
+    println!("load_hyper on {bind} (workers: {workers}, minimal: {minimal}, h2: {h2})");
     let addr: std::net::SocketAddr = bind.parse().expect("IP:port");
     let threads: Vec<_> = (0..workers)
         .map(|_| {
@@ -175,7 +196,7 @@ fn main() {
                     socket.set_reuseport(true).expect("reuseport");
                     socket.set_reuseaddr(true).expect("reuseaddr");
                     socket.bind(addr).expect("bind");
-                    serve(socket.listen(1024).expect("listen"), minimal).await;
+                    serve(socket.listen(1024).expect("listen"), minimal, h2).await;
                 });
             })
         })
