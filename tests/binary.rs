@@ -79,7 +79,7 @@ fn access_log_has_one_line_per_request_unless_switched_off() {
     let rasgi = Rasgi::start(&[]);
     request(&rasgi, "GET", "/health", &[], b"");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !rasgi.stderr().contains("\"GET /health\" 200") {
+    while !rasgi.stderr().contains("\"GET /health HTTP/1.1\" 200") {
         assert!(
             std::time::Instant::now() < deadline,
             "no access line: {}",

@@ -325,7 +325,7 @@ async fn a_client_that_reads_nothing_of_a_response_sent_in_one_message_is_closed
     }
     let stderr = rasgi.stderr();
     let (Some(queued), Some(reset)) = (
-        logged_at(&stderr, "\"GET /big\" 200"),
+        logged_at(&stderr, "\"GET /big HTTP/1.1\" 200"),
         logged_at(&stderr, "resetting a connection"),
     ) else {
         panic!("no access line or no reset in\n{stderr}");

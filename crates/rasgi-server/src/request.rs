@@ -72,6 +72,8 @@ pub(crate) trait RequestStream {
     fn app_returned(&mut self, failed: bool) -> Verdict;
     /// Whether the peer left (or a write to it failed) during the exchange.
     fn client_gone(&self) -> bool;
+    /// The request's HTTP version as the access line names it (`1.1`, `2`).
+    fn http_version(&self) -> &'static str;
     /// The status written, for the access line.
     fn status(&self) -> u16;
     /// Body bytes written, for the access line.
@@ -269,7 +271,8 @@ fn log_access(
         .map_or_else(|| "-".to_string(), |addr| addr.to_string());
     tracing::info!(
         target: "rasgi::access",
-        "{client} \"{method} {path}\" {} {}B {:.3}ms",
+        "{client} \"{method} {path} HTTP/{}\" {} {}B {:.3}ms",
+        stream.http_version(),
         stream.status(),
         stream.body_bytes(),
         started.elapsed().as_secs_f64() * 1000.0

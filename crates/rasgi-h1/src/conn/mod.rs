@@ -262,6 +262,11 @@ impl ServerConn {
         self.head_bytes_parsed
     }
 
+    /// The version of the request being answered (for the access log).
+    pub fn version(&self) -> Version {
+        self.exchange.version
+    }
+
     /// The status of the response written, 0 before its head (for the access log).
     pub fn status(&self) -> u16 {
         self.status

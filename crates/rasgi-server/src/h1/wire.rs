@@ -313,6 +313,10 @@ impl<W: Transport> RequestStream for Wire<W> {
         self.conn.client_gone()
     }
 
+    fn http_version(&self) -> &'static str {
+        self.conn.version().as_str()
+    }
+
     fn status(&self) -> u16 {
         self.conn.status()
     }

@@ -488,6 +488,10 @@ impl RequestStream for Judge<'_> {
         s.gone || s.streams.get(&self.id).is_none_or(|io| io.reset)
     }
 
+    fn http_version(&self) -> &'static str {
+        "2"
+    }
+
     fn status(&self) -> u16 {
         lock(self.shared)
             .streams
