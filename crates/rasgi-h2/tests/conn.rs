@@ -340,6 +340,42 @@ fn rfc9113_5_3_2_priority_is_parsed_and_ignored_and_a_self_dependency_refused() 
 }
 
 #[test]
+fn rfc9113_5_3_1_a_headers_depending_on_itself_resets_its_stream_and_keeps_hpack_in_step() {
+    let mut peer = Peer::new();
+    let fields = [GET, &[("x-token", "one-value-to-remember")]].concat();
+    // The block enters `x-token` into both sides' dynamic tables; it comes in a HEADERS that
+    // makes stream 1 depend on itself, and a CONTINUATION.
+    let block = peer.block(&fields);
+    let (first, rest) = block.split_at(block.len() / 2);
+    let mut payload = vec![0, 0, 0, 1, 16];
+    payload.extend_from_slice(first);
+    peer.frame(
+        kind::HEADERS,
+        flag::PRIORITY | flag::END_STREAM,
+        1,
+        &payload,
+    );
+    peer.frame(kind::CONTINUATION, flag::END_HEADERS, 1, rest);
+    assert_eq!(peer.error, None);
+    assert_eq!(
+        Peer::resets(&peer.frames()),
+        vec![(1, ErrorCode::ProtocolError)]
+    );
+    assert!(peer.events().is_empty());
+    // The next block refers to the table entry the refused one made: it decodes as sent.
+    peer.request(3, &fields, true);
+    assert_eq!(peer.error, None);
+    let events = peer.events();
+    let [Event::Request {
+        stream_id: 3, head, ..
+    }] = &events[..]
+    else {
+        panic!("{events:?}");
+    };
+    assert_eq!(&head.fields[0].value[..], b"one-value-to-remember");
+}
+
+#[test]
 fn rfc9113_5_5_unknown_frame_types_are_ignored() {
     let mut peer = Peer::new();
     peer.frame(0xfa, 0xff, 0, b"anything");

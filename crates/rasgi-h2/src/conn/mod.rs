@@ -173,6 +173,9 @@ pub struct ServerConnection {
     decoder: Decoder,
     encoder: Encoder,
     blocks: BlockAssembler,
+    /// The open header block's HEADERS made its stream depend on itself (§5.3.1): the block is
+    /// decoded all the same, keeping the HPACK tables in step, and the stream is then reset.
+    block_self_dependent: bool,
     streams: HashMap<u32, Stream>,
     /// Streams closed lately, newest last, with how they closed.
     closed: VecDeque<(u32, ClosedBy)>,
@@ -232,6 +235,7 @@ impl ServerConnection {
             decoder: Decoder::new(DEFAULT_TABLE_SIZE).with_max_header_list_size(max_list),
             encoder: Encoder::new(DEFAULT_TABLE_SIZE),
             blocks: BlockAssembler::new(max_list.saturating_mul(4).max(4096)),
+            block_self_dependent: false,
             streams: HashMap::new(),
             closed: VecDeque::new(),
             last_peer_stream: 0,

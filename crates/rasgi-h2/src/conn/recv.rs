@@ -127,12 +127,13 @@ impl ServerConnection {
                 stream_id,
                 end_stream,
                 end_headers,
+                priority,
                 fragment,
-                ..
             } => {
                 if fragment.is_empty() && !end_headers {
                     self.budgets.idle_frame()?;
                 }
+                self.block_self_dependent = priority.is_some_and(|p| p.dependency == stream_id);
                 match self
                     .blocks
                     .headers(stream_id, fragment, end_stream, end_headers)?
@@ -364,7 +365,18 @@ impl ServerConnection {
                 ))
             }
         };
+        let self_dependent = std::mem::take(&mut self.block_self_dependent);
+        let depends_on_itself = || {
+            FrameError::stream(
+                id,
+                ErrorCode::ProtocolError,
+                "a stream that depends on itself",
+            )
+        };
         if self.streams.contains_key(&id) {
+            if self_dependent {
+                return Err(depends_on_itself());
+            }
             return self.on_trailers(id, decoded, end_stream);
         }
         if id % 2 == 0 {
@@ -391,6 +403,9 @@ impl ServerConnection {
         }
         self.last_peer_stream = id;
         self.budgets.stream_opened();
+        if self_dependent {
+            return Err(depends_on_itself());
+        }
         let Some(list) = decoded else {
             self.answer_too_large(id, end_stream);
             return self.budgets.provoked_reset();

@@ -8,7 +8,8 @@
 //! | `write.rs` | frames the server sends |
 //!
 //! Unknown frame types and unknown flags are ignored (§4.1, §5.5); PRIORITY is parsed and
-//! ignored (§5.3.2), a stream depending on itself refused.
+//! ignored (§5.3.2), a PRIORITY making its stream depend on itself refused (a HEADERS that
+//! does is refused by the connection, once its header block is decoded).
 
 mod error;
 mod read;

@@ -194,9 +194,10 @@ fn parse(frame_kind: u8, flags: u8, stream_id: u32, payload: Bytes) -> Result<Fr
                         "HEADERS too short for its priority block",
                     ));
                 }
-                let priority = priority_block(&block.split_to(5));
-                refuse_self_dependency(stream_id, &priority)?;
-                Some(priority)
+                // A HEADERS that makes its stream depend on itself is refused by the
+                // connection once its block is decoded: refused here, the block would be
+                // dropped undecoded and the HPACK tables would fall out of step.
+                Some(priority_block(&block.split_to(5)))
             } else {
                 None
             };
