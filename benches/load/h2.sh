@@ -5,13 +5,16 @@
 # (`rasgi --workers 1 --no-access-log`), all h2c with prior knowledge on core 0, h2load on
 # core 1. Five alternating rounds of 5 s per scenario; medians, and each one's ratio to hyper.
 #
-#   benches/load/h2.sh [hello10|hello1|download|upload]...   (default: all four)
+#   benches/load/h2.sh [hello10|hello1|download|upload|sse]...   (default: all five)
 #
 # hello10: GET /, -c 64 -m 10;  hello1: GET /, -c 64 -m 1;
-# download: 1 MiB answers (GET /stream, 16 x 64 KiB, on the load servers; the binary's
-# GET /big?size=1048576), -c 8 -m 1;  upload: POST /echo of 1 MiB (the body read and sent back),
+# download: 1 MiB answers in 16 pieces of 64 KiB (GET /stream; the binary's with
+# ?chunks=16&size=65536&interval_ms=0), -c 8 -m 1;  upload: POST /echo of 1 MiB (the body read and sent back),
 # -c 8 -m 1. Every figure is requests per second; for download and upload each request moves
 # 1 MiB each way it says, so the ratios are throughput ratios.
+# sse: 100 event streams at once on one connection (-c 1 -m 100), each GET /sse?events=100 with
+# no pause between events; hyper (its router, its /sse fed by a task through a channel, as a
+# hyper user streams) against the shipped binary (the demo's /sse), the load server having none.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -37,7 +40,7 @@ serve() {
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(hello10 hello1 download upload)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(hello10 hello1 download upload sse)
 for scenario in "${scenarios[@]}"; do
   minimal=""
   case $scenario in
@@ -45,10 +48,12 @@ for scenario in "${scenarios[@]}"; do
     hello1) args=(-c 64 -m 1); path=/; minimal=--minimal; unit="req/s" ;;
     download) args=(-c 8 -m 1); path=/stream; unit="req/s" ;;
     upload) args=(-c 8 -m 1 -d "$out/upload.bin"); path=/echo; unit="req/s" ;;
+    sse) args=(-c 1 -m 100); path="/sse?events=100&interval_ms=0"; unit="streams/s" ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
   declare -A results=()
   servers=(hyper bare stack binary)
+  [ "$scenario" = sse ] && servers=(hyper binary)
   for round in 1 2 3 4 5; do
     for server in "${servers[@]}"; do
       port=$((port + 1))
@@ -59,7 +64,7 @@ for scenario in "${scenarios[@]}"; do
         sleep 0.1
       done
       target=$path
-      [ "$server/$scenario" = binary/download ] && target="/big?size=1048576"
+      [ "$server/$scenario" = binary/download ] && target="/stream?chunks=16&size=65536&interval_ms=0"
       line=$(taskset -c 1 h2load -D 5 "${args[@]}" "http://127.0.0.1:$port$target" | grep '^finished in')
       kill "$pid"; wait "$pid" 2>/dev/null || true
       # finished in 5.00s, 123456.00 req/s, 12.34MB/s
@@ -70,7 +75,7 @@ for scenario in "${scenarios[@]}"; do
   done
   h=$(echo "${results[hyper]}" | median)
   summary="$scenario medians ($unit): hyper $h"
-  for server in bare stack binary; do
+  for server in "${servers[@]:1}"; do
     m=$(echo "${results[$server]}" | median)
     summary+=", $server $m ($(awk -v m="$m" -v h="$h" 'BEGIN { printf "%.2f", m / h }')x)"
   done
