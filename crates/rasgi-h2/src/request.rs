@@ -153,10 +153,7 @@ fn check_name(name: &[u8]) -> Result<(), Malformed> {
         return Err(Malformed("an empty field name"));
     }
     let rest = name.strip_prefix(b":").unwrap_or(name);
-    let bad = rest
-        .iter()
-        .any(|&b| b <= 0x20 || b.is_ascii_uppercase() || b >= 0x7f || b == b':');
-    if bad || rest.is_empty() {
+    if rest.is_empty() || !rest.iter().all(|&b| NAME_OCTET[usize::from(b)]) {
         return Err(Malformed("a field name with uppercase or forbidden octets"));
     }
     Ok(())
@@ -164,7 +161,7 @@ fn check_name(name: &[u8]) -> Result<(), Malformed> {
 
 /// §8.2.1: no NUL, LF or CR; no space or tab first or last.
 fn check_value(value: &[u8]) -> Result<(), Malformed> {
-    if value.iter().any(|&b| matches!(b, 0 | b'\n' | b'\r')) {
+    if value.iter().any(|&b| VALUE_FORBIDDEN[usize::from(b)]) {
         return Err(Malformed("a field value with NUL, CR or LF"));
     }
     let edge = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
@@ -173,6 +170,27 @@ fn check_value(value: &[u8]) -> Result<(), Malformed> {
     }
     Ok(())
 }
+
+/// The octets a field name may hold after its first (§8.2.1): 0x21–0x7e but uppercase and
+/// the colon. One look per octet.
+const NAME_OCTET: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        table[b] = !(b as u8).is_ascii_uppercase() && b != b':' as usize;
+        b += 1;
+    }
+    table
+};
+
+/// The octets no field value may hold (§8.2.1).
+const VALUE_FORBIDDEN: [bool; 256] = {
+    let mut table = [false; 256];
+    table[0] = true;
+    table[b'\n' as usize] = true;
+    table[b'\r' as usize] = true;
+    table
+};
 
 fn parse_length(value: &[u8]) -> Result<u64, Malformed> {
     if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {

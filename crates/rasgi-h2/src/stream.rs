@@ -12,7 +12,37 @@
 //!
 //! A server never reserves streams (it does not push), so the reserved states are absent.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use crate::frame::{ErrorCode, FrameError};
+
+/// A map keyed by stream id, hashed by one multiplication: a stream's state is looked up
+/// several times per frame, and a general-purpose hash costs more than the rest of the look.
+/// The peer chooses the ids, but only rising ones, and a connection holds at most its
+/// concurrent-stream limit of them.
+pub type StreamMap<V> = HashMap<u32, V, BuildHasherDefault<StreamIdHasher>>;
+
+/// The hasher of [`StreamMap`]: the id times a large odd constant, its high half folded into
+/// its low half (the map's buckets are chosen by the low bits).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b) ^ (self.0 as u32).rotate_left(8));
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 /// A stream's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

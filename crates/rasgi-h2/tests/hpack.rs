@@ -377,15 +377,18 @@ fn rfc7541_the_stories_of_five_encoders_decode_whole() {
 }
 
 #[test]
-fn rfc7541_rasgis_encoder_decodes_back_with_and_without_huffman_and_table_changes() {
+fn rfc7541_rasgis_encoder_decodes_back_with_and_without_huffman_skipping_and_table_changes() {
     let stories = stories("raw-data.jsonl.gz");
     assert!(!stories.is_empty());
-    for huffman in [true, false] {
+    for (huffman, skip_one_off) in [(true, false), (false, false), (true, true)] {
         for (story, cases) in &stories {
             let mut encoder = Encoder::default();
             let mut decoder = Decoder::default();
             if !huffman {
                 encoder = encoder.without_huffman();
+            }
+            if skip_one_off {
+                encoder = encoder.skip_one_off_values();
             }
             let mut total = 0;
             for (seqno, case) in cases.iter().enumerate() {
@@ -515,4 +518,51 @@ fn rfc7541_4_1_the_header_list_is_counted_and_kept_only_within_its_limit() {
         pairs(&decoder.decode(&[0xbe]).unwrap()),
         owned(&[("c", "d")])
     );
+}
+
+#[test]
+fn rfc7541_7_1_one_off_values_stay_out_of_the_table_and_repeated_fields_stay_in() {
+    let mut encoder = Encoder::default().skip_one_off_values();
+    let mut decoder = Decoder::default();
+    let mut last = Vec::new();
+    for n in 0..1_000 {
+        // A response as the demo's stack sends it: fields that repeat, a request id and a
+        // timing made for it alone, and a date that changes every 100 responses.
+        let id = format!("{n:08x}-0000-4000-8000-{n:012x}");
+        let timing = format!("0.{:06}", n * 7919 % 1_000_000);
+        let date = format!("Mon, 07 Dec 2026 15:{:02}:00 GMT", n / 100);
+        let list = [
+            (":status", "200"),
+            ("server", "rasgi"),
+            ("date", date.as_str()),
+            ("content-type", "text/plain"),
+            ("content-length", "13"),
+            ("x-request-id", id.as_str()),
+            ("x-process-time", timing.as_str()),
+            ("vary", "Origin"),
+        ];
+        let wire = encode(&mut encoder, &list);
+        let fields = decoder.decode(&wire).unwrap();
+        assert_eq!(pairs(&fields), owned(&list), "response {n}");
+        assert_eq!(decoder.table_size(), encoder.table_size());
+        last = wire;
+    }
+    // The last block: five fields of one octet each (their indexes), the request id and the
+    // timing as literals without indexing, their names by index (§6.2.2), and `vary` by its
+    // index. The table holds the repeated fields, the first request id and timing, and the
+    // dates.
+    assert!(last[..5].iter().all(|&b| b & 0x80 != 0), "{last:02x?}");
+    assert_eq!(last[5] & 0xf0, 0x00, "{last:02x?}");
+    assert!(last[last.len() - 1] & 0x80 != 0, "{last:02x?}");
+    let entries = decoder.table_entries();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|(name, _)| &name[..] == b"x-request-id")
+            .count(),
+        1
+    );
+    assert!(entries.iter().any(
+        |(name, value)| &name[..] == b"date" && &value[..] == b"Mon, 07 Dec 2026 15:09:00 GMT"
+    ));
 }

@@ -16,7 +16,7 @@
 //! the driver are done with it; and nothing is buffered beyond the windows the server
 //! announced.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
@@ -29,7 +29,7 @@ use crate::frame::{
 use crate::hpack::{Decoder, Encoder, Field, DEFAULT_TABLE_SIZE};
 use crate::request::RequestHead;
 use crate::settings::Settings;
-use crate::stream::{ClosedBy, State};
+use crate::stream::{ClosedBy, State, StreamMap};
 
 mod limits;
 mod recv;
@@ -176,7 +176,7 @@ pub struct ServerConnection {
     /// The open header block's HEADERS made its stream depend on itself (§5.3.1): the block is
     /// decoded all the same, keeping the HPACK tables in step, and the stream is then reset.
     block_self_dependent: bool,
-    streams: HashMap<u32, Stream>,
+    streams: StreamMap<Stream>,
     /// Streams closed lately, newest last, with how they closed.
     closed: VecDeque<(u32, ClosedBy)>,
     /// The highest stream the peer opened.
@@ -233,10 +233,10 @@ impl ServerConnection {
             phase: Phase::Preface,
             peer: Settings::default(),
             decoder: Decoder::new(DEFAULT_TABLE_SIZE).with_max_header_list_size(max_list),
-            encoder: Encoder::new(DEFAULT_TABLE_SIZE),
+            encoder: Encoder::new(DEFAULT_TABLE_SIZE).skip_one_off_values(),
             blocks: BlockAssembler::new(max_list.saturating_mul(4).max(4096)),
             block_self_dependent: false,
-            streams: HashMap::new(),
+            streams: StreamMap::default(),
             closed: VecDeque::new(),
             last_peer_stream: 0,
             goaway_last: None,

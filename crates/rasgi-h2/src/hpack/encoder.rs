@@ -1,18 +1,21 @@
 //! Fields to a header block. The choices, per field: a field already in a table is sent as
 //! its index; `authorization` and `proxy-authorization` are never indexed (§7.1.3); a field
-//! larger than the whole table is sent without indexing; any other is added to the table,
-//! its name by index when a table has it. Strings are Huffman-coded when that is no longer.
+//! larger than the whole table is sent without indexing; with
+//! [`Encoder::skip_one_off_values`], so is a field whose name's newest entry in the table was
+//! never sent again; any other is added to the table, its name by index when a table has it.
+//! Strings are Huffman-coded when that is no longer. The tables are searched by hash
+//! (`index.rs`).
 
-use bytes::Bytes;
-
-use super::table::{entry_size, DynamicTable, DEFAULT_TABLE_SIZE};
+use super::index::{IndexedTable, Key};
+use super::table::{entry_size, DEFAULT_TABLE_SIZE};
 use super::{huffman, integer};
 
 /// Encodes the header blocks of one connection, in order.
 #[derive(Debug, Clone)]
 pub struct Encoder {
-    table: DynamicTable,
+    table: IndexedTable,
     huffman: bool,
+    skip_one_off: bool,
     /// Table size updates owed at the next block's start: the smallest size since the last
     /// block, then the size now (§4.2).
     pending: Option<(usize, usize)>,
@@ -28,10 +31,20 @@ impl Encoder {
     /// An encoder whose table may reach `table_size`, as the peer's decoder's may.
     pub fn new(table_size: usize) -> Encoder {
         Encoder {
-            table: DynamicTable::new(table_size),
+            table: IndexedTable::new(table_size),
             huffman: true,
+            skip_one_off: false,
             pending: None,
         }
+    }
+
+    /// Send a field without indexing when the newest entry with its name was never sent
+    /// again: values made for one message (a request id, a timing, a length) then stay out of
+    /// the table, and the fields that do repeat are not evicted by them. A name whose values
+    /// do repeat (a `date` for a whole second) keeps being indexed.
+    pub fn skip_one_off_values(mut self) -> Encoder {
+        self.skip_one_off = true;
+        self
     }
 
     /// Send every string as it is, never Huffman-coded.
@@ -74,7 +87,8 @@ impl Encoder {
 
     fn field(&mut self, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
         let sensitive = name == b"authorization" || name == b"proxy-authorization";
-        let found = self.table.find(name, value);
+        let key = Key::new(name, value);
+        let found = self.table.find(&key);
         if let (Some((index, true)), false) = (found, sensitive) {
             integer::encode(index, 7, 0x80, out);
             return;
@@ -82,7 +96,9 @@ impl Encoder {
         let name_index = found.map(|(index, _)| index);
         let (prefix, flags) = if sensitive {
             (4, 0x10)
-        } else if entry_size(name, value) > self.table.max_size() {
+        } else if entry_size(name, value) > self.table.max_size()
+            || (self.skip_one_off && self.table.last_value_was_not_reused(&key))
+        {
             (4, 0x00)
         } else {
             (6, 0x40)
@@ -96,8 +112,7 @@ impl Encoder {
         }
         self.string(value, out);
         if flags == 0x40 {
-            self.table
-                .insert(Bytes::copy_from_slice(name), Bytes::copy_from_slice(value));
+            self.table.insert(&key);
         }
     }
 
@@ -105,7 +120,7 @@ impl Encoder {
         let coded = huffman::encoded_len(text);
         if self.huffman && coded <= text.len() {
             integer::encode(coded, 7, 0x80, out);
-            huffman::encode(text, out);
+            huffman::encode_in(text, coded, out);
         } else {
             integer::encode(text.len(), 7, 0x00, out);
             out.extend_from_slice(text);

@@ -97,22 +97,39 @@ pub fn encoded_len(input: &[u8]) -> usize {
 /// Append `input` Huffman-coded to `out`, the last octet padded with the leading bits of EOS
 /// (ones).
 pub fn encode(input: &[u8], out: &mut Vec<u8>) {
-    out.reserve(encoded_len(input));
+    encode_in(input, encoded_len(input), out);
+}
+
+/// [`encode`], with the coded length already known (`encoded_len(input)`). The codes gather in
+/// a 64-bit word and leave it 32 bits at a time, into room made once.
+pub(crate) fn encode_in(input: &[u8], coded_len: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + coded_len, 0);
+    let room = &mut out[start..];
+    let mut at = 0;
+    // The last `pending` bits of `bits` are waiting (fewer than 32 between codes; a code has
+    // at most 30 bits, so they never pass 62).
     let mut bits: u64 = 0;
     let mut pending = 0u32;
     for &byte in input {
-        let len = LENGTHS[byte as usize] as u32;
+        let len = u32::from(LENGTHS[byte as usize]);
         bits = (bits << len) | u64::from(CODES[byte as usize]);
         pending += len;
-        while pending >= 8 {
-            pending -= 8;
-            out.push((bits >> pending) as u8);
+        if pending >= 32 {
+            pending -= 32;
+            room[at..at + 4].copy_from_slice(&((bits >> pending) as u32).to_be_bytes());
+            at += 4;
         }
     }
-    if pending > 0 {
-        let pad = 8 - pending;
-        out.push(((bits << pad) as u8) | ((1u8 << pad) - 1));
+    let pad = (8 - pending % 8) % 8;
+    bits = (bits << pad) | ((1 << pad) - 1);
+    pending += pad;
+    while pending > 0 {
+        pending -= 8;
+        room[at] = (bits >> pending) as u8;
+        at += 1;
     }
+    debug_assert_eq!(at, coded_len);
 }
 
 /// Decode Huffman-coded `input`, appending the octets to `out`. Refused (§5.2): an EOS in the
@@ -186,6 +203,25 @@ mod tests {
         let mut back = Vec::new();
         decode(&coded, &mut back).unwrap();
         assert_eq!(back, all);
+    }
+
+    #[test]
+    fn strings_of_every_length_round_trip_after_text_already_in_the_output() {
+        // Lengths around the 32-bit writes, of short and long codes.
+        for text in [
+            &b"x-request-id 0123456789abcdef"[..],
+            &[0u8, 255, 127, b'\\', b'a'],
+        ] {
+            for len in 0..=64 {
+                let input: Vec<u8> = text.iter().copied().cycle().take(len).collect();
+                let mut coded = b"before".to_vec();
+                encode(&input, &mut coded);
+                assert_eq!(coded.len(), 6 + encoded_len(&input));
+                let mut back = Vec::new();
+                decode(&coded[6..], &mut back).unwrap();
+                assert_eq!(back, input, "{len}");
+            }
+        }
     }
 
     #[test]

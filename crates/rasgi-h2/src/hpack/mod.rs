@@ -7,6 +7,7 @@
 //! | `table.rs` | the static table (Appendix A) and the dynamic table (§2.3, §4) |
 //! | `error.rs` | why a block could not be decoded |
 //! | `decoder.rs` | a header block to fields (§6), with the header list's size counted as §4.1 counts it |
+//! | `index.rs` | the encoder's tables, searched by hash |
 //! | `encoder.rs` | fields to a header block |
 //!
 //! Every decoding failure is a [`DecodeError`]; HTTP/2 answers each with COMPRESSION_ERROR, a
@@ -17,6 +18,7 @@ mod decoder;
 mod encoder;
 mod error;
 mod huffman;
+mod index;
 mod integer;
 mod table;
 

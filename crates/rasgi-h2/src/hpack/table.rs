@@ -153,29 +153,6 @@ impl DynamicTable {
         }
     }
 
-    /// Where `name: value` is, exactly or by name only: `(index, value_matches)`, the exact
-    /// match preferred, the static table searched first.
-    pub(crate) fn find(&self, name: &[u8], value: &[u8]) -> Option<(usize, bool)> {
-        let mut by_name = None;
-        for (i, (n, v)) in STATIC.iter().enumerate() {
-            if n.as_bytes() == name {
-                if v.as_bytes() == value {
-                    return Some((i + 1, true));
-                }
-                by_name.get_or_insert(i + 1);
-            }
-        }
-        for (i, (n, v)) in self.entries.iter().enumerate() {
-            if &n[..] == name {
-                if &v[..] == value {
-                    return Some((i + 62, true));
-                }
-                by_name.get_or_insert(i + 62);
-            }
-        }
-        by_name.map(|index| (index, false))
-    }
-
     /// The entries, newest first (for tests).
     pub(crate) fn entries(&self) -> impl Iterator<Item = &(Bytes, Bytes)> {
         self.entries.iter()

@@ -6,12 +6,13 @@
 //! the futures are `Send`. Nobody holds it across an await, and the driver never holds it
 //! while it polls a stream.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use bytes::Bytes;
 use rasgi_h2::conn::ServerConnection;
+use rasgi_h2::stream::StreamMap;
 
 /// Output queued and not yet written past which streams wait to send and the driver stops
 /// reading: a peer that does not read cannot make the server queue more.
@@ -22,7 +23,7 @@ pub(super) struct Shared {
     /// The protocol.
     pub conn: ServerConnection,
     /// The streams whose apps run.
-    pub streams: HashMap<u32, StreamIo>,
+    pub streams: StreamMap<StreamIo>,
     /// The driver's task.
     pub driver: Option<Waker>,
     /// The connection is gone (the peer left, a write failed or stalled, a connection error):
@@ -78,7 +79,7 @@ impl Shared {
     pub(super) fn new(conn: ServerConnection) -> Shared {
         Shared {
             conn,
-            streams: HashMap::new(),
+            streams: StreamMap::default(),
             driver: None,
             gone: false,
             flush_waiters: Vec::new(),
