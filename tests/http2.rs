@@ -206,7 +206,7 @@ fn h2load_100000_requests_on_16_connections_10_streams_each_none_fail() {
 
 #[test]
 fn pythons_httpx_speaks_h2_to_the_demo() {
-    let python = python_with_httpx();
+    let python = support::h2::python_with_httpx();
     let rasgi = demo();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/h2_httpx.py");
     let output = Command::new(python)
@@ -221,47 +221,6 @@ fn pythons_httpx_speaks_h2_to_the_demo() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(out.trim(), "ok HTTP/2 / /echo /sse /big");
-}
-
-/// A venv with `httpx[http2]`, made once per test run in cargo's temp dir for tests.
-fn python_with_httpx() -> std::path::PathBuf {
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("h2-venv");
-    let python = venv.join("bin/python");
-    let ready = |python: &std::path::Path| {
-        Command::new(python)
-            .args(["-c", "import httpx, h2"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    // Tests run in parallel: one of them makes the venv, under a lock file.
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(venv.with_extension("lock"))
-        .expect("lock file");
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
-    // SAFETY: `fd` is the lock file's, open for the call.
-    unsafe { libc::flock(fd, libc::LOCK_EX) };
-    if !ready(&python) {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv");
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "httpx[http2]>=0.27,<1"])
-            .status()
-            .expect("pip install httpx[http2]");
-        assert!(installed.success(), "pip install httpx[http2] failed");
-    }
-    assert!(
-        ready(&python),
-        "httpx is not importable in {}",
-        venv.display()
-    );
-    python
 }
 
 // ----- the flags -----

@@ -21,6 +21,8 @@ pub struct H2 {
     buf: BytesMut,
     /// Every frame read so far.
     pub seen: Vec<Frame>,
+    /// How many of `seen` [`H2::tunnel_bytes`] has looked through.
+    taken: usize,
 }
 
 /// What a stream got back.
@@ -54,6 +56,7 @@ impl H2 {
             decoder: Decoder::new(4096),
             buf: BytesMut::new(),
             seen: Vec::new(),
+            taken: 0,
         };
         let mut out = PREFACE.to_vec();
         write_settings(&mut out, settings);
@@ -186,6 +189,64 @@ impl H2 {
         self.response(id, Duration::from_secs(10))
     }
 
+    /// Read until stream `id`'s response head (or its reset) comes, for a response whose body
+    /// is read apart ([`H2::tunnel_bytes`]).
+    pub fn head(&mut self, id: u32, limit: Duration) -> H2Response {
+        let start = self.seen.len();
+        let came = self.read_until(limit, |f| match f {
+            Frame::Headers { stream_id, .. } | Frame::RstStream { stream_id, .. } => {
+                *stream_id == id
+            }
+            _ => false,
+        });
+        assert!(came, "no head on stream {id}: {:?}", &self.seen[start..]);
+        let mut response = self.collect(start, id);
+        response.body.clear();
+        response
+    }
+
+    /// The DATA bytes of stream `id` not taken before, reading until there are at least
+    /// `at_least` of them or the stream ends; and whether it ended (END_STREAM or a reset).
+    pub fn tunnel_bytes(&mut self, id: u32, at_least: usize, limit: Duration) -> (Vec<u8>, bool) {
+        let on_id = |f: &Frame| match f {
+            Frame::Data {
+                stream_id,
+                end_stream,
+                data,
+                ..
+            } if *stream_id == id => Some((data.len(), *end_stream)),
+            Frame::RstStream { stream_id, .. } if *stream_id == id => Some((0, true)),
+            _ => None,
+        };
+        let (mut have, mut ended) = (0, false);
+        for (len, end) in self.seen[self.taken..].iter().filter_map(on_id) {
+            have += len;
+            ended |= end;
+        }
+        if have < at_least && !ended {
+            self.read_until(limit, |f| {
+                if let Some((len, end)) = on_id(f) {
+                    have += len;
+                    ended |= end;
+                }
+                have >= at_least || ended
+            });
+        }
+        let mut bytes = Vec::new();
+        for frame in &self.seen[self.taken..] {
+            if let Frame::Data {
+                stream_id, data, ..
+            } = frame
+            {
+                if *stream_id == id {
+                    bytes.extend_from_slice(data);
+                }
+            }
+        }
+        self.taken = self.seen.len();
+        (bytes, ended)
+    }
+
     /// Read stream `id`'s response until it ends (END_STREAM or a reset).
     pub fn response(&mut self, id: u32, limit: Duration) -> H2Response {
         let start = self.seen.len();
@@ -204,6 +265,11 @@ impl H2 {
             _ => false,
         });
         assert!(ended, "stream {id} did not end: {:?}", &self.seen[start..]);
+        self.collect(start, id)
+    }
+
+    /// Stream `id`'s response in the frames read since `start`.
+    fn collect(&mut self, start: usize, id: u32) -> H2Response {
         let mut response = H2Response::default();
         let frames: Vec<Frame> = self.seen[start..].to_vec();
         for frame in frames {
@@ -251,4 +317,45 @@ impl H2 {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS")
     }
+}
+
+/// A venv with `httpx[http2]`, made once per test run in cargo's temp dir for tests.
+pub fn python_with_httpx() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("h2-venv");
+    let python = venv.join("bin/python");
+    let ready = |python: &std::path::Path| {
+        std::process::Command::new(python)
+            .args(["-c", "import httpx, h2"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    // Tests run in parallel: one of them makes the venv, under a lock file.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(venv.with_extension("lock"))
+        .expect("lock file");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&lock);
+    // SAFETY: `fd` is the lock file's, open for the call.
+    unsafe { libc::flock(fd, libc::LOCK_EX) };
+    if !ready(&python) {
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(made.success(), "python3 -m venv failed");
+        let installed = std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "httpx[http2]>=0.27,<1"])
+            .status()
+            .expect("pip install httpx[http2]");
+        assert!(installed.success(), "pip install httpx[http2] failed");
+    }
+    assert!(
+        ready(&python),
+        "httpx is not importable in {}",
+        venv.display()
+    );
+    python
 }

@@ -70,6 +70,69 @@ pub fn h2_scope(
     parts: ScopeParts<'_>,
     background: BackgroundTasks,
 ) -> HttpScope {
+    let H2Request {
+        method,
+        path,
+        query,
+        fields,
+    } = h2_request(head);
+    HttpScope {
+        http_version: "2",
+        // The method is its own allocation already (the HPACK decoder's): nothing to let go.
+        method: ascii(method),
+        scheme: parts.scheme,
+        path: decoded_path(&path),
+        raw_path: path,
+        query_string: query,
+        root_path: parts.root_path.clone(),
+        headers: Headers::from_fields(fields),
+        client: parts.client,
+        server: parts.server,
+        state: parts.state.clone(),
+        extensions: extensions(&parts),
+        background,
+    }
+}
+
+/// The ASGI scope for a WebSocket opened by an HTTP/2 extended CONNECT (RFC 8441), as
+/// [`h2_scope`] makes an `http` one; `headers` are the request's fields, `host` first.
+pub fn h2_websocket_scope(
+    path: Bytes,
+    query: Bytes,
+    headers: Vec<(Bytes, Bytes)>,
+    parts: ScopeParts<'_>,
+    subprotocols: Vec<String>,
+) -> WebSocketScope {
+    WebSocketScope {
+        http_version: "2",
+        scheme: parts.scheme,
+        path: decoded_path(&path),
+        raw_path: path,
+        query_string: query,
+        root_path: parts.root_path.clone(),
+        headers: Headers::from_fields(headers),
+        subprotocols,
+        client: parts.client,
+        server: parts.server,
+        state: parts.state.clone(),
+        extensions: extensions(&parts),
+    }
+}
+
+/// An HTTP/2 request's head as a scope wants it.
+pub struct H2Request {
+    /// `:method`.
+    pub method: Bytes,
+    /// `:path` before its `?` (`/` when it has none).
+    pub path: Bytes,
+    /// `:path` after its `?`.
+    pub query: Bytes,
+    /// The regular fields, with `:authority` as `host` first when the request has no `host`.
+    pub fields: Vec<(Bytes, Bytes)>,
+}
+
+/// Split an HTTP/2 request's head for its scope.
+pub fn h2_request(head: rasgi_h2::request::RequestHead) -> H2Request {
     let target = head.path.unwrap_or_else(|| Bytes::from_static(b"/"));
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(at) => (target.slice(..at), target.slice(at + 1..)),
@@ -85,21 +148,11 @@ pub fn h2_scope(
             .into_iter()
             .map(|field| (field.name, field.value)),
     );
-    HttpScope {
-        http_version: "2",
-        // The method is its own allocation already (the HPACK decoder's): nothing to let go.
-        method: ascii(head.method),
-        scheme: parts.scheme,
-        path: decoded_path(&path),
-        raw_path: path,
-        query_string: query,
-        root_path: parts.root_path.clone(),
-        headers: Headers::from_fields(fields),
-        client: parts.client,
-        server: parts.server,
-        state: parts.state.clone(),
-        extensions: extensions(&parts),
-        background,
+    H2Request {
+        method: head.method,
+        path,
+        query,
+        fields,
     }
 }
 

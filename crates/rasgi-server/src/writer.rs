@@ -140,13 +140,18 @@ impl<W: Transport> Writer<W> {
         file.poll_send(cx, &mut self.io, || *progressed = true)
     }
 
-    /// Let small packets wait to be coalesced while a file is sent, or not
-    /// ([`Transport::coalesce_packets`]).
     /// The transport, the writer used up.
     pub(crate) fn into_io(self) -> W {
         self.io
     }
 
+    /// The transport, for what the writer does not do itself.
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        &mut self.io
+    }
+
+    /// Let small packets wait to be coalesced while a file is sent, or not
+    /// ([`Transport::coalesce_packets`]).
     pub(crate) fn coalesce_packets(&mut self, on: bool) {
         self.io.coalesce_packets(on);
     }

@@ -59,13 +59,7 @@ impl HandshakeError {
 
 /// Check a WebSocket request's fields (names lowercase, as the parser gives them).
 pub fn check(headers: &[(Bytes, Bytes)]) -> Result<Offer, HandshakeError> {
-    let mut versions = headers
-        .iter()
-        .filter(|(n, _)| &n[..] == b"sec-websocket-version");
-    match (versions.next(), versions.next()) {
-        (Some((_, v)), None) if v.trim_ascii() == b"13" => {}
-        _ => return Err(HandshakeError::Version),
-    }
+    check_version(headers)?;
     let mut keys = headers
         .iter()
         .filter(|(n, _)| &n[..] == b"sec-websocket-key");
@@ -76,6 +70,29 @@ pub fn check(headers: &[(Bytes, Bytes)]) -> Result<Offer, HandshakeError> {
     if decoded_len(key) != Some(16) {
         return Err(HandshakeError::Key);
     }
+    Ok(offer(headers, accept_key(key)))
+}
+
+/// Check the fields of an HTTP/2 extended CONNECT for a WebSocket (RFC 8441 §5): the version
+/// as over HTTP/1.1; there is no key (the stream is the proof), so `accept` is empty.
+pub fn check_extended_connect(headers: &[(Bytes, Bytes)]) -> Result<Offer, HandshakeError> {
+    check_version(headers)?;
+    Ok(offer(headers, String::new()))
+}
+
+/// `Sec-WebSocket-Version`: exactly one, 13.
+fn check_version(headers: &[(Bytes, Bytes)]) -> Result<(), HandshakeError> {
+    let mut versions = headers
+        .iter()
+        .filter(|(n, _)| &n[..] == b"sec-websocket-version");
+    match (versions.next(), versions.next()) {
+        (Some((_, v)), None) if v.trim_ascii() == b"13" => Ok(()),
+        _ => Err(HandshakeError::Version),
+    }
+}
+
+/// The subprotocols and extensions offered.
+fn offer(headers: &[(Bytes, Bytes)], accept: String) -> Offer {
     let subprotocols = headers
         .iter()
         .filter(|(n, _)| &n[..] == b"sec-websocket-protocol")
@@ -88,11 +105,11 @@ pub fn check(headers: &[(Bytes, Bytes)]) -> Result<Offer, HandshakeError> {
         .filter(|(n, _)| &n[..] == b"sec-websocket-extensions")
         .map(|(_, v)| v.clone())
         .collect();
-    Ok(Offer {
-        accept: accept_key(key),
+    Offer {
+        accept,
         subprotocols,
         extensions,
-    })
+    }
 }
 
 /// `Sec-WebSocket-Accept` for a client's key: base64 of SHA-1 of the key and the GUID.

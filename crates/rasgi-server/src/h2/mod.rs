@@ -31,11 +31,13 @@ use crate::context::{ConnContext, Ending, Peers};
 use crate::file_send::Transport;
 use crate::reader::ReadSide;
 use crate::writer::{Outgoing, Writer};
+use fields::ServerFields;
 use shared::{lock, Shared, StreamIo, OUTPUT_HIGH_WATER};
-use stream::ServerFields;
 
+mod fields;
 mod shared;
 mod stream;
+mod tunnel;
 
 /// Most bytes read and dropped while lingering before a close.
 const LINGER_BYTES: usize = 256 * 1024;
@@ -73,6 +75,8 @@ fn settings<A>(ctx: &ConnContext<A>) -> Config {
         max_header_list_size: h2.max_headers_size,
         initial_stream_window: h2.initial_stream_window_size,
         initial_connection_window: h2.initial_connection_window_size,
+        // WebSockets over HTTP/2 (RFC 8441), served by the WebSocket driver.
+        enable_connect_protocol: true,
         ..Config::default()
     }
 }

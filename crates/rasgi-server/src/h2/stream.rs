@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -24,20 +24,11 @@ use rasgi_protocol::{
 };
 use tokio::time::Sleep;
 
+use super::fields::{check_fields, ServerFields};
 use super::shared::{lock, Shared, OUTPUT_HIGH_WATER};
 use crate::asgi;
 use crate::context::{ConnContext, Peers};
 use crate::request::{self, Judged, RequestStream, Verdict};
-
-/// What every response of the connection carries besides the app's fields.
-pub(super) struct ServerFields {
-    /// `server: rasgi`.
-    pub server: bool,
-    /// `date`.
-    pub date: bool,
-    /// The operator's fields.
-    pub default: Option<Arc<Vec<(Bytes, Bytes)>>>,
-}
 
 /// Serve stream `id`: the app's call, its verdict, and its background tasks once its last
 /// frame is written.
@@ -49,6 +40,13 @@ pub(super) async fn serve<A: App>(
     id: u32,
     head: RequestHead,
 ) {
+    if head.protocol.is_some() {
+        // An extended CONNECT (RFC 8441): a WebSocket, in a future of its own.
+        return Box::pin(super::tunnel::serve_websocket(
+            ctx, peers, shared, fields, id, head,
+        ))
+        .await;
+    }
     let config = &*ctx.config;
     let background = BackgroundTasks::new();
     let scope = asgi::h2_scope(
@@ -419,16 +417,6 @@ fn stream(s: &mut Shared, id: u32) -> Result<&mut super::shared::StreamIo, SendE
 
 fn gone(_: StreamGone) -> SendError {
     SendError::Disconnected
-}
-
-/// The app's fields must be valid field names and values.
-fn check_fields(fields: &[(Bytes, Bytes)]) -> Result<(), SendError> {
-    for (name, value) in fields {
-        if rasgi_h1::validate_header(name, value).is_err() {
-            return Err(SendError::InvalidHeader);
-        }
-    }
-    Ok(())
 }
 
 /// The request layer's view of a stream once its app returned.

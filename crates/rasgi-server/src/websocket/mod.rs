@@ -1,6 +1,7 @@
-//! The WebSocket driver: a request its protocol's driver found to be a WebSocket handshake is
-//! served here, from the app's answer to the handshake to the closing handshake, over the same
-//! read half and writer. The frames are [`rasgi_ws::Session`]'s and the ASGI rules
+//! The WebSocket driver: a request its protocol's driver found to be a WebSocket handshake (an
+//! HTTP/1.1 upgrade, or an HTTP/2 extended CONNECT, RFC 8441) is served here, from the app's
+//! answer to the handshake to the closing handshake, over the same read half and writer (a
+//! TCP connection's, or an HTTP/2 stream's as a byte pipe). The frames are [`rasgi_ws::Session`]'s and the ASGI rules
 //! [`rules::AsgiWebSocket`]'s; this file is I/O and time around them, and the app's handles
 //! are `handles.rs`'s.
 //!
@@ -8,7 +9,7 @@
 //! 1. The handshake's fields are checked: a wrong version is answered 426 (with
 //!    `Sec-WebSocket-Version: 13`), a bad key 400, without calling the app.
 //! 2. The app runs inline, as for HTTP. Its first `receive` is `WebSocketConnect`; it answers
-//!    with `WebSocketAccept` (the 101 is written), `WebSocketClose` (403), or an HTTP response
+//!    with `WebSocketAccept` (the 101 is written; over HTTP/2, a 200), `WebSocketClose` (403), or an HTTP response
 //!    (the denial response, through the stream's machine as any response is).
 //! 3. While it is open, `receive` reads frames. Whenever the app is not in `receive`, the
 //!    driver reads instead: pings are answered, pongs noted and a close answered even while the
@@ -66,12 +67,46 @@ pub(crate) async fn serve<R, H, A>(
     H: HandshakeStream,
     A: App,
 {
-    let config = &ctx.config.websocket;
-    let Some((scope, path, ws)) = begin(ctx, peers, request, stream) else {
+    let Some(begun) = begin(ctx, peers, request, stream) else {
         // 1. Refused by the handshake's own rules: the answer is queued.
         let _ = std::future::poll_fn(|cx| stream.poll_flush_answer(cx)).await;
         return;
     };
+    run(ctx, begun, read, stream).await;
+}
+
+/// Serve the WebSocket an HTTP/2 extended CONNECT (RFC 8441) asks for, to its end, over its
+/// stream: the same driver as over HTTP/1.1, from the handshake's own rules on.
+pub(crate) async fn serve_h2<R, H, A>(
+    ctx: &ConnContext<A>,
+    peers: &Peers,
+    head: rasgi_h2::request::RequestHead,
+    read: &mut ReadSide<R>,
+    stream: &mut H,
+) where
+    R: AsyncRead + Unpin + Send,
+    H: HandshakeStream,
+    A: App,
+{
+    let Some(begun) = begin_h2(ctx, peers, head, stream) else {
+        let _ = std::future::poll_fn(|cx| stream.poll_flush_answer(cx)).await;
+        return;
+    };
+    run(ctx, begun, read, stream).await;
+}
+
+/// Steps 2 to 5, once the handshake's own rules let the WebSocket begin.
+async fn run<R, H, A>(
+    ctx: &ConnContext<A>,
+    (scope, path, ws): (WebSocketScope, String, Box<AsgiWebSocket>),
+    read: &mut ReadSide<R>,
+    stream: &mut H,
+) where
+    R: AsyncRead + Unpin + Send,
+    H: HandshakeStream,
+    A: App,
+{
+    let config = &ctx.config.websocket;
 
     // 2-4. The app, inline, with the driver reading and pinging while it does not. Nothing
     // but this WebSocket uses the stream from here on: it is this function's for the
@@ -238,8 +273,47 @@ fn begin<A, H: HandshakeStream>(
     let request = request.take()?;
     // A refusal (the server's or the app's) is the connection's last response.
     stream.stop();
-    let offer = match handshake::check(&request.headers) {
-        Ok(offer) => offer,
+    let offer = offered(handshake::check(&request.headers), stream)?;
+    let path = String::from_utf8_lossy(&request.path).into_owned();
+    let scope = websocket_scope(request, scope_parts(ctx, peers), offer.subprotocols.clone());
+    Some((scope, path, rules(config, offer)))
+}
+
+/// [`begin`] for an HTTP/2 extended CONNECT: its `:protocol` must be `websocket` (another is
+/// answered 501), and it carries no key.
+fn begin_h2<A, H: HandshakeStream>(
+    ctx: &ConnContext<A>,
+    peers: &Peers,
+    head: rasgi_h2::request::RequestHead,
+    stream: &mut H,
+) -> Option<(WebSocketScope, String, Box<AsgiWebSocket>)> {
+    if head.protocol.as_deref() != Some(&b"websocket"[..]) {
+        let protocol = String::from_utf8_lossy(head.protocol.as_deref().unwrap_or_default());
+        tracing::debug!(%protocol, "refused an extended CONNECT for another protocol");
+        let body = format!("this server tunnels websocket only, not {protocol}");
+        queue_refusal(stream, 501, Headers::new(), body);
+        return None;
+    }
+    let request = crate::asgi::h2_request(head);
+    let offer = offered(handshake::check_extended_connect(&request.fields), stream)?;
+    let path = String::from_utf8_lossy(&request.path).into_owned();
+    let scope = crate::asgi::h2_websocket_scope(
+        request.path,
+        request.query,
+        request.fields,
+        scope_parts(ctx, peers),
+        offer.subprotocols.clone(),
+    );
+    Some((scope, path, rules(&ctx.config.websocket, offer)))
+}
+
+/// The offer, or its refusal queued on `stream`.
+fn offered<H: HandshakeStream>(
+    checked: Result<handshake::Offer, handshake::HandshakeError>,
+    stream: &mut H,
+) -> Option<handshake::Offer> {
+    match checked {
+        Ok(offer) => Some(offer),
         Err(error) => {
             let mut headers = Headers::new();
             if error == handshake::HandshakeError::Version {
@@ -247,25 +321,25 @@ fn begin<A, H: HandshakeStream>(
             }
             queue_refusal(stream, error.status(), headers, error.to_string());
             tracing::debug!(%error, "refused a WebSocket handshake");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// The WebSocket's rules for an offer: extensions negotiated, limits set. Boxed, as the scope
+/// is not: a binding of its own keeps room in the driver's future beside the lock's.
+fn rules(config: &WebSocketConfig, offer: handshake::Offer) -> Box<AsgiWebSocket> {
     let deflate = if config.per_message_deflate {
         rasgi_ws::negotiate(offer.extensions.iter().map(|field| &field[..]))
     } else {
         None
     };
-    let path = String::from_utf8_lossy(&request.path).into_owned();
-    let scope = websocket_scope(request, scope_parts(ctx, peers), offer.subprotocols.clone());
-    // Boxed, as the scope is not: a binding of its own keeps room in the driver's future
-    // beside the lock's.
-    let ws = Box::new(AsgiWebSocket::new(
+    Box::new(AsgiWebSocket::new(
         offer.accept,
         offer.subprotocols,
         deflate,
         config.max_message_bytes,
-    ));
-    Some((scope, path, ws))
+    ))
 }
 
 /// The waker the ping timer and the shutdown signal are polled with: it notes that one of them
