@@ -132,6 +132,7 @@ pub struct H2Request {
 }
 
 /// Split an HTTP/2 request's head for its scope.
+#[inline]
 pub fn h2_request(head: rasgi_h2::request::RequestHead) -> H2Request {
     let target = head.path.unwrap_or_else(|| Bytes::from_static(b"/"));
     let (path, query) = match target.iter().position(|&b| b == b'?') {

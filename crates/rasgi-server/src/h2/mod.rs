@@ -103,6 +103,8 @@ where
     };
     let mut writer = Writer::new(writer, config.send_timeout, ctx.counters.clone());
     let mut streams = FuturesUnordered::new();
+    // Streams opened by an extended CONNECT (RFC 8441): WebSockets, apart from the requests.
+    let mut tunnels = FuturesUnordered::new();
     let mut stop = std::pin::pin!(ctx.shutdown.triggered());
     let mut stopping = false;
     // Until the first request, the header-read timeout; then the keep-alive timeout whenever
@@ -116,6 +118,12 @@ where
             // 1. The streams' apps (never with the lock held: they take it).
             let mut progressed = false;
             while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {
+                progressed = true;
+            }
+            while !tunnels.is_empty() {
+                let Poll::Ready(Some(())) = tunnels.poll_next_unpin(cx) else {
+                    break;
+                };
                 progressed = true;
             }
             let mut guard = lock(&shared);
@@ -170,7 +178,14 @@ where
                                 ..StreamIo::default()
                             },
                         );
-                        streams.push(stream::serve(ctx, peers, &shared, &fields, stream_id, head));
+                        if head.protocol.is_some() {
+                            tunnels.push(tunnel::serve_websocket(
+                                ctx, peers, &shared, &fields, stream_id, head,
+                            ));
+                        } else {
+                            streams
+                                .push(stream::serve(ctx, peers, &shared, &fields, stream_id, head));
+                        }
                     }
                     Event::Data {
                         stream_id,
@@ -238,7 +253,8 @@ where
 
             // 6. The end: the connection is over and every stream's app has returned.
             let over = s.gone || s.conn.is_done();
-            if over && streams.is_empty() && (s.gone || s.conn.output().is_empty()) {
+            let all_returned = streams.is_empty() && tunnels.is_empty();
+            if over && all_returned && (s.gone || s.conn.output().is_empty()) {
                 return Poll::Ready(());
             }
 

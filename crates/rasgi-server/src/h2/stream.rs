@@ -40,13 +40,6 @@ pub(super) async fn serve<A: App>(
     id: u32,
     head: RequestHead,
 ) {
-    if head.protocol.is_some() {
-        // An extended CONNECT (RFC 8441): a WebSocket, in a future of its own.
-        return Box::pin(super::tunnel::serve_websocket(
-            ctx, peers, shared, fields, id, head,
-        ))
-        .await;
-    }
     let config = &*ctx.config;
     let background = BackgroundTasks::new();
     let scope = asgi::h2_scope(
