@@ -2,7 +2,7 @@
 //! the frame writers and rasgi's HPACK encoder: each test pins one rule of RFC 9113, named
 //! after its section, or one limit, named after the attack it stops.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rasgi_h2::conn::{
     Config, Event, ServerConnection, IDLE_FRAME_BUDGET, PEER_RESET_BUDGET, PREFACE,
     PROVOKED_RESET_BUDGET,
@@ -76,9 +76,11 @@ impl Peer {
 
     /// The frames the server wrote since the last call.
     fn frames(&mut self) -> Vec<Frame> {
-        let out = self.server.output().to_vec();
-        self.server.wrote(out.len());
-        self.from_server.extend_from_slice(&out);
+        while self.server.has_output() {
+            let out = self.server.output().to_vec();
+            self.server.wrote(out.len());
+            self.from_server.extend_from_slice(&out);
+        }
         let mut frames = Vec::new();
         while let Some(frame) = read_frame(&mut self.from_server, 1 << 24).expect("a valid frame") {
             frames.push(frame);
@@ -521,6 +523,48 @@ fn rfc9113_6_9_data_goes_out_within_both_windows_and_resumes_on_window_update() 
         34_465
     );
     assert_eq!(data_sent(&peer.frames()), (34_465, true));
+}
+
+#[test]
+fn rfc9113_6_1_a_shared_payload_goes_out_as_it_is_in_order_with_other_frames() {
+    let mut peer = Peer::new();
+    peer.request(1, GET, true);
+    peer.events();
+    peer.server.send_response(1, 200, [], false).unwrap();
+    let body = Bytes::from((0..40_000).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    assert_eq!(peer.server.send_shared_data(1, &body, false), Ok(40_000));
+    // A PING's answer queued after the body leaves after it.
+    let mut ping = Vec::new();
+    write_ping(&mut ping, *b"in order", false);
+    peer.send(&ping);
+    let mut bytes = Vec::new();
+    let mut shared_pieces = 0;
+    while peer.server.has_output() {
+        let piece = peer.server.output();
+        let inside = body.as_ptr_range();
+        if inside.contains(&piece.as_ptr()) {
+            shared_pieces += 1;
+        }
+        bytes.extend_from_slice(piece);
+        let n = piece.len();
+        peer.server.wrote(n);
+    }
+    // Three frames of 16,384, 16,384 and 7,232 octets: each payload the body's own bytes.
+    assert_eq!(shared_pieces, 3);
+    let mut wire = BytesMut::from(&bytes[..]);
+    let mut data = Vec::new();
+    let mut last = None;
+    while let Some(frame) = read_frame(&mut wire, 1 << 24).unwrap() {
+        if let Frame::Data { data: piece, .. } = &frame {
+            data.extend_from_slice(piece);
+        }
+        last = Some(frame);
+    }
+    assert_eq!(data, body);
+    assert!(
+        matches!(last, Some(Frame::Ping { ack: true, .. })),
+        "{last:?}"
+    );
 }
 
 #[test]

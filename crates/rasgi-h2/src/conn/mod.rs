@@ -17,8 +17,9 @@
 //! announced.
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::block::BlockAssembler;
 use crate::flow::Window;
@@ -38,7 +39,7 @@ mod send;
 pub use limits::{
     IDLE_FRAME_BUDGET, PEER_RESET_BUDGET, PROVOKED_RESET_BUDGET, SMALL_DATA, WORK_BYTES,
 };
-pub use send::StreamGone;
+pub use send::{StreamGone, SHARED_PAYLOAD};
 
 /// The client's connection preface (§3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -194,8 +195,12 @@ pub struct ServerConnection {
     budgets: limits::Budgets,
     events: VecDeque<Event>,
     window_opened: bool,
+    /// Output pieces ahead of `out`: large DATA payloads kept as the app's own buffers, and
+    /// what was in `out` before each.
+    ahead: VecDeque<Bytes>,
+    /// The output's tail: frames written in place.
     out: Vec<u8>,
-    /// Of `out`, the bytes already written.
+    /// Of `out`, the bytes already written (none while `ahead` holds anything).
     written: usize,
     /// Every byte ever queued, and every byte ever written: a driver waits for a position.
     queued_total: u64,
@@ -249,6 +254,7 @@ impl ServerConnection {
             events: VecDeque::new(),
             window_opened: false,
             queued_total: out.len() as u64,
+            ahead: VecDeque::new(),
             out,
             written: 0,
             written_total: 0,
@@ -286,16 +292,61 @@ impl ServerConnection {
         self.streams.len()
     }
 
-    /// The bytes queued for the peer and not yet written.
+    /// The oldest bytes queued for the peer and not yet written (all of them unless a large
+    /// DATA payload is queued as it is): write them, say how many went with
+    /// [`ServerConnection::wrote`], and go on while [`ServerConnection::has_output`].
     pub fn output(&self) -> &[u8] {
-        &self.out[self.written..]
+        match self.ahead.front() {
+            Some(piece) => piece,
+            None => &self.out[self.written..],
+        }
     }
 
-    /// `n` bytes of [`ServerConnection::output`] were written.
-    pub fn wrote(&mut self, n: usize) {
-        self.written += n;
+    /// The waiting bytes when they are all in one piece (the common case: a write needs no
+    /// slices then).
+    pub fn output_whole(&self) -> Option<&[u8]> {
+        self.ahead.is_empty().then(|| &self.out[self.written..])
+    }
+
+    /// Whether bytes wait to be written.
+    pub fn has_output(&self) -> bool {
+        !self.ahead.is_empty() || self.written < self.out.len()
+    }
+
+    /// How many bytes wait to be written.
+    pub fn output_len(&self) -> usize {
+        self.ahead.iter().map(Bytes::len).sum::<usize>() + self.out.len() - self.written
+    }
+
+    /// Fill `slices` with the waiting bytes, oldest first, for one vectored write; returns
+    /// how many were filled.
+    pub fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let tail = &self.out[self.written..];
+        let pieces = self.ahead.iter().map(|piece| &piece[..]).chain([tail]);
+        let mut used = 0;
+        for (slot, piece) in slices.iter_mut().zip(pieces.filter(|p| !p.is_empty())) {
+            *slot = IoSlice::new(piece);
+            used += 1;
+        }
+        used
+    }
+
+    /// `n` bytes of the output were written, oldest first.
+    pub fn wrote(&mut self, mut n: usize) {
         self.written_total += n as u64;
-        if self.written >= self.out.len() {
+        while n > 0 {
+            let Some(front) = self.ahead.front_mut() else {
+                self.written += n;
+                break;
+            };
+            let taken = n.min(front.len());
+            front.advance(taken);
+            n -= taken;
+            if front.is_empty() {
+                self.ahead.pop_front();
+            }
+        }
+        if self.ahead.is_empty() && self.written >= self.out.len() {
             self.out.clear();
             self.written = 0;
         }
@@ -339,6 +390,26 @@ impl ServerConnection {
         if code != ErrorCode::NoError {
             self.phase = Phase::Failed;
         }
+    }
+
+    /// Append `piece` to the output as it is, not copied.
+    fn queue_shared(&mut self, piece: Bytes) {
+        /// What waits in `out` up to this size is copied ahead of the piece (its buffer kept);
+        /// more is handed over whole.
+        const COPIED: usize = 1024;
+        let tail = &self.out[self.written..];
+        if !tail.is_empty() {
+            let tail = if tail.len() <= COPIED {
+                Bytes::copy_from_slice(tail)
+            } else {
+                Bytes::from(std::mem::take(&mut self.out)).slice(self.written..)
+            };
+            self.ahead.push_back(tail);
+        }
+        self.out.clear();
+        self.written = 0;
+        self.queued_total += piece.len() as u64;
+        self.ahead.push_back(piece);
     }
 
     /// Append to the output, counting it.

@@ -8,8 +8,15 @@
 use std::borrow::Cow;
 
 use super::{ServerConnection, State};
-use crate::frame::{write_data, write_headers, write_rst_stream, ErrorCode};
+use bytes::Bytes;
+
+use crate::frame::{write_data, write_data_header, write_headers, write_rst_stream, ErrorCode};
 use crate::stream::{transition, ClosedBy, Event as StreamEvent, Outcome};
+
+/// DATA payloads at least this large are queued as the caller's own buffers by
+/// [`ServerConnection::send_shared_data`]: a copy of them costs more than the piece of
+/// bookkeeping that saves it.
+pub const SHARED_PAYLOAD: usize = 4 * 1024;
 
 /// The stream is gone (reset, or closed): nothing more can be sent on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -140,6 +147,28 @@ impl ServerConnection {
         data: &[u8],
         end_stream: bool,
     ) -> Result<usize, StreamGone> {
+        self.send_data_from(id, data, None, end_stream)
+    }
+
+    /// [`ServerConnection::send_data`] for bytes the caller holds as [`Bytes`]: payloads of
+    /// at least [`SHARED_PAYLOAD`] octets are queued as they are, not copied.
+    pub fn send_shared_data(
+        &mut self,
+        id: u32,
+        data: &Bytes,
+        end_stream: bool,
+    ) -> Result<usize, StreamGone> {
+        self.send_data_from(id, data, Some(data), end_stream)
+    }
+
+    /// `data`, and the same bytes as `shared` when the caller has them so.
+    fn send_data_from(
+        &mut self,
+        id: u32,
+        data: &[u8],
+        shared: Option<&Bytes>,
+        end_stream: bool,
+    ) -> Result<usize, StreamGone> {
         let room = self.send_capacity(id);
         let stream = self.streams.get(&id).ok_or(StreamGone)?;
         let head = stream.head;
@@ -153,18 +182,34 @@ impl ServerConnection {
         let state = self.sendable(id, end)?;
         let max = self.peer.max_frame_size as usize;
         let sent = if head { &[][..] } else { &data[..taken] };
-        self.queue(|out| {
-            if sent.is_empty() {
-                if end {
-                    write_data(out, id, &[], true);
+        match shared {
+            Some(shared) if sent.len() >= SHARED_PAYLOAD => {
+                let mut at = 0;
+                while at < sent.len() {
+                    let len = max.min(sent.len() - at);
+                    let last = end && at + len == sent.len();
+                    self.queue(|out| write_data_header(out, id, len, last));
+                    if len >= SHARED_PAYLOAD {
+                        self.queue_shared(shared.slice(at..at + len));
+                    } else {
+                        self.queue(|out| out.extend_from_slice(&sent[at..at + len]));
+                    }
+                    at += len;
                 }
-                return;
             }
-            let mut pieces = sent.chunks(max).peekable();
-            while let Some(piece) = pieces.next() {
-                write_data(out, id, piece, end && pieces.peek().is_none());
-            }
-        });
+            _ => self.queue(|out| {
+                if sent.is_empty() {
+                    if end {
+                        write_data(out, id, &[], true);
+                    }
+                    return;
+                }
+                let mut pieces = sent.chunks(max).peekable();
+                while let Some(piece) = pieces.next() {
+                    write_data(out, id, piece, end && pieces.peek().is_none());
+                }
+            }),
+        }
         let stream = self.streams.get_mut(&id).expect("checked above");
         stream.send_window.send(sent.len() as u32);
         stream.state = state;

@@ -18,8 +18,8 @@ mod write;
 pub use error::{ErrorCode, FrameError};
 pub use read::{read_frame, Frame, Priority, Setting, HEADER_LEN};
 pub use write::{
-    write_continuation, write_data, write_goaway, write_headers, write_ping, write_rst_stream,
-    write_settings, write_settings_ack, write_window_update,
+    write_continuation, write_data, write_data_header, write_goaway, write_headers, write_ping,
+    write_rst_stream, write_settings, write_settings_ack, write_window_update,
 };
 
 /// The frame payload size every endpoint accepts before SETTINGS_MAX_FRAME_SIZE (§4.2).

@@ -57,9 +57,14 @@ pub fn write_continuation(out: &mut Vec<u8>, stream_id: u32, fragment: &[u8], en
 
 /// DATA with `data` (at most the peer's SETTINGS_MAX_FRAME_SIZE).
 pub fn write_data(out: &mut Vec<u8>, stream_id: u32, data: &[u8], end_stream: bool) {
-    let flags = if end_stream { flag::END_STREAM } else { 0 };
-    header(out, data.len(), kind::DATA, flags, stream_id);
+    write_data_header(out, stream_id, data.len(), end_stream);
     out.extend_from_slice(data);
+}
+
+/// The 9 octets that begin a DATA frame of `len` octets, for a payload sent apart.
+pub fn write_data_header(out: &mut Vec<u8>, stream_id: u32, len: usize, end_stream: bool) {
+    let flags = if end_stream { flag::END_STREAM } else { 0 };
+    header(out, len, kind::DATA, flags, stream_id);
 }
 
 /// PING's acknowledgement (or a PING of ours, `ack` false).

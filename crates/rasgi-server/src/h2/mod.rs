@@ -50,16 +50,15 @@ const ROUNDS_PER_POLL: usize = 32;
 
 impl Outgoing for ServerConnection {
     fn has_output(&self) -> bool {
-        !self.output().is_empty()
+        ServerConnection::has_output(self)
     }
 
     fn output_contiguous(&self) -> Option<&[u8]> {
-        Some(self.output())
+        self.output_whole()
     }
 
     fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
-        slices[0] = IoSlice::new(self.output());
-        1
+        ServerConnection::output_slices(self, slices)
     }
 
     fn wrote(&mut self, n: usize) {
@@ -143,7 +142,7 @@ where
             let may_read = !s.gone
                 && !s.conn.is_failed()
                 && !read.is_eof()
-                && s.conn.output().len() < OUTPUT_HIGH_WATER;
+                && s.conn.output_len() < OUTPUT_HIGH_WATER;
             if may_read {
                 match read.poll_fill_frames(cx, false) {
                     Poll::Ready(true) => {
@@ -229,7 +228,7 @@ where
             }
 
             // 5. Write what is queued.
-            if !s.conn.output().is_empty() && !writer.send_stalled() {
+            if s.conn.has_output() && !writer.send_stalled() {
                 let before = s.conn.written_total();
                 match writer.poll_write_out(cx, &mut s.conn) {
                     Poll::Ready(Ok(())) => writer.caught_up(),
@@ -254,7 +253,7 @@ where
             // 6. The end: the connection is over and every stream's app has returned.
             let over = s.gone || s.conn.is_done();
             let all_returned = streams.is_empty() && tunnels.is_empty();
-            if over && all_returned && (s.gone || s.conn.output().is_empty()) {
+            if over && all_returned && (s.gone || !s.conn.has_output()) {
                 return Poll::Ready(());
             }
 

@@ -332,10 +332,15 @@ impl StreamSender<'_> {
                 if !first && offset == body.len() {
                     break;
                 }
-                let sent = if !body.is_empty() && s.conn.output().len() >= OUTPUT_HIGH_WATER {
+                let sent = if !body.is_empty() && s.conn.output_len() >= OUTPUT_HIGH_WATER {
                     0
                 } else {
-                    s.conn.send_data(id, &body[offset..], end).map_err(gone)?
+                    let rest = if offset == 0 {
+                        body.clone()
+                    } else {
+                        body.slice(offset..)
+                    };
+                    s.conn.send_shared_data(id, &rest, end).map_err(gone)?
                 };
                 let wrote_end = end && offset + sent == body.len() && (sent > 0 || body.is_empty());
                 if sent == 0 && !(first && body.is_empty()) && !wrote_end {

@@ -134,7 +134,7 @@ impl AsyncWrite for TunnelWrite<'_> {
         if s.gone || self.ended || s.streams.get(&id).is_none_or(|io| io.reset) {
             return Poll::Ready(Err(Self::broken()));
         }
-        let sent = if s.conn.output().len() >= OUTPUT_HIGH_WATER {
+        let sent = if s.conn.output_len() >= OUTPUT_HIGH_WATER {
             0
         } else {
             s.conn
@@ -204,11 +204,11 @@ impl TunnelStream<'_> {
         if s.gone {
             return Err(SendError::Disconnected);
         }
-        let sent = if s.conn.output().len() >= OUTPUT_HIGH_WATER {
+        let sent = if s.conn.output_len() >= OUTPUT_HIGH_WATER {
             0
         } else {
             s.conn
-                .send_data(self.id, &body, end)
+                .send_shared_data(self.id, &body, end)
                 .map_err(|_| SendError::Disconnected)?
         };
         s.wake_driver();
