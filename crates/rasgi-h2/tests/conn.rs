@@ -985,6 +985,39 @@ fn cve_2019_9518_empty_frames_end_with_enhance_your_calm() {
 }
 
 #[test]
+fn rfc8441_small_data_on_a_tunnel_is_work_but_empty_frames_are_not() {
+    let config = Config {
+        enable_connect_protocol: true,
+        ..Config::default()
+    };
+    let connect = &[
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":path", "/ws"),
+        (":authority", "localhost"),
+    ];
+    // Twice the idle budget of 8-octet frames (a WebSocket's small messages) on the tunnel.
+    let mut peer = Peer::with(config);
+    peer.request(1, connect, false);
+    let mut out = Vec::new();
+    for _ in 0..2 * IDLE_FRAME_BUDGET {
+        write_data(&mut out, 1, b"8 octets", false);
+    }
+    peer.send(&out);
+    assert_eq!(peer.error, None);
+    // Empty frames carry nothing for the app, tunnel or not.
+    let mut peer = Peer::with(config);
+    peer.request(1, connect, false);
+    let mut out = Vec::new();
+    for _ in 0..=IDLE_FRAME_BUDGET {
+        write_data(&mut out, 1, b"", false);
+    }
+    peer.send(&out);
+    assert_eq!(peer.error, Some((ErrorCode::EnhanceYourCalm, None)));
+}
+
+#[test]
 fn cve_2019_9513_priority_resource_loop_ends_with_enhance_your_calm() {
     let mut peer = Peer::new();
     let mut out = Vec::new();

@@ -27,7 +27,8 @@ pub const IDLE_FRAME_BUDGET: u32 = 10_000;
 pub const WORK_BYTES: u64 = 16 * 1024;
 
 /// A DATA frame shorter than this that does not end its stream is counted as idle: a flood
-/// of them costs a frame's work per byte or two.
+/// of them costs a frame's work per byte or two. On an extended CONNECT's stream (a
+/// WebSocket), where each frame is a message for the app, only an empty one is.
 pub const SMALL_DATA: usize = 16;
 
 /// The counters behind the limits.

@@ -158,6 +158,9 @@ struct Stream {
     received: u64,
     /// A HEAD request: the response has no body whatever the app sends.
     head: bool,
+    /// An extended CONNECT (RFC 8441): its DATA is another protocol's frames, each of them
+    /// work for the app however small.
+    tunnel: bool,
     /// The response's head went out (a final status).
     responded: bool,
     /// The driver is done with the stream (its app returned).

@@ -288,7 +288,9 @@ impl ServerConnection {
         end_stream: bool,
     ) -> Result<(), FrameError> {
         self.recv_window.receive(flow_len, None)?;
-        if !end_stream && data.len() < super::SMALL_DATA {
+        let tunnel = self.streams.get(&id).is_some_and(|stream| stream.tunnel);
+        let small = data.is_empty() || (data.len() < super::SMALL_DATA && !tunnel);
+        if !end_stream && small {
             self.budgets.idle_frame()?;
         } else {
             self.budgets.moved(data.len());
@@ -449,6 +451,7 @@ impl ServerConnection {
                 content_length: head.content_length,
                 received: 0,
                 head: head.method == "HEAD",
+                tunnel: head.protocol.is_some(),
                 responded: false,
                 finished: false,
             },
