@@ -5,6 +5,11 @@
 //!
 //!   load_ws_client --url ws://127.0.0.1:8000/ws/echo --connections 100 --size 16 --duration 4
 //!   load_ws_client --url ws://127.0.0.1:8000/ws/echo --idle 1000 --pid 1234
+//!   load_ws_client --h2 --url ws://127.0.0.1:8000/ws/echo --connections 100 --size 16
+//!
+//! `--h2` opens the WebSockets over HTTP/2 (RFC 8441, h2c with prior knowledge): one
+//! connection, `--connections` streams on it, each echoing one message at a time; the client
+//! keeps to the server's flow-control windows and opens its own wide.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +26,7 @@ struct Args {
     duration: Duration,
     idle: Option<usize>,
     pid: Option<u32>,
+    h2: bool,
 }
 
 fn args() -> Args {
@@ -48,6 +54,7 @@ fn args() -> Args {
         ),
         idle: value("--idle").map(|v| v.parse().expect("--idle N")),
         pid: value("--pid").map(|v| v.parse().expect("--pid PID")),
+        h2: argv.iter().any(|a| a == "--h2"),
     }
 }
 
@@ -177,6 +184,18 @@ fn main() {
             drop(warm);
             return;
         }
+        if args.h2 {
+            let (rate, total) = h2::echo(
+                &args.host,
+                &args.path,
+                args.connections,
+                &frame(args.size),
+                args.duration,
+            )
+            .await;
+            println!("{rate:.0} {total}");
+            return;
+        }
         let frame = Arc::new(frame(args.size));
         let count = Arc::new(AtomicU64::new(0));
         let mut streams = Vec::new();
@@ -196,4 +215,224 @@ fn main() {
         let secs = started.elapsed().as_secs_f64();
         println!("{:.0} {total}", total as f64 / secs);
     });
+}
+
+/// The echo over HTTP/2 (RFC 8441).
+mod h2 {
+    use std::collections::VecDeque;
+    use std::time::{Duration, Instant};
+
+    use bytes::BytesMut;
+    use rasgi::h2::conn::PREFACE;
+    use rasgi::h2::frame::{
+        read_frame, setting, write_data, write_headers, write_settings, write_settings_ack,
+        write_window_update, Frame, Setting,
+    };
+    use rasgi::h2::hpack::Encoder;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::server_frame_len;
+
+    /// The client's own windows: as wide as HTTP/2 allows, topped up every 16 MiB.
+    const WIDE: u32 = 0x7fff_ffff;
+    const TOP_UP: u32 = 16 << 20;
+    /// The server's largest frame before its SETTINGS say otherwise.
+    const FRAME: usize = 16_384;
+
+    struct Stream {
+        id: u32,
+        /// The server's window for this stream.
+        window: i64,
+        /// Bytes of the message still to send.
+        to_send: usize,
+        /// The echo's bytes so far.
+        got: Vec<u8>,
+        /// Bytes received and not yet given back.
+        unacked: u32,
+    }
+
+    /// Round trips per second and their count.
+    pub async fn echo(
+        host: &str,
+        path: &str,
+        streams: usize,
+        frame: &[u8],
+        duration: Duration,
+    ) -> (f64, u64) {
+        let socket = TcpStream::connect(host).await.expect("connect");
+        socket.set_nodelay(true).unwrap();
+        let (mut rd, mut wr) = socket.into_split();
+        // Writes go through a task of their own, so that reading never waits on them.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let writer = tokio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                if wr.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut out = PREFACE.to_vec();
+        write_settings(
+            &mut out,
+            &[Setting {
+                id: setting::INITIAL_WINDOW_SIZE,
+                value: WIDE,
+            }],
+        );
+        write_window_update(&mut out, 0, WIDE - 65_535);
+        let mut encoder = Encoder::new(4096);
+        let mut all: Vec<Stream> = (0..streams)
+            .map(|n| Stream {
+                id: 2 * n as u32 + 1,
+                window: 65_535,
+                to_send: 0,
+                got: Vec::new(),
+                unacked: 0,
+            })
+            .collect();
+        for stream in &all {
+            let mut block = Vec::new();
+            let fields = [
+                (":method", "CONNECT"),
+                (":protocol", "websocket"),
+                (":scheme", "http"),
+                (":path", path),
+                (":authority", "localhost"),
+                ("sec-websocket-version", "13"),
+            ];
+            encoder.encode(
+                fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+                &mut block,
+            );
+            write_headers(&mut out, stream.id, &block, false, FRAME);
+        }
+        tx.send(std::mem::take(&mut out)).unwrap();
+
+        let mut conn_window: i64 = 65_535;
+        let mut conn_unacked: u32 = 0;
+        let mut opened = 0;
+        let mut ready: VecDeque<usize> = VecDeque::new();
+        let mut count = 0u64;
+        let mut buf = BytesMut::with_capacity(1 << 20);
+        let mut started = None;
+        let mut until = Instant::now() + Duration::from_secs(3600);
+        loop {
+            if rd.read_buf(&mut buf).await.expect("read") == 0 {
+                panic!("the server closed the connection");
+            }
+            while let Some(frame_in) = read_frame(&mut buf, 1 << 24).expect("a valid frame") {
+                match frame_in {
+                    Frame::Settings {
+                        ack: false,
+                        settings,
+                    } => {
+                        for one in settings {
+                            if one.id == setting::INITIAL_WINDOW_SIZE {
+                                let delta = i64::from(one.value) - 65_535;
+                                for stream in &mut all {
+                                    stream.window += delta;
+                                }
+                            }
+                        }
+                        write_settings_ack(&mut out);
+                    }
+                    Frame::WindowUpdate {
+                        stream_id: 0,
+                        increment,
+                    } => {
+                        conn_window += i64::from(increment);
+                    }
+                    Frame::WindowUpdate {
+                        stream_id,
+                        increment,
+                    } => {
+                        all[(stream_id / 2) as usize].window += i64::from(increment);
+                    }
+                    Frame::Headers { stream_id, .. } => {
+                        opened += 1;
+                        let n = (stream_id / 2) as usize;
+                        all[n].to_send = frame.len();
+                        ready.push_back(n);
+                        if opened == streams {
+                            started = Some(Instant::now());
+                            until = Instant::now() + duration;
+                        }
+                    }
+                    Frame::Data {
+                        stream_id,
+                        data,
+                        flow_len,
+                        ..
+                    } => {
+                        let n = (stream_id / 2) as usize;
+                        let stream = &mut all[n];
+                        stream.got.extend_from_slice(&data);
+                        stream.unacked += flow_len;
+                        conn_unacked += flow_len;
+                        if stream.unacked >= TOP_UP {
+                            write_window_update(&mut out, stream.id, stream.unacked);
+                            stream.unacked = 0;
+                        }
+                        while let Some(len) = server_frame_len(&stream.got) {
+                            if stream.got.len() < len {
+                                break;
+                            }
+                            // The echo is the message sent: the same length, unmasked.
+                            assert_eq!(len, frame.len() - 4, "an echo of another length");
+                            stream.got.drain(..len);
+                            count += 1;
+                            if Instant::now() < until {
+                                stream.to_send = frame.len();
+                                ready.push_back(n);
+                            }
+                        }
+                    }
+                    Frame::GoAway { code, .. } => panic!("GOAWAY {code:?}"),
+                    Frame::RstStream { stream_id, code } => {
+                        panic!("stream {stream_id} reset: {code:?}")
+                    }
+                    _ => {}
+                }
+            }
+            if conn_unacked >= TOP_UP {
+                write_window_update(&mut out, 0, conn_unacked);
+                conn_unacked = 0;
+            }
+            // Send what the windows take, oldest message first.
+            let mut waiting = VecDeque::new();
+            while let Some(n) = ready.pop_front() {
+                let stream = &mut all[n];
+                while stream.to_send > 0 && stream.window > 0 && conn_window > 0 {
+                    let at = frame.len() - stream.to_send;
+                    let len = stream
+                        .to_send
+                        .min(FRAME)
+                        .min(stream.window as usize)
+                        .min(conn_window as usize);
+                    write_data(&mut out, stream.id, &frame[at..at + len], false);
+                    stream.to_send -= len;
+                    stream.window -= len as i64;
+                    conn_window -= len as i64;
+                }
+                if stream.to_send > 0 {
+                    waiting.push_back(n);
+                }
+            }
+            ready = waiting;
+            if !out.is_empty() {
+                tx.send(std::mem::take(&mut out)).unwrap();
+            }
+            if started.is_some() && Instant::now() >= until && ready.is_empty() {
+                break;
+            }
+        }
+        drop(tx);
+        writer.abort();
+        let secs = started
+            .expect("every stream opened")
+            .elapsed()
+            .as_secs_f64();
+        (count as f64 / secs, count)
+    }
 }

@@ -103,7 +103,8 @@ where
     let mut writer = Writer::new(writer, config.send_timeout, ctx.counters.clone());
     let mut streams = FuturesUnordered::new();
     // Streams opened by an extended CONNECT (RFC 8441): WebSockets, apart from the requests.
-    let mut tunnels = FuturesUnordered::new();
+    // Made at the first: an empty set allocates room for one of its futures.
+    let mut tunnels: Option<FuturesUnordered<_>> = None;
     let mut stop = std::pin::pin!(ctx.shutdown.triggered());
     let mut stopping = false;
     // Until the first request, the header-read timeout; then the keep-alive timeout whenever
@@ -119,11 +120,10 @@ where
             while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {
                 progressed = true;
             }
-            while !tunnels.is_empty() {
-                let Poll::Ready(Some(())) = tunnels.poll_next_unpin(cx) else {
-                    break;
-                };
-                progressed = true;
+            if let Some(tunnels) = &mut tunnels {
+                while let Poll::Ready(Some(())) = tunnels.poll_next_unpin(cx) {
+                    progressed = true;
+                }
             }
             let mut guard = lock(&shared);
             let s = &mut *guard;
@@ -178,6 +178,7 @@ where
                             },
                         );
                         if head.protocol.is_some() {
+                            let tunnels = tunnels.get_or_insert_with(FuturesUnordered::new);
                             tunnels.push(tunnel::serve_websocket(
                                 ctx, peers, &shared, &fields, stream_id, head,
                             ));
@@ -252,7 +253,8 @@ where
 
             // 6. The end: the connection is over and every stream's app has returned.
             let over = s.gone || s.conn.is_done();
-            let all_returned = streams.is_empty() && tunnels.is_empty();
+            let all_returned =
+                streams.is_empty() && tunnels.as_ref().is_none_or(FuturesUnordered::is_empty);
             if over && all_returned && (s.gone || !s.conn.has_output()) {
                 return Poll::Ready(());
             }
