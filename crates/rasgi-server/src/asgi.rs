@@ -95,22 +95,20 @@ pub fn h2_scope(
 }
 
 /// The ASGI scope for a WebSocket opened by an HTTP/2 extended CONNECT (RFC 8441), as
-/// [`h2_scope`] makes an `http` one; `headers` are the request's fields, `host` first.
+/// [`h2_scope`] makes an `http` one.
 pub fn h2_websocket_scope(
-    path: Bytes,
-    query: Bytes,
-    headers: Vec<(Bytes, Bytes)>,
+    request: H2Request,
     parts: ScopeParts<'_>,
     subprotocols: Vec<String>,
 ) -> WebSocketScope {
     WebSocketScope {
         http_version: "2",
         scheme: parts.scheme,
-        path: decoded_path(&path),
-        raw_path: path,
-        query_string: query,
+        path: decoded_path(&request.path),
+        raw_path: request.path,
+        query_string: request.query,
         root_path: parts.root_path.clone(),
-        headers: Headers::from_fields(headers),
+        headers: Headers::from_fields(request.fields),
         subprotocols,
         client: parts.client,
         server: parts.server,

@@ -313,12 +313,12 @@ impl ServerConnection {
 
     /// Whether bytes wait to be written.
     pub fn has_output(&self) -> bool {
-        !self.ahead.is_empty() || self.written < self.out.len()
+        self.queued_total > self.written_total
     }
 
     /// How many bytes wait to be written.
     pub fn output_len(&self) -> usize {
-        self.ahead.iter().map(Bytes::len).sum::<usize>() + self.out.len() - self.written
+        (self.queued_total - self.written_total) as usize
     }
 
     /// Fill `slices` with the waiting bytes, oldest first, for one vectored write; returns

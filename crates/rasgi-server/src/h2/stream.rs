@@ -335,12 +335,15 @@ impl StreamSender<'_> {
                 let sent = if !body.is_empty() && s.conn.output_len() >= OUTPUT_HIGH_WATER {
                     0
                 } else {
-                    let rest = if offset == 0 {
-                        body.clone()
+                    // The rest of the body; the whole of it (the usual case) without a clone.
+                    let rest;
+                    let data = if offset == 0 {
+                        &body
                     } else {
-                        body.slice(offset..)
+                        rest = body.slice(offset..);
+                        &rest
                     };
-                    s.conn.send_shared_data(id, &rest, end).map_err(gone)?
+                    s.conn.send_shared_data(id, data, end).map_err(gone)?
                 };
                 let wrote_end = end && offset + sent == body.len() && (sent > 0 || body.is_empty());
                 if sent == 0 && !(first && body.is_empty()) && !wrote_end {

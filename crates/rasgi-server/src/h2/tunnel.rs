@@ -212,7 +212,8 @@ impl TunnelStream<'_> {
                 .map_err(|_| SendError::Disconnected)?
         };
         s.wake_driver();
-        if sent == body.len() && (sent > 0 || end || body.is_empty()) {
+        // All of it went (an empty body's END_STREAM included: `send_data` queues it).
+        if sent == body.len() {
             self.writer.get_mut().queued = s.conn.queued_total();
             return Ok(true);
         }

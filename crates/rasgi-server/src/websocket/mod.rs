@@ -298,9 +298,7 @@ fn begin_h2<A, H: HandshakeStream>(
     let offer = offered(handshake::check_extended_connect(&request.fields), stream)?;
     let path = String::from_utf8_lossy(&request.path).into_owned();
     let scope = crate::asgi::h2_websocket_scope(
-        request.path,
-        request.query,
-        request.fields,
+        request,
         scope_parts(ctx, peers),
         offer.subprotocols.clone(),
     );
