@@ -5,19 +5,12 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 use support::binary::{Rasgi, TempDir};
 
 #[test]
 fn rfc9113_3_2_headless_chromium_loads_a_page_fetches_and_an_event_stream_over_h2() {
-    let chromium = Path::new("/usr/bin/chromium");
-    assert!(
-        chromium.exists(),
-        "this test needs Debian's chromium package (.ci/run installs it)"
-    );
     let dir = TempDir::new("h2-browser");
     let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
@@ -33,43 +26,9 @@ fn rfc9113_3_2_headless_chromium_loads_a_page_fetches_and_an_event_stream_over_h
         pages,
     ]);
 
-    let profile = dir.0.join("profile");
-    let mut browser = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            // The certificate is self-signed: the browser is told to take it.
-            "--ignore-certificate-errors",
-            "--remote-debugging-port=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!(
-            "https://127.0.0.1:{}/static/h2_page.html",
-            rasgi.port
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let report = loop {
-        if let Some(line) = rasgi.stderr().lines().find(|l| l.contains("/chromium/")) {
-            break line.to_string();
-        }
-        if Instant::now() > deadline {
-            let _ = browser.kill();
-            panic!("no report from chromium; server log:\n{}", rasgi.stderr());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = browser.kill();
-    let _ = browser.wait();
+    // The certificate is self-signed: the browser is told to take it.
+    let url = format!("https://127.0.0.1:{}/static/h2_page.html", rasgi.port);
+    let report = support::browser::page_report(&rasgi, &url, &["--ignore-certificate-errors"]);
     let log = rasgi.stderr();
 
     // What the page saw: every request it made went over h2, and every body came whole.
@@ -77,8 +36,8 @@ fn rfc9113_3_2_headless_chromium_loads_a_page_fetches_and_an_event_stream_over_h
         report.contains("/chromium/page-h2-fetch-h2-sse-ok-parallel-h2-whole-done"),
         "{report}\n{log}"
     );
-    // What the server saw: the report (answered 404: no such route), the event stream and the 50 fetches came over HTTP/2,
-    // the 50 from one client address and port, that is, on one connection.
+    // What the server saw: the report (answered 404: no such route), the event stream and the
+    // 50 fetches came over HTTP/2, the 50 from one client address and port: one connection.
     assert!(report.contains(" HTTP/2\" 404"), "{report}");
     assert!(log.contains("\"GET /sse HTTP/2\" 200"), "{log}");
     let parallel: Vec<&str> = log
@@ -86,7 +45,12 @@ fn rfc9113_3_2_headless_chromium_loads_a_page_fetches_and_an_event_stream_over_h
         .filter(|l| l.contains("\"GET /big HTTP/2\" 200"))
         .collect();
     assert_eq!(parallel.len(), 50, "{log}");
-    let client = |line: &str| line.split_whitespace().nth(3).map(str::to_string);
+    // The access line's fourth word is the client's address and port.
+    let client = |line: &str| -> SocketAddr {
+        let word = line.split_whitespace().nth(3).unwrap_or_default();
+        word.parse()
+            .unwrap_or_else(|_| panic!("no client address in {line:?}"))
+    };
     let clients: std::collections::HashSet<_> = parallel.iter().map(|l| client(l)).collect();
     assert_eq!(clients.len(), 1, "the 50 fetches came on {clients:?}");
 }

@@ -1262,47 +1262,10 @@ mod real_clients {
 
     #[test]
     fn headless_chromium_echoes_text_and_binary() {
-        let chromium = Path::new("/usr/bin/chromium");
-        assert!(
-            chromium.exists(),
-            "this test needs Debian's chromium package (.ci/run installs it)"
-        );
         let rasgi = Rasgi::start(&[]);
         let page = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/ws_page.html");
-        let profile =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chromium-{}", std::process::id()));
-        let mut browser = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(format!("file://{page}?port={}", rasgi.port))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start chromium");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let report = loop {
-            if let Some(line) = rasgi.stderr().lines().find(|l| l.contains("/chromium/")) {
-                break line.to_string();
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = browser.kill();
-                panic!("no report from chromium; server log:\n{}", rasgi.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let _ = browser.kill();
-        let _ = browser.wait();
-        let _ = std::fs::remove_dir_all(&profile);
+        let url = format!("file://{page}?port={}", rasgi.port);
+        let report = support::browser::page_report(&rasgi, &url, &[]);
         // Chromium offers permessage-deflate and the demo accepts it: the echoes came back
         // compressed and were inflated by the browser.
         assert!(

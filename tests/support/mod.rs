@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod binary;
+pub mod browser;
 pub mod h2;
 pub mod ws;
 
