@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use rasgi::middleware::{Middleware, Stack};
+use rasgi::middleware::{Inner, Middleware, Stack};
 use rasgi::prelude::*;
 use rasgi::testing::TestClient;
 
@@ -15,22 +15,22 @@ struct Step {
 }
 
 impl Middleware for Step {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         self.name.to_string()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    async fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, ()>,
     ) -> Result<(), AppError> {
         self.log
             .lock()
             .unwrap()
             .push(format!("{} before", self.name));
-        let result = inner.call(scope, receive, send).await;
+        let result = inner.call(scope).await;
         self.log
             .lock()
             .unwrap()

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rasgi::background::{Counters, Executor, ExecutorConfig};
-use rasgi::middleware::{Middleware, Stack};
+use rasgi::middleware::{Inner, Middleware, Stack};
 use rasgi::protocol::{
     send_response, App, AppError, BackgroundTasks, Headers, HttpScope, Message, Receive, Scope,
     Sender,
@@ -117,16 +117,16 @@ impl App for Tasks {
 struct AddsTask(Log);
 
 impl Middleware for AddsTask {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         "AddsTask".into()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    async fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, ()>,
     ) -> Result<(), AppError> {
         if let Scope::Http(http) = &scope {
             let log = self.0.clone();
@@ -135,7 +135,7 @@ impl Middleware for AddsTask {
                 Ok(())
             });
         }
-        inner.call(scope, receive, send).await
+        inner.call(scope).await
     }
 }
 

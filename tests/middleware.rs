@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use rasgi::middleware::cors::{AllowOrigins, CorsConfig};
 use rasgi::middleware::{
-    from_fn, ConfigError, Cors, CustomHeaders, ExceptionHandlers, GZip, HttpsRedirect, Middleware,
-    ProxyHeaders, RequestId, RequestIdValue, Response, ServerErrors, Stack, Timing, TrustedHost,
+    from_fn, ConfigError, Cors, CustomHeaders, ExceptionHandlers, GZip, HttpsRedirect, Inner,
+    Middleware, ProxyHeaders, RequestId, RequestIdValue, Response, ServerErrors, Stack, Timing,
+    TrustedHost,
 };
 use rasgi::protocol::{send_response, App, AppError, Headers, Message, Receive, Scope, Sender};
 use rasgi::testing::TestClient;
@@ -505,22 +506,22 @@ struct Step {
 }
 
 impl Middleware for Step {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         self.name.to_string()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    async fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, ()>,
     ) -> Result<(), AppError> {
         self.log
             .lock()
             .unwrap()
             .push(format!("{} before", self.name));
-        let result = inner.call(scope, receive, send).await;
+        let result = inner.call(scope).await;
         self.log
             .lock()
             .unwrap()
@@ -566,20 +567,18 @@ tokio::task_local! {
 struct SetTaskLocal;
 
 impl Middleware for SetTaskLocal {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         "SetTaskLocal".into()
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    async fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, ()>,
     ) -> Result<(), AppError> {
-        TRACE_ID
-            .scope("trace-7", inner.call(scope, receive, send))
-            .await
+        TRACE_ID.scope("trace-7", inner.call(scope)).await
     }
 }
 

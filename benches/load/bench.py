@@ -32,6 +32,8 @@ SCENARIOS = {
     "hello": ("/", None, 64, ["rasgi", "hyper", "uvicorn-raw"]),
     "pipelined": ("/", "pipeline.lua", 64, ["rasgi", "hyper", "uvicorn-raw"]),
     "stack": ("/", None, 64, ["rasgi-stack", "rasgi-binary", "hyper", "uvicorn-starlette"]),
+    # The shipped binary's demo stack pipelined, beside bare rasgi and the minimal hyper.
+    "pipelined-stack": ("/", "pipeline.lua", 64, ["rasgi", "rasgi-binary", "hyper"]),
     "stream": ("/stream", None, 16, ["rasgi", "hyper-routed"]),
     "upload": ("/echo", "upload.lua", 16, ["rasgi", "hyper-routed"]),
     "gzip": ("/big", "gzip.lua", 16, ["rasgi-stack", "hyper-routed", "uvicorn-starlette"]),

@@ -8,17 +8,15 @@ use std::future::Future;
 use rasgi_protocol::panic::panicked;
 use rasgi_protocol::{catch_panic, is_client_gone, App, AppError, Receive, Scope, Sender};
 
-use crate::{HookedSender, Response};
+use crate::{Inner, Response};
 
 /// Call `inner`; if it fails before its response start went out, send the response `answer`
 /// makes of the error instead (or pass the error on when `answer` has none). An error after the
 /// start, in a non-HTTP scope, or from a client that left, is passed on untouched: nothing can
 /// be taken back, and the server logs it.
 pub(crate) fn call_answering_errors<'i, A, R, S, F>(
-    inner: &'i A,
+    inner: Inner<'i, A, R, S, ()>,
     scope: Scope,
-    receive: R,
-    send: S,
     answer: F,
 ) -> impl Future<Output = Result<(), AppError>> + Send + use<'i, A, R, S, F>
 where
@@ -33,9 +31,9 @@ where
     // wrapper there. A WebSocket that fails before it is accepted is answered like a request
     // (the accept counts as the start); after it, the server closes it with 1011.
     let http = matches!(scope, Scope::Http(_) | Scope::WebSocket(_));
-    let mut send = HookedSender::new(send, ());
+    let (app, receive, mut send) = inner.into_parts();
     async move {
-        let Err(error) = catch_panic(inner.call(scope, receive, &mut send)).await else {
+        let Err(error) = catch_panic(app.call(scope, receive, &mut send)).await else {
             return Ok(());
         };
         let panic = panicked(&error).is_some();

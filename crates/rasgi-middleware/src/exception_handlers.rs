@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
 
 use crate::answer_errors::call_answering_errors;
-use crate::{Middleware, Response};
+use crate::{Inner, Middleware, Response};
 
 type Handler = Arc<dyn Fn(&AppError) -> Option<Response> + Send + Sync>;
 
@@ -63,18 +63,18 @@ impl ExceptionHandlers {
 }
 
 impl Middleware for ExceptionHandlers {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         let names: Vec<_> = self.handlers.iter().map(|(n, _)| *n).collect();
         format!("ExceptionHandlers({})", names.join(", "))
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, ()>,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        call_answering_errors(inner, scope, receive, send, |error| self.answer(error))
+        call_answering_errors(inner, scope, |error| self.answer(error))
     }
 }

@@ -16,49 +16,10 @@
 
 use std::future::Future;
 
-use bytes::Bytes;
 use futures::channel::oneshot;
-use rasgi_protocol::{
-    App, AppError, Headers, HttpScope, Message, Receive, Scope, SendError, Sender,
-};
+use rasgi_protocol::{App, AppError, HttpScope, Message, Receive, Scope, SendError, Sender};
 
-use crate::{HookedSender, Middleware, ResponseStart};
-
-/// A response as middleware sees it: a start, and either a body of its own or the inner app's
-/// body, still to stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// The status code.
-    pub status: u16,
-    /// The header fields.
-    pub headers: Headers,
-    /// `None`: the inner app's body follows (a response from [`Next::run`]).
-    body: Option<Bytes>,
-    trailers: bool,
-}
-
-impl Response {
-    /// A complete response with its own body.
-    pub fn new(status: u16, headers: Headers, body: impl Into<Bytes>) -> Response {
-        Response {
-            status,
-            headers,
-            body: Some(body.into()),
-            trailers: false,
-        }
-    }
-
-    /// Whether this is the inner app's response, whose body is still to stream.
-    pub fn is_streamed(&self) -> bool {
-        self.body.is_none()
-    }
-
-    /// The status, the fields and the body (empty for a streamed response, whose body is the
-    /// inner app's to send).
-    pub fn into_parts(self) -> (u16, Headers, Bytes) {
-        (self.status, self.headers, self.body.unwrap_or_default())
-    }
-}
+use crate::{HookedSender, Inner, Middleware, Response, ResponseStart};
 
 /// The rest of the stack, handed to a `from_fn` closure.
 pub struct Next {
@@ -166,20 +127,21 @@ where
     F: Fn(HttpScope, Next) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Response, AppError>> + Send,
 {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         format!("{}(from_fn)", self.name)
     }
 
-    async fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    async fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, ()>,
     ) -> Result<(), AppError> {
+        let (inner, receive, send) = inner.into_parts();
         let Scope::Http(http) = scope else {
             let mut send = RelaySender {
-                inner: HookedSender::new(send, ()),
+                inner: send,
                 relay: None,
             };
             return inner.call(scope, receive, &mut send).await;
@@ -188,7 +150,7 @@ where
         let (start_tx, start_rx) = oneshot::channel();
         let (closure_tx, closure_rx) = oneshot::channel();
         let mut send = RelaySender {
-            inner: HookedSender::new(send, ()),
+            inner: send,
             relay: Some(Relay {
                 start: Some(start_tx),
                 closure_start: Some(closure_rx),

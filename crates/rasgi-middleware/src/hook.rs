@@ -14,7 +14,7 @@ use std::future::{ready, Future};
 
 use bytes::Bytes;
 use futures::future::Either;
-use rasgi_protocol::{AppError, Headers, Message, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{App, AppError, Headers, Message, Receive, Scope, SendError, Sender};
 
 /// A response start on its way out, open to rewriting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,42 @@ pub struct ResponseStart {
     pub headers: Headers,
     /// Whether trailers follow the body.
     pub trailers: bool,
+}
+
+/// A response as middleware sees it: a start, and either a body of its own or the inner app's
+/// body, still to stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The header fields.
+    pub headers: Headers,
+    /// `None`: the inner app's body follows (a response from [`Next::run`](crate::Next::run)).
+    pub(crate) body: Option<Bytes>,
+    pub(crate) trailers: bool,
+}
+
+impl Response {
+    /// A complete response with its own body.
+    pub fn new(status: u16, headers: Headers, body: impl Into<Bytes>) -> Response {
+        Response {
+            status,
+            headers,
+            body: Some(body.into()),
+            trailers: false,
+        }
+    }
+
+    /// Whether this is the inner app's response, whose body is still to stream.
+    pub fn is_streamed(&self) -> bool {
+        self.body.is_none()
+    }
+
+    /// The status, the fields and the body (empty for a streamed response, whose body is the
+    /// inner app's to send).
+    pub fn into_parts(self) -> (u16, Headers, Bytes) {
+        (self.status, self.headers, self.body.unwrap_or_default())
+    }
 }
 
 /// What a middleware does to the response on its way out. The hook is created per request and
@@ -89,9 +125,8 @@ impl ResponseHook for () {
 
 /// A hook that may be switched off for this call (`None`: pass everything through).
 ///
-/// Middleware use it to call their inner app with **one sender type on every path**, the
-/// non-HTTP pass-through included. Two paths with two sender types would instantiate the whole
-/// inner stack twice per layer: 2^n copies for n layers.
+/// Steps use it to leave a request alone (a non-HTTP scope, a request that needs nothing): the
+/// hook's type stays the same on every path, and so does the inner app's sender.
 impl<H: ResponseHook> ResponseHook for Option<H> {
     fn on_start(
         &mut self,
@@ -369,25 +404,142 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
     }
 }
 
-/// A middleware: wraps an inner app, in one shape. Implement `call` by checking the scope,
-/// then calling `inner` with a [`HookedSender`] (or answering on its own). Every call of
-/// `inner` in one middleware passes the same sender type (see the `Option` hook above).
+/// A middleware that must await around the inner app (error handling, a timeout, a task-local):
+/// the general form. Most middleware are a [`Step`](crate::Step) instead.
+///
+/// `call` is not given the inner app or the sender: it is given an [`Inner`], which calls the
+/// app, or answers without it, through a [`HookedSender`] carrying the middleware's
+/// [`Hook`](Middleware::Hook). So every path reaches the inner app with one sender type, and the
+/// inner stack is compiled once per layer, not once per path (two sender types per layer would
+/// make 2^n copies of an n-layer stack).
+///
+/// ```
+/// use rasgi_middleware::{Inner, Middleware};
+/// use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
+/// tokio::task_local! { static TRACE: u64; }
+/// struct Trace;
+/// impl Middleware for Trace {
+///     type Hook<'a> = ();
+///     fn describe(&self) -> String { "Trace".into() }
+///     async fn call<'a, A: App, R: Receive, S: Sender>(&'a self, scope: Scope, inner: Inner<'a, A, R, S, ()>) -> Result<(), AppError> {
+///         TRACE.scope(7, inner.call(scope)).await
+///     }
+/// }
+/// ```
+///
+/// A middleware cannot hand the inner app a sender of its own: it has none, and `Inner` takes
+/// none. This does not compile:
+///
+/// ```compile_fail,E0061
+/// # use rasgi_middleware::{Inner, Middleware};
+/// # use rasgi_protocol::{App, AppError, Receive, Scope, Sender, Message};
+/// struct Bare;
+/// struct Quiet;
+/// impl Sender for Quiet {
+///     async fn send(&mut self, _: Message) -> Result<(), rasgi_protocol::SendError> { Ok(()) }
+/// }
+/// impl Middleware for Bare {
+///     type Hook<'a> = ();
+///     fn describe(&self) -> String { "Bare".into() }
+///     async fn call<'a, A: App, R: Receive, S: Sender>(&'a self, scope: Scope, inner: Inner<'a, A, R, S, ()>) -> Result<(), AppError> {
+///         inner.call(scope, Quiet).await
+///     }
+/// }
+/// ```
+///
+/// nor does choosing another hook on one path (the hook's type is the middleware's `Hook`):
+///
+/// ```compile_fail,E0308
+/// # use rasgi_middleware::{Inner, Middleware};
+/// # use rasgi_protocol::{App, AppError, Receive, Scope, Sender};
+/// struct TwoHooks;
+/// impl Middleware for TwoHooks {
+///     type Hook<'a> = ();
+///     fn describe(&self) -> String { "TwoHooks".into() }
+///     async fn call<'a, A: App, R: Receive, S: Sender>(&'a self, scope: Scope, mut inner: Inner<'a, A, R, S, ()>) -> Result<(), AppError> {
+///         if matches!(scope, Scope::Http(_)) {
+///             *inner.hook_mut() = Some(());
+///         }
+///         inner.call(scope).await
+///     }
+/// }
+/// ```
 pub trait Middleware: Send + Sync + 'static {
+    /// The hook the inner app's sender carries, one type on every path. `Default` is what a
+    /// request the middleware leaves alone gets; `()` when the middleware edits no response.
+    type Hook<'a>: ResponseHook + Default
+    where
+        Self: 'a;
+
     /// One line for the stack's printout (name and the settings that matter).
     fn describe(&self) -> String;
 
-    /// Handle one call around `inner`.
-    fn call<A, R, S>(
-        &self,
-        inner: &A,
+    /// Handle one call: look at `scope`, then call `inner` with it, or answer through
+    /// [`Inner::respond`].
+    fn call<'a, A, R, S>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, Self::Hook<'a>>,
     ) -> impl Future<Output = Result<(), AppError>> + Send
     where
-        A: rasgi_protocol::App,
+        A: App,
         R: Receive,
         S: Sender;
+}
+
+/// The rest of the stack, as a [`Middleware`] is given it: the inner app, the request's receive
+/// side, and the sender, already wrapped with the middleware's hook.
+pub struct Inner<'a, A, R, S, H> {
+    app: &'a A,
+    receive: R,
+    send: HookedSender<S, H>,
+}
+
+impl<'a, A: App, R: Receive, S: Sender, H: ResponseHook> Inner<'a, A, R, S, H> {
+    /// The rest of the stack below a middleware whose hook starts as its default.
+    pub(crate) fn new(app: &'a A, receive: R, send: S) -> Inner<'a, A, R, S, H>
+    where
+        H: Default,
+    {
+        Inner {
+            app,
+            receive,
+            send: HookedSender::new(send, H::default()),
+        }
+    }
+
+    /// The hook the response will pass through, to set it for this request.
+    pub fn hook_mut(&mut self) -> &mut H {
+        self.send.hook_mut()
+    }
+
+    /// Call the inner app with `scope`.
+    pub fn call(
+        self,
+        scope: Scope,
+    ) -> impl Future<Output = Result<(), AppError>> + Send + use<'a, A, R, S, H> {
+        self.app.call(scope, self.receive, self.send)
+    }
+
+    /// Answer with `response` instead of calling the inner app; it passes through the hook.
+    pub fn respond(
+        self,
+        response: Response,
+    ) -> impl Future<Output = Result<(), AppError>> + Send + use<'a, A, R, S, H> {
+        let mut send = self.send;
+        async move {
+            let (status, headers, body) = response.into_parts();
+            rasgi_protocol::send_response(&mut send, status, headers, body).await?;
+            Ok(())
+        }
+    }
+
+    /// The app, the receive side and the wrapped sender, for this crate's middleware that keep
+    /// the sender past the inner call (to answer an error); each calls the app with
+    /// `&mut` of it on every path.
+    pub(crate) fn into_parts(self) -> (&'a A, R, HookedSender<S, H>) {
+        (self.app, self.receive, self.send)
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! | concept | file |
 //! | --- | --- |
-//! | the one send-wrapper shape, and the `Middleware` trait | [`hook`] |
+//! | the one send-wrapper shape, responses, and the `Middleware` trait with its `Inner` | [`hook`] |
 //! | composing middleware in order, and printing the onion | [`stack`] |
 //! | synchronous middleware, a run of them as one layer | [`step`] |
 //! | `x-process-time` | [`timing`] |
@@ -99,9 +99,9 @@ pub mod trusted_host;
 pub use cors::Cors;
 pub use custom_headers::CustomHeaders;
 pub use exception_handlers::ExceptionHandlers;
-pub use from_fn::{from_fn, Next, Response};
+pub use from_fn::{from_fn, Next};
 pub use gzip::GZip;
-pub use hook::{HookedSender, Middleware, ResponseHook, ResponseStart};
+pub use hook::{HookedSender, Inner, Middleware, Response, ResponseHook, ResponseStart};
 pub use https_redirect::HttpsRedirect;
 pub use proxy_headers::ProxyHeaders;
 pub use request_id::{RequestId, RequestIdValue};

@@ -14,7 +14,7 @@ use rasgi_protocol::panic::panicked;
 use rasgi_protocol::{App, AppError, Headers, ReadBodyError, Receive, Scope, Sender};
 
 use crate::answer_errors::call_answering_errors;
-use crate::{ExceptionHandlers, Middleware, Response};
+use crate::{ExceptionHandlers, Inner, Middleware, Response};
 
 type Handler = Arc<dyn Fn(&AppError) -> Response + Send + Sync>;
 
@@ -61,6 +61,8 @@ impl ServerErrors {
 }
 
 impl Middleware for ServerErrors {
+    type Hook<'a> = ();
+
     fn describe(&self) -> String {
         if self.typed.is_empty() {
             "ServerErrors(500)".into()
@@ -69,12 +71,10 @@ impl Middleware for ServerErrors {
         }
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         scope: Scope,
-        receive: R,
-        send: S,
+        inner: Inner<'a, A, R, S, ()>,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         let answer = |error: &AppError| {
             if let Some(response) = self.typed.answer(error) {
@@ -102,6 +102,6 @@ impl Middleware for ServerErrors {
             })
         };
         // The middleware's future is `call_answering_errors`'s own: no wrapper future.
-        call_answering_errors(inner, scope, receive, send, answer)
+        call_answering_errors(inner, scope, answer)
     }
 }

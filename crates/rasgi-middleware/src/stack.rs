@@ -22,7 +22,7 @@ use std::future::Future;
 use rasgi_protocol::{App, AppError, OnHeap, Receive, Scope, Sender};
 
 use crate::step::{Step, Steps};
-use crate::Middleware;
+use crate::{Inner, Middleware};
 
 /// A middleware wrapped around an inner app.
 pub struct Layered<M, A> {
@@ -39,7 +39,8 @@ impl<M: Middleware, A: App> App for Layered<M, A> {
         receive: R,
         send: S,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        self.middleware.call(&self.inner, scope, receive, send)
+        self.middleware
+            .call(scope, Inner::new(&self.inner, receive, send))
     }
 }
 

@@ -4,7 +4,7 @@
 //! The rule: a run of steps is **one layer**. [`Stack::step`](crate::Stack::step) gathers
 //! consecutive steps into a [`Steps`] group, which runs every step's request side in one plain
 //! loop over the scope and wraps the sender once, with all the steps' hooks chained in one
-//! [`HookedSender`]. A stack of seven steps costs one send wrapper and one future of the inner
+//! [`HookedSender`](crate::HookedSender). A stack of seven steps costs one send wrapper and one future of the inner
 //! app's, not seven of each.
 //!
 //! The onion is kept exactly: the steps see the request outermost first, their hooks see the
@@ -21,7 +21,7 @@ use bytes::Bytes;
 use futures::future::Either;
 use rasgi_protocol::{App, AppError, Headers, Receive, Scope, SendError, Sender};
 
-use crate::{HookedSender, Middleware, Response, ResponseHook, ResponseStart};
+use crate::{Inner, Middleware, Response, ResponseHook, ResponseStart};
 
 /// What a step decides about one request.
 pub enum Decision<H> {
@@ -49,7 +49,7 @@ pub trait Step: Send + Sync + 'static {
 }
 
 /// A chain of hooks, `.0` outside `.1`: the response reaches `.1` first.
-impl<Outer: ResponseHook, Inner: ResponseHook> ResponseHook for (Outer, Inner) {
+impl<Outside: ResponseHook, Inside: ResponseHook> ResponseHook for (Outside, Inside) {
     fn on_first(
         &mut self,
         start: &mut ResponseStart,
@@ -128,64 +128,47 @@ impl<S: Step, Rest: StepList> StepList for (S, Rest) {
 pub struct Steps<L>(pub(crate) L);
 
 impl<L: StepList> Middleware for Steps<L> {
+    type Hook<'a> = L::Hooks<'a>;
+
     fn describe(&self) -> String {
         let mut names = Vec::new();
         self.0.describe_into(&mut names);
         names.join(" + ")
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         mut scope: Scope,
-        receive: R,
-        send: S,
+        mut inner: Inner<'a, A, R, S, L::Hooks<'a>>,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
-        let mut hooks = L::Hooks::default();
-        let answer = self.0.run(&mut scope, &mut hooks);
-        let send = HookedSender::new(send, hooks);
-        // One sender type on both paths, so the inner app is instantiated once.
-        match answer {
-            None => Either::Left(inner.call(scope, receive, send)),
-            Some(response) => Either::Right(respond(send, response)),
+        match self.0.run(&mut scope, inner.hook_mut()) {
+            None => Either::Left(inner.call(scope)),
+            Some(response) => Either::Right(inner.respond(response)),
         }
     }
 }
 
 /// One step alone is a layer of its own.
 impl<T: Step> Middleware for T {
+    type Hook<'a> = T::Hook<'a>;
+
     fn describe(&self) -> String {
         Step::describe(self)
     }
 
-    fn call<A: App, R: Receive, S: Sender>(
-        &self,
-        inner: &A,
+    fn call<'a, A: App, R: Receive, S: Sender>(
+        &'a self,
         mut scope: Scope,
-        receive: R,
-        send: S,
+        mut inner: Inner<'a, A, R, S, T::Hook<'a>>,
     ) -> impl Future<Output = Result<(), AppError>> + Send {
         match self.on_request(&mut scope) {
             Decision::Continue(hook) => {
-                Either::Left(inner.call(scope, receive, HookedSender::new(send, hook)))
+                *inner.hook_mut() = hook;
+                Either::Left(inner.call(scope))
             }
-            Decision::Respond(response) => Either::Right(respond(
-                HookedSender::new(send, T::Hook::default()),
-                response,
-            )),
+            Decision::Respond(response) => Either::Right(inner.respond(response)),
         }
     }
-}
-
-/// Send a step's own answer through the hooks outside the step that made it (the steps inside
-/// it, never reached, have hooks that do nothing).
-async fn respond<S: Sender, H: ResponseHook>(
-    mut send: HookedSender<S, H>,
-    response: Response,
-) -> Result<(), AppError> {
-    let (status, headers, body) = response.into_parts();
-    rasgi_protocol::send_response(&mut send, status, headers, body).await?;
-    Ok(())
 }
 
 #[cfg(test)]
