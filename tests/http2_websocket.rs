@@ -1,6 +1,7 @@
 //! WebSockets over HTTP/2 (RFC 8441), over real sockets against the binary: the setting, the
 //! extended CONNECT's handshake, echoes of both message types in DATA, closes from either side,
-//! permessage-deflate, refusals; and Python's `h2` library as a real client.
+//! pings, the message size limit, permessage-deflate, refusals; and Python's `h2` library as a
+//! real client.
 
 mod support;
 
@@ -174,6 +175,46 @@ fn rfc8441_4_the_server_closes_with_1001_when_it_shuts_down() {
     send(&mut h2, 1, &frame(0x88, &close_payload(1001, "")), true);
     let (_, ended) = h2.tunnel_bytes(1, usize::MAX, PATIENCE);
     assert!(ended);
+}
+
+#[test]
+fn rfc8441_4_a_ping_over_h2_is_answered_with_its_pong_between_messages() {
+    let rasgi = demo();
+    let mut h2 = H2::open(rasgi.port);
+    assert_eq!(websocket(&mut h2, 1, &[]).status, 200);
+    let mut pending = Vec::new();
+    send(&mut h2, 1, &frame(0x89, b"are you there"), false);
+    assert_eq!(
+        next_frame(&mut h2, 1, &mut pending),
+        (0x8a, b"are you there".to_vec())
+    );
+    // A ping inside a fragmented message is answered at once; the message still arrives whole.
+    send(&mut h2, 1, &frame(0x01, b"frag"), false);
+    send(&mut h2, 1, &frame(0x89, b"mid"), false);
+    send(&mut h2, 1, &frame(0x80, b"mented"), false);
+    assert_eq!(
+        next_frame(&mut h2, 1, &mut pending),
+        (0x8a, b"mid".to_vec())
+    );
+    assert_eq!(
+        next_frame(&mut h2, 1, &mut pending),
+        (0x81, b"fragmented".to_vec())
+    );
+}
+
+#[test]
+fn rfc8441_4_a_message_past_ws_max_size_closes_the_stream_with_1009() {
+    let rasgi = Rasgi::start(&["--no-access-log", "--ws-max-size", "1024"]);
+    let mut h2 = H2::open(rasgi.port);
+    assert_eq!(websocket(&mut h2, 1, &[]).status, 200);
+    let mut pending = Vec::new();
+    send(&mut h2, 1, &frame(0x82, &[7; 1024]), false);
+    assert_eq!(next_frame(&mut h2, 1, &mut pending), (0x82, vec![7; 1024]));
+    send(&mut h2, 1, &frame(0x82, &[7; 1025]), false);
+    let (first, payload) = next_frame(&mut h2, 1, &mut pending);
+    assert_eq!((first, &payload[..2]), (0x88, &1009u16.to_be_bytes()[..]));
+    // The connection's other streams are not touched.
+    assert_eq!(h2.exchange(3, "GET", "/health", None).status, 200);
 }
 
 #[test]

@@ -63,6 +63,13 @@ impl Output {
         }
     }
 
+    /// The oldest piece waiting when it is a buffer of its own (a large body, or what was
+    /// copied before one): a transport that takes shared buffers takes it without a copy.
+    #[inline]
+    pub fn front_shared(&self) -> Option<&Bytes> {
+        self.queue.front()
+    }
+
     /// Whether nothing waits.
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -179,6 +186,28 @@ mod tests {
         let mut slices = [IoSlice::new(&[]); 8];
         let used = output.slices(&mut slices);
         slices[..used].iter().flat_map(|s| s.to_vec()).collect()
+    }
+
+    #[test]
+    fn the_shared_front_is_the_queued_buffer_itself() {
+        let mut output = Output::default();
+        assert!(output.front_shared().is_none());
+        output.buf().extend_from_slice(b"small");
+        assert!(
+            output.front_shared().is_none(),
+            "the buffer alone is not a piece of its own"
+        );
+        let body = Bytes::from(vec![b'x'; QUEUE_AS_IS_BYTES]);
+        output.put_body(body.clone());
+        // What was copied before the body went ahead of it, frozen; then the body as it came.
+        assert_eq!(output.front_shared().map(|b| &b[..]), Some(&b"small"[..]));
+        output.consume(5);
+        assert_eq!(
+            output.front_shared().map(|b| b.as_ptr()),
+            Some(body.as_ptr())
+        );
+        output.consume(QUEUE_AS_IS_BYTES);
+        assert!(output.front_shared().is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use rasgi_protocol::FileBody;
 use tokio::io::AsyncWrite;
 
@@ -36,6 +37,17 @@ pub(crate) trait Transport: AsyncWrite + Unpin + Send {
         len: usize,
     ) -> Option<Poll<io::Result<usize>>> {
         let _ = (cx, file, offset, len);
+        None
+    }
+
+    /// Write from `piece`, a shared buffer, keeping a reference to it instead of copying it:
+    /// how many bytes went, or `None` where the transport copies like any write.
+    fn poll_write_shared(
+        &mut self,
+        cx: &mut Context<'_>,
+        piece: &Bytes,
+    ) -> Option<Poll<io::Result<usize>>> {
+        let _ = (cx, piece);
         None
     }
 

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use rasgi_h1::ServerConn;
 use rasgi_ws::Session;
 use tokio::io::AsyncWriteExt;
@@ -32,6 +33,11 @@ pub(crate) trait Outgoing {
     fn output_contiguous(&self) -> Option<&[u8]>;
     /// The waiting bytes as slices for one vectored write; how many were filled.
     fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize;
+    /// The oldest waiting bytes when they are a shared buffer of their own, for a transport
+    /// that takes such buffers without a copy ([`Transport::poll_write_shared`]).
+    fn output_shared(&self) -> Option<&Bytes> {
+        None
+    }
     /// `n` bytes were written.
     fn wrote(&mut self, n: usize);
 }
@@ -65,6 +71,10 @@ impl Outgoing for Session {
 
     fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
         Session::output_slices(self, slices)
+    }
+
+    fn output_shared(&self) -> Option<&Bytes> {
+        Session::output_shared(self)
     }
 
     fn wrote(&mut self, n: usize) {
@@ -109,8 +119,14 @@ impl<W: Transport> Writer<W> {
         out: &mut impl Outgoing,
     ) -> Poll<std::io::Result<()>> {
         while out.has_output() {
+            let shared = match out.output_shared() {
+                Some(piece) => self.io.poll_write_shared(cx, piece),
+                None => None,
+            };
             let io = Pin::new(&mut self.io);
-            let written = if let Some(bytes) = out.output_contiguous() {
+            let written = if let Some(written) = shared {
+                ready!(written)
+            } else if let Some(bytes) = out.output_contiguous() {
                 ready!(io.poll_write(cx, bytes))
             } else {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
@@ -194,5 +210,108 @@ impl<W: Transport> Writer<W> {
     /// Shut the write direction down (FIN after the bytes written).
     pub(crate) async fn shutdown(&mut self) {
         let _ = self.io.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::{Buf, Bytes};
+    use tokio::io::AsyncWrite;
+
+    use super::*;
+    use crate::counters::ServerCounters;
+
+    /// Waiting bytes as shared pieces, the oldest first.
+    struct Pieces(VecDeque<Bytes>);
+
+    impl Outgoing for Pieces {
+        fn has_output(&self) -> bool {
+            !self.0.is_empty()
+        }
+        fn output_contiguous(&self) -> Option<&[u8]> {
+            None
+        }
+        fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+            slices[0] = IoSlice::new(&self.0[0]);
+            1
+        }
+        fn output_shared(&self) -> Option<&Bytes> {
+            self.0.front()
+        }
+        fn wrote(&mut self, mut n: usize) {
+            while n > 0 {
+                let front = self.0.front_mut().expect("written bytes were waiting");
+                let taken = n.min(front.len());
+                front.advance(taken);
+                n -= taken;
+                if front.is_empty() {
+                    self.0.pop_front();
+                }
+            }
+        }
+    }
+
+    /// A transport that keeps shared pieces (at most `per_write` bytes a time) and refuses
+    /// copies.
+    struct Keeper {
+        kept: Vec<Bytes>,
+        per_write: usize,
+    }
+
+    impl AsyncWrite for Keeper {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            panic!("a shared piece was copied")
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl Transport for Keeper {
+        fn poll_write_shared(
+            &mut self,
+            _: &mut Context<'_>,
+            piece: &Bytes,
+        ) -> Option<Poll<io::Result<usize>>> {
+            let n = piece.len().min(self.per_write);
+            self.kept.push(piece.slice(..n));
+            Some(Poll::Ready(Ok(n)))
+        }
+    }
+
+    #[tokio::test]
+    async fn shared_pieces_reach_a_transport_that_takes_them_as_the_same_buffers() {
+        let first = Bytes::from(vec![1u8; 40_000]);
+        let second = Bytes::from(vec![2u8; 100]);
+        let mut out = Pieces(VecDeque::from([first.clone(), second.clone()]));
+        let keeper = Keeper {
+            kept: Vec::new(),
+            per_write: 16_384,
+        };
+        let mut writer = Writer::new(keeper, Duration::from_secs(5), ServerCounters::new());
+        std::future::poll_fn(|cx| writer.poll_write_out(cx, &mut out))
+            .await
+            .unwrap();
+        let kept = &writer.get_mut().kept;
+        // Three pieces of the first buffer (a partial write resumes where it stopped), then the
+        // second: each one a view of the buffer queued, not a copy of it.
+        let lens: Vec<usize> = kept.iter().map(Bytes::len).collect();
+        assert_eq!(lens, [16_384, 16_384, 40_000 - 32_768, 100]);
+        assert_eq!(kept[0].as_ptr(), first.as_ptr());
+        assert_eq!(kept[1].as_ptr(), first[16_384..].as_ptr());
+        assert_eq!(kept[3].as_ptr(), second.as_ptr());
+        assert!(!out.has_output());
     }
 }

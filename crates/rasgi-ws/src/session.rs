@@ -484,6 +484,13 @@ impl Session {
         self.output.slices(slices)
     }
 
+    /// The first piece of the output when it is a buffer of its own (a large payload, or
+    /// what was queued before one), to hand on without a copy; written like any other, then
+    /// said with [`Session::wrote`].
+    pub fn output_shared(&self) -> Option<&Bytes> {
+        self.output.front_shared()
+    }
+
     /// `n` bytes of the output were written.
     pub fn wrote(&mut self, n: usize) {
         self.output.consume(n);

@@ -87,14 +87,23 @@ impl AsyncRead for TunnelRead<'_> {
         let Some(io) = s.streams.get_mut(&id) else {
             return Poll::Ready(Ok(()));
         };
-        if let Some(front) = io.inbox.front_mut() {
+        // Every DATA payload that has arrived, as far as the buffer has room: one read takes
+        // what a socket read would, not one frame at a time.
+        let mut taken = 0;
+        while let Some(front) = io.inbox.front_mut() {
             let n = front.len().min(buf.remaining());
+            if n == 0 {
+                break;
+            }
             buf.put_slice(&front[..n]);
             front.advance(n);
             if front.is_empty() {
                 io.inbox.pop_front();
             }
-            s.conn.release(id, n);
+            taken += n;
+        }
+        if taken > 0 {
+            s.conn.release(id, taken);
             s.wake_driver();
             return Poll::Ready(Ok(()));
         }
@@ -128,27 +137,7 @@ impl AsyncWrite for TunnelWrite<'_> {
         cx: &mut Context<'_>,
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let id = self.id;
-        let mut guard = lock(self.shared);
-        let s = &mut *guard;
-        if s.gone || self.ended || s.streams.get(&id).is_none_or(|io| io.reset) {
-            return Poll::Ready(Err(Self::broken()));
-        }
-        let sent = if s.conn.output_len() >= OUTPUT_HIGH_WATER {
-            0
-        } else {
-            s.conn
-                .send_data(id, bytes, false)
-                .map_err(|_| Self::broken())?
-        };
-        if sent == 0 && !bytes.is_empty() {
-            s.streams.get_mut(&id).expect("checked").send_waker = Some(cx.waker().clone());
-            s.wake_driver();
-            return Poll::Pending;
-        }
-        self.queued = s.conn.queued_total();
-        s.wake_driver();
-        Poll::Ready(Ok(sent))
+        self.poll_send(cx, bytes, None)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -180,7 +169,49 @@ impl AsyncWrite for TunnelWrite<'_> {
     }
 }
 
-impl Transport for TunnelWrite<'_> {}
+impl TunnelWrite<'_> {
+    /// Queue DATA from `bytes` (its first `bytes.len()`, or `shared` whole without a copy),
+    /// within the windows and under the output's high-water mark, or wait.
+    fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        bytes: &[u8],
+        shared: Option<&Bytes>,
+    ) -> Poll<io::Result<usize>> {
+        let id = self.id;
+        let mut guard = lock(self.shared);
+        let s = &mut *guard;
+        if s.gone || self.ended || s.streams.get(&id).is_none_or(|io| io.reset) {
+            return Poll::Ready(Err(Self::broken()));
+        }
+        let sent = if s.conn.output_len() >= OUTPUT_HIGH_WATER {
+            Ok(0)
+        } else if let Some(shared) = shared {
+            s.conn.send_shared_data(id, shared, false)
+        } else {
+            s.conn.send_data(id, bytes, false)
+        };
+        let sent = sent.map_err(|_| Self::broken())?;
+        if sent == 0 && !bytes.is_empty() {
+            s.streams.get_mut(&id).expect("checked").send_waker = Some(cx.waker().clone());
+            s.wake_driver();
+            return Poll::Pending;
+        }
+        self.queued = s.conn.queued_total();
+        s.wake_driver();
+        Poll::Ready(Ok(sent))
+    }
+}
+
+impl Transport for TunnelWrite<'_> {
+    fn poll_write_shared(
+        &mut self,
+        cx: &mut Context<'_>,
+        piece: &Bytes,
+    ) -> Option<Poll<io::Result<usize>>> {
+        Some(self.poll_send(cx, piece, Some(piece)))
+    }
+}
 
 /// The stream the WebSocket's handshake came in on, as the WebSocket driver answers it.
 pub(super) struct TunnelStream<'a> {
