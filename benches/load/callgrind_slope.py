@@ -5,12 +5,13 @@ the difference of the request counts is what one more request costs. Start-up, s
 first requests' warm-up fall out of the difference, so the figure is the same from run to run
 to within a few instructions, however busy the machine is.
 
-    benches/load/callgrind_slope.py [--pipelined | --h2 STREAMS] [--small 3000] [--large 13000]
-        -- SERVER ARGS...
+    benches/load/callgrind_slope.py [--pipelined | --h2 STREAMS [--path P] [--data FILE]]
+        [--small 3000] [--large 13000] -- SERVER ARGS...
 
 The client keeps 8 keep-alive connections busy, each sending `GET /` (16 at a time with
 --pipelined) and reading the whole response before the next. With --h2, h2load is the client:
-8 connections of HTTP/2 with prior knowledge, STREAMS requests in flight on each. SERVER ARGS get
+8 connections of HTTP/2 with prior knowledge, STREAMS requests in flight on each, each a `GET`
+of `--path` (default `/`), or a `POST` of `--data`'s bytes when it is given. SERVER ARGS get
 `--bind 127.0.0.1:PORT` appended; the server runs on CPU 0 (`procs.start`).
 """
 import argparse
@@ -83,19 +84,20 @@ def drive(port, total, depth):
         sock.close()
 
 
-def drive_h2(port, total, streams):
+def drive_h2(port, total, streams, path, data):
     """Send `total` HTTP/2 requests with h2load over CONNECTIONS connections."""
+    upload = ["-d", data] if data else []
     result = subprocess.run(
         ["taskset", "-c", "1", "h2load", "-n", str(total), "-c", str(CONNECTIONS),
-         "-m", str(streams), f"http://127.0.0.1:{port}/"],
+         "-m", str(streams), *upload, f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True)
     if f"{total} succeeded" not in result.stdout:
         raise SystemExit(f"h2load did not succeed in full:\n{result.stdout}")
 
 
-def total_instructions(command, requests, depth, h2):
+def total_instructions(command, requests, depth, h2, path="/", data=None):
     if h2:
-        load = lambda port: drive_h2(port, requests, h2)
+        load = lambda port: drive_h2(port, requests, h2, path, data)
     else:
         load = lambda port: drive(port, requests, depth)
     total, _ = procs.callgrind_total(command, load)
@@ -106,13 +108,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipelined", action="store_true")
     parser.add_argument("--h2", type=int, default=0, metavar="STREAMS")
+    parser.add_argument("--path", default="/")
+    parser.add_argument("--data", default=None)
     parser.add_argument("--small", type=int, default=3000)
     parser.add_argument("--large", type=int, default=13000)
     parser.add_argument("command", nargs="+")
     args = parser.parse_args()
     depth = 16 if args.pipelined else 1
-    small = total_instructions(args.command, args.small, depth, args.h2)
-    large = total_instructions(args.command, args.large, depth, args.h2)
+    small = total_instructions(args.command, args.small, depth, args.h2, args.path, args.data)
+    large = total_instructions(args.command, args.large, depth, args.h2, args.path, args.data)
     slope = (large - small) / (args.large - args.small)
     print(f"{' '.join(args.command)}: {slope:,.0f} instructions per request")
 
