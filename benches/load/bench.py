@@ -151,7 +151,8 @@ def report(results, args):
     out = os.path.join(args.root, "target", "bench-results.json")
     with open(out, "w") as f:
         json.dump(results, f, indent=2)
-    if any(s != "idle" for s in results):
+    # The chart in docs/ is the whole run's: a run of some scenarios (`--only`) leaves it be.
+    if not only and any(s != "idle" for s in results):
         svg = os.path.join(args.root, "docs", "benchmarks.svg")
         with open(svg, "w") as f:
             f.write(chart(results))
