@@ -33,6 +33,7 @@ where
 }
 
 /// Serve `reader`/`writer` as HTTP/2 from the first byte: TLS chose `h2` by ALPN.
+#[cfg(feature = "tls")]
 pub(crate) async fn serve_http2<R, W, A>(
     reader: R,
     writer: W,

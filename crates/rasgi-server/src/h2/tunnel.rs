@@ -170,8 +170,9 @@ impl AsyncWrite for TunnelWrite<'_> {
 }
 
 impl TunnelWrite<'_> {
-    /// Queue DATA from `bytes` (its first `bytes.len()`, or `shared` whole without a copy),
-    /// within the windows and under the output's high-water mark, or wait.
+    /// Queue DATA from `bytes`, as much as the windows take while the connection's output is
+    /// under its high-water mark, or wait. `shared`, when given, is the same bytes as a shared
+    /// buffer: queued by reference instead of copied.
     fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
