@@ -138,13 +138,13 @@ where
         scope: Scope,
         inner: Inner<'a, A, R, S, ()>,
     ) -> Result<(), AppError> {
-        let (inner, receive, send) = inner.into_parts();
+        let (app, receive, send) = inner.into_parts();
         let Scope::Http(http) = scope else {
             let mut send = RelaySender {
                 inner: send,
                 relay: None,
             };
-            return inner.call(scope, receive, &mut send).await;
+            return app.call(scope, receive, &mut send).await;
         };
         let (scope_tx, scope_rx) = oneshot::channel();
         let (start_tx, start_rx) = oneshot::channel();
@@ -180,7 +180,7 @@ where
             let Ok(scope) = scope_rx.await else {
                 return Ok(());
             };
-            let result = inner.call(Scope::Http(scope), receive, &mut send).await;
+            let result = app.call(Scope::Http(scope), receive, &mut send).await;
             // If the app ended without a start, `Next::run` must not wait for one.
             if let Some(relay) = send.relay.as_mut() {
                 relay.start = None;
