@@ -1,13 +1,16 @@
 //! The rasgi server the load script measures: the scenarios' routes as a bare app, or behind the
 //! demo's full middleware stack (`--stack`).
 //!
-//!   load_rasgi --bind 127.0.0.1:8080 [--stack | --floor] [--workers N] [--reuseport]
+//!   load_rasgi --bind 127.0.0.1:8080 [--stack | --floor [--floor-fields N]] [--workers N]
+//!              [--reuseport]
 //!
 //! `--floor` is a yardstick for the stack, not a stack anyone would serve: one step that adds
 //! the four fields the demo stack puts on a hello (`x-custom-header`, `x-process-time`,
 //! `x-request-id`, `vary`) as constants, in the same two layers (the steps, then ServerErrors).
 //! It computes nothing (no clock, no id, no host or origin check), so its instruction count is
 //! the least a stack that answers like the demo's can cost with today's per-field price.
+//! `--floor-fields N` makes it add N fields (the four again from the first): the slope between
+//! two counts is what one field added by a middleware costs.
 //!
 //! `--workers 1` runs one current-thread runtime, like the hyper baseline. With more workers,
 //! `--reuseport` runs one current-thread runtime per worker, each with its own SO_REUSEPORT
@@ -89,17 +92,28 @@ impl App for Scenarios {
 /// `--floor`'s one step: the demo stack's response fields for a hello, as constants.
 struct Floor;
 
-/// The fields [`Floor`] adds, values of the demo's shapes and lengths.
+/// The fields [`Floor`] adds, values of the demo's shapes and lengths, in this order and
+/// again from the first until `--floor-fields` (4 unless given) are added.
+const FLOOR_FIELDS: [(&str, &str); 4] = [
+    ("x-custom-header", "Custom Header Value"),
+    ("x-process-time", "0.000014"),
+    ("x-request-id", "78aa27ec19d12af60a255ad16001cad2"),
+    ("vary", "Origin"),
+];
+
+/// How many fields [`Floor`] adds: `--floor-fields`, so that the slope between two counts is
+/// what one more field costs.
+static FLOOR_FIELD_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4);
+
 #[derive(Default)]
 struct FloorFields;
 
 impl ResponseHook for FloorFields {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
-        let headers = &mut start.headers;
-        headers.append("x-custom-header", "Custom Header Value");
-        headers.append("x-process-time", "0.000014");
-        headers.append("x-request-id", "78aa27ec19d12af60a255ad16001cad2");
-        headers.append("vary", "Origin");
+        let count = FLOOR_FIELD_COUNT.load(std::sync::atomic::Ordering::Relaxed);
+        for &(name, value) in FLOOR_FIELDS.iter().cycle().take(count) {
+            start.headers.append(name, value);
+        }
         Ok(())
     }
 }
@@ -145,6 +159,13 @@ fn args() -> Args {
             "--bind" => args.bind = it.next().expect("--bind HOST:PORT"),
             "--stack" => args.mode = Mode::Stack,
             "--floor" => args.mode = Mode::Floor,
+            "--floor-fields" => {
+                let count = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--floor-fields N");
+                FLOOR_FIELD_COUNT.store(count, std::sync::atomic::Ordering::Relaxed);
+            }
             "--keep-alive" => {
                 args.keep_alive = it
                     .next()
