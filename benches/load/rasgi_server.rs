@@ -23,7 +23,7 @@ use std::sync::Arc;
 use rasgi::demo::{DemoConfig, RequestCounts};
 use rasgi::middleware::{Decision, ResponseHook, ResponseStart, ServerErrors, Stack, Step};
 use rasgi::prelude::*;
-use rasgi::protocol::{Message, SendError};
+use rasgi::protocol::{FieldLine, Message, SendError};
 
 /// `GET /` hello, `GET /stream` 1 MiB in 64 KiB chunks, `POST /echo`, `GET /big` 100 KiB text.
 #[derive(Clone)]
@@ -94,11 +94,11 @@ struct Floor;
 
 /// The fields [`Floor`] adds, values of the demo's shapes and lengths, in this order and
 /// again from the first until `--floor-fields` (4 unless given) are added.
-const FLOOR_FIELDS: [(&str, &str); 4] = [
-    ("x-custom-header", "Custom Header Value"),
-    ("x-process-time", "0.000014"),
-    ("x-request-id", "78aa27ec19d12af60a255ad16001cad2"),
-    ("vary", "Origin"),
+const FLOOR_FIELDS: [FieldLine; 4] = [
+    FieldLine::from_static("x-custom-header", "Custom Header Value"),
+    FieldLine::from_static("x-process-time", "0.000014"),
+    FieldLine::from_static("x-request-id", "78aa27ec19d12af60a255ad16001cad2"),
+    FieldLine::from_static("vary", "Origin"),
 ];
 
 /// How many fields [`Floor`] adds: `--floor-fields`, so that the slope between two counts is
@@ -111,8 +111,8 @@ struct FloorFields;
 impl ResponseHook for FloorFields {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         let count = FLOOR_FIELD_COUNT.load(std::sync::atomic::Ordering::Relaxed);
-        for &(name, value) in FLOOR_FIELDS.iter().cycle().take(count) {
-            start.headers.append(name, value);
+        for i in 0..count {
+            start.lines.push_line(&FLOOR_FIELDS[i % FLOOR_FIELDS.len()]);
         }
         Ok(())
     }

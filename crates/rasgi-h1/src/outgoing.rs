@@ -48,6 +48,8 @@ pub(crate) struct ResponseHead<'a> {
     pub status: u16,
     /// The app's fields (validated).
     pub fields: &'a [(Bytes, Bytes)],
+    /// More fields, as checked `name: value\r\n` lines.
+    pub lines: &'a [u8],
     /// The app's `content-length` is left out (a 204 or 1xx has no body to measure).
     pub strip_length: bool,
     /// A `content-length` the server adds: the app gave none and the body's length is known.
@@ -72,7 +74,7 @@ pub(crate) fn put_head(output: &mut Output, head: &ResponseHead<'_>) {
         .chain(head.default_fields)
         .map(|(name, value)| name.len() + value.len() + 4)
         .sum();
-    output.buf().reserve(app_bytes + 160);
+    output.buf().reserve(app_bytes + head.lines.len() + 160);
     let _ = write_status_line(output.buf(), head.status);
     if let Some(date_line) = head.date_line {
         output.put_date(date_line);
@@ -90,6 +92,9 @@ pub(crate) fn put_head(output: &mut Output, head: &ResponseHead<'_>) {
         if !framing_field {
             put_field(buf, name, value);
         }
+    }
+    if !head.lines.is_empty() {
+        buf.extend_from_slice(head.lines);
     }
     if let Some(length) = head.content_length {
         let mut digits = [0u8; 20];

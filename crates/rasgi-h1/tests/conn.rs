@@ -872,3 +872,53 @@ fn the_docs_verdict_table_is_every_verdict_the_table_meets() {
         assert!(reached, "no row of the table reaches the doc's {named} row");
     }
 }
+
+/// What the machine has queued, taken off its output.
+fn queued(conn: &mut ServerConn) -> String {
+    let mut slices = [IoSlice::new(&[]); 16];
+    let used = conn.output_slices(&mut slices);
+    let bytes: Vec<u8> = slices[..used].iter().flat_map(|s| s.to_vec()).collect();
+    conn.wrote(bytes.len());
+    String::from_utf8(bytes).unwrap()
+}
+
+fn requested() -> ServerConn {
+    let mut conn = ServerConn::new(settings());
+    let mut input = BytesMut::from(GET);
+    assert!(matches!(
+        conn.read_head(&mut input),
+        rasgi_h1::conn::HeadEvent::Request(_)
+    ));
+    conn
+}
+
+#[test]
+fn checked_lines_follow_the_fields_and_precede_the_framing() {
+    let mut conn = requested();
+    conn.send_start(200, fields(PLAIN), false).unwrap();
+    let lines = b"x-request-id: 7\r\nvary: Origin\r\n";
+    conn.send_body_with_lines(Bytes::from_static(b"hi"), false, lines)
+        .unwrap();
+    assert_eq!(
+        queued(&mut conn),
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-request-id: 7\r\nvary: Origin\r\n\
+         content-length: 2\r\n\r\nhi"
+    );
+}
+
+#[test]
+fn lines_for_a_head_already_written_are_refused() {
+    let mut conn = requested();
+    conn.send_start(200, fields(PLAIN), false).unwrap();
+    conn.send_body(Bytes::from_static(b"a"), true).unwrap();
+    let refused = conn.send_body_with_lines(Bytes::from_static(b"b"), false, b"vary: x\r\n");
+    assert!(matches!(
+        refused,
+        Err(rasgi_h1::conn::SendRefused::OutOfOrder(_))
+    ));
+    // The stream goes on as it was: the refused piece wrote nothing.
+    conn.send_body(Bytes::from_static(b"c"), false).unwrap();
+    let wire = queued(&mut conn);
+    assert!(!wire.contains("vary"), "{wire}");
+    assert!(wire.ends_with("1\r\na\r\n1\r\nc\r\n0\r\n\r\n"), "{wire}");
+}

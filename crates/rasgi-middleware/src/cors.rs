@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rasgi_protocol::{Headers, HttpScope, Scope, SendError};
+use rasgi_protocol::{FieldLine, Headers, HttpScope, Scope, SendError};
 
 use crate::{ConfigError, Decision, Response, ResponseHook, ResponseStart, Step};
 
@@ -244,8 +244,8 @@ pub struct SimpleResponse {
 
 impl ResponseHook for SimpleResponse {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
-        let headers = &mut start.headers;
         if let Some(allow_origin) = &self.allow_origin {
+            let headers = &mut start.headers;
             headers.set("access-control-allow-origin", allow_origin.clone());
             if self.credentials {
                 headers.set("access-control-allow-credentials", "true");
@@ -255,19 +255,38 @@ impl ResponseHook for SimpleResponse {
             }
         }
         if self.vary_origin {
-            add_vary(headers, "Origin");
+            add_vary(start, &VARY_ORIGIN);
         }
         Ok(())
     }
 }
 
-/// Add `token` to the response's `Vary`: every `Vary` field the response has is kept, merged
-/// into one comma-separated field, with no duplicates.
-pub(crate) fn add_vary(headers: &mut Headers, token: &'static str) {
+/// `vary: Origin`, as CORS adds it.
+pub(crate) const VARY_ORIGIN: FieldLine = FieldLine::from_static("vary", "Origin");
+
+/// Add `vary`'s token to the response's `Vary`: every `Vary` field the response has is kept,
+/// merged into one comma-separated field, with no duplicates. A response with no `Vary` gets
+/// `vary` itself, as a line.
+pub(crate) fn add_vary(start: &mut ResponseStart, vary: &FieldLine) {
+    // Fields written as lines are merged with the others: moved into `headers` first.
+    if start.lines.get("vary").is_some() {
+        let values: Vec<Bytes> = start
+            .lines
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(b"vary"))
+            .map(|(_, value)| Bytes::copy_from_slice(value))
+            .collect();
+        start.lines.remove("vary");
+        for value in values {
+            start.headers.append("vary", value);
+        }
+    }
+    let headers = &mut start.headers;
+    let token = vary.value();
     let has = |value: &[u8]| {
         value.split(|&b| b == b',').any(|t| {
             let t = t.trim_ascii();
-            t.eq_ignore_ascii_case(token.as_bytes()) || t == b"*"
+            t.eq_ignore_ascii_case(token) || t == b"*"
         })
     };
     let (first, more) = {
@@ -275,7 +294,7 @@ pub(crate) fn add_vary(headers: &mut Headers, token: &'static str) {
         (fields.next().map(|v| has(v)), fields.next().is_some())
     };
     match (first, more) {
-        (None, _) => headers.append("vary", Bytes::from_static(token.as_bytes())),
+        (None, _) => start.lines.push_line(vary),
         (Some(true), false) => {}
         _ => {
             let mut merged: Vec<u8> = Vec::new();
@@ -295,7 +314,7 @@ pub(crate) fn add_vary(headers: &mut Headers, token: &'static str) {
                 if !merged.is_empty() {
                     merged.extend_from_slice(b", ");
                 }
-                merged.extend_from_slice(token.as_bytes());
+                merged.extend_from_slice(token);
             }
             headers.set("vary", merged);
         }

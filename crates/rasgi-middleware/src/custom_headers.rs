@@ -3,7 +3,7 @@
 //! app set none.
 
 use bytes::Bytes;
-use rasgi_protocol::{Headers, Scope, SendError};
+use rasgi_protocol::{FieldLine, Headers, Scope, SendError};
 
 use crate::{valid_header, ConfigError, Decision, ResponseHook, ResponseStart, Step};
 
@@ -11,6 +11,8 @@ use crate::{valid_header, ConfigError, Decision, ResponseHook, ResponseStart, St
 #[derive(Debug, Clone)]
 pub struct CustomHeaders {
     headers: Headers,
+    /// The same fields, checked once and kept as head lines for responses.
+    lines: Vec<FieldLine>,
     mode: Mode,
 }
 
@@ -54,13 +56,20 @@ impl CustomHeaders {
         mode: Mode,
     ) -> Result<CustomHeaders, ConfigError> {
         let mut headers = Headers::new();
+        let mut lines = Vec::new();
         for (name, value) in fields {
-            if !valid_header(name, value) {
-                return Err(ConfigError::InvalidHeader(format!("{name}: {value}")));
-            }
+            let line = FieldLine::new(name, value)
+                .ok()
+                .filter(|_| valid_header(name, value))
+                .ok_or_else(|| ConfigError::InvalidHeader(format!("{name}: {value}")))?;
+            lines.push(line);
             headers.append(name.to_ascii_lowercase(), value.to_string());
         }
-        Ok(CustomHeaders { headers, mode })
+        Ok(CustomHeaders {
+            headers,
+            lines,
+            mode,
+        })
     }
 }
 
@@ -97,9 +106,43 @@ impl AddFields<'_> {
     }
 }
 
+impl AddFields<'_> {
+    /// [`AddFields::apply`] for a response start: the fields go on as lines.
+    fn apply_to_start(&self, start: &mut ResponseStart) {
+        let (lines, mode) = (&self.0.lines, self.0.mode);
+        fn name_of(line: &FieldLine) -> &str {
+            std::str::from_utf8(line.name()).unwrap_or_default()
+        }
+        match mode {
+            Mode::Append => {}
+            Mode::Override => {
+                for line in lines {
+                    start.headers.remove(name_of(line));
+                    start.lines.remove(name_of(line));
+                }
+            }
+            Mode::IfNotPresent => {
+                let present: Vec<bool> = lines
+                    .iter()
+                    .map(|line| start.field(name_of(line)).is_some())
+                    .collect();
+                for (line, present) in lines.iter().zip(present) {
+                    if !present {
+                        start.lines.push_line(line);
+                    }
+                }
+                return;
+            }
+        }
+        for line in lines {
+            start.lines.push_line(line);
+        }
+    }
+}
+
 impl ResponseHook for AddFields<'_> {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
-        self.apply(&mut start.headers);
+        self.apply_to_start(start);
         Ok(())
     }
 

@@ -103,18 +103,10 @@ impl<S: Sender> Sender for RelaySender<S> {
                 },
                 Some(relay),
             ) => {
-                let start = ResponseStart {
-                    status,
-                    headers,
-                    trailers,
-                };
-                let changed = relay.exchange(start).await?;
+                let start = ResponseStart::new(status, headers, trailers);
+                let (changed, lines) = relay.exchange(start).await?.into_message();
                 self.inner
-                    .send(Message::Start {
-                        status: changed.status,
-                        headers: changed.headers,
-                        trailers: changed.trailers,
-                    })
+                    .send(rasgi_protocol::app::with_lines(changed, lines))
                     .await
             }
             (message, _) => self.inner.send(message).await,
@@ -166,11 +158,11 @@ where
             )
             .await;
             let passed_on = match &result {
-                Ok(response) if response.is_streamed() => Some(ResponseStart {
-                    status: response.status,
-                    headers: response.headers.clone(),
-                    trailers: response.trailers,
-                }),
+                Ok(response) if response.is_streamed() => Some(ResponseStart::new(
+                    response.status,
+                    response.headers.clone(),
+                    response.trailers,
+                )),
                 _ => None,
             };
             let _ = closure_tx.send(passed_on);

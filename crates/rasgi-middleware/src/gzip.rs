@@ -17,6 +17,7 @@ use rasgi_protocol::{Scope, SendError};
 use crate::cors::add_vary;
 use crate::gzip_stream::GzipStream;
 use crate::{ConfigError, Decision, ResponseHook, ResponseStart, Step};
+use rasgi_protocol::FieldLine;
 
 /// Default for `GZip`'s `minimum_size` ([`GZip::new`]): 500 bytes, Starlette's; smaller bodies
 /// gain little and cost a compressor.
@@ -96,6 +97,9 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
     gzip.or(any).unwrap_or(false)
 }
 
+/// `vary: Accept-Encoding`, as GZip adds it.
+const VARY_ACCEPT_ENCODING: FieldLine = FieldLine::from_static("vary", "Accept-Encoding");
+
 /// One response's compression: the negotiation's outcome and the stream's state.
 pub struct Compress<'a> {
     config: &'a GZip,
@@ -114,20 +118,21 @@ impl ResponseHook for Compress<'_> {
         more_body: bool,
     ) -> Result<(), SendError> {
         let status = start.status;
-        let headers = &mut start.headers;
         // The size first: it rules out most small responses before any field is looked at.
         let eligible = (more_body || first.len() >= self.config.minimum_size)
             && (200..300).contains(&status)
             && status != 204
             && status != 206
-            && !headers.contains("content-encoding")
-            && !headers
-                .get_str("content-type")
+            && start.field("content-encoding").is_none()
+            && !start
+                .field("content-type")
+                .and_then(|t| std::str::from_utf8(t).ok())
                 .is_some_and(|t| self.config.excluded(t));
         if !eligible {
             return Ok(());
         }
-        add_vary(headers, "Accept-Encoding");
+        add_vary(start, &VARY_ACCEPT_ENCODING);
+        let headers = &mut start.headers;
         // HEAD: the `vary` a GET would get, but no compression (no body goes out, and the
         // encoding is a field RFC 9110 §9.3.2 lets a HEAD response leave out).
         if !self.accepts || self.head {

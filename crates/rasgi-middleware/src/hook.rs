@@ -14,7 +14,9 @@ use std::future::{ready, Future};
 
 use bytes::Bytes;
 use futures::future::Either;
-use rasgi_protocol::{App, AppError, Headers, Message, Receive, Scope, SendError, Sender};
+use rasgi_protocol::{
+    App, AppError, FieldLines, Headers, Message, Receive, Scope, SendError, Sender,
+};
 
 /// A response start on its way out, open to rewriting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,39 @@ pub struct ResponseStart {
     pub headers: Headers,
     /// Whether trailers follow the body.
     pub trailers: bool,
+    /// Fields the middleware added, checked as they were written and written as the head's
+    /// lines: the server copies them whole, after `headers`.
+    pub lines: FieldLines,
+}
+
+impl ResponseStart {
+    /// A start with `headers` and no lines yet.
+    pub fn new(status: u16, headers: Headers, trailers: bool) -> ResponseStart {
+        ResponseStart {
+            status,
+            headers,
+            trailers,
+            lines: FieldLines::new(),
+        }
+    }
+
+    /// The first value of `name`, in `headers` or else in `lines`.
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
+        match self.headers.get(name) {
+            Some(value) => Some(value),
+            None => self.lines.get(name),
+        }
+    }
+
+    /// The start as a message, and its lines.
+    pub(crate) fn into_message(self) -> (Message, FieldLines) {
+        let message = Message::Start {
+            status: self.status,
+            headers: self.headers,
+            trailers: self.trailers,
+        };
+        (message, self.lines)
+    }
 }
 
 /// A response as middleware sees it: a start, and either a body of its own or the inner app's
@@ -230,8 +265,8 @@ enum Forward {
     /// Nothing yet (a start held back).
     Nothing,
     One(Message),
-    /// The held start and its first body.
-    Two(Message, Message),
+    /// The held start, its lines and its first body.
+    Two(Message, FieldLines, Message),
 }
 
 impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
@@ -243,11 +278,7 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
                 headers,
                 trailers,
             } => {
-                self.hold(ResponseStart {
-                    status,
-                    headers,
-                    trailers,
-                })?;
+                self.hold(ResponseStart::new(status, headers, trailers))?;
                 Ok(Forward::Nothing)
             }
             Message::Body { body, more_body } => {
@@ -257,12 +288,10 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
                 };
                 let body = self.hook.on_first(&mut start, body, more_body)?;
                 self.start_sent = true;
+                let (start, lines) = start.into_message();
                 Ok(Forward::Two(
-                    Message::Start {
-                        status: start.status,
-                        headers: start.headers,
-                        trailers: start.trailers,
-                    },
+                    start,
+                    lines,
                     Message::Body { body, more_body },
                 ))
             }
@@ -272,14 +301,8 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
                 };
                 self.hook.on_file(&mut start, file.len())?;
                 self.start_sent = true;
-                Ok(Forward::Two(
-                    Message::Start {
-                        status: start.status,
-                        headers: start.headers,
-                        trailers: start.trailers,
-                    },
-                    Message::PathSend(file),
-                ))
+                let (start, lines) = start.into_message();
+                Ok(Forward::Two(start, lines, Message::PathSend(file)))
             }
             Message::WebSocketAccept {
                 subprotocol,
@@ -315,9 +338,9 @@ impl<S: Sender, H: ResponseHook> HookedSender<S, H> {
     ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
         match forward {
             Ok(Forward::One(message)) => Either::Left(self.inner.send(message)),
-            Ok(Forward::Two(first, second)) => {
-                Either::Right(Either::Left(self.inner.send_pair(first, second)))
-            }
+            Ok(Forward::Two(first, lines, second)) => Either::Right(Either::Left(
+                self.inner.send_pair_with_lines(first, lines, second),
+            )),
             Ok(Forward::Nothing) => Either::Right(Either::Right(ready(Ok(())))),
             Err(error) => Either::Right(Either::Right(ready(Err(error)))),
         }
@@ -335,6 +358,15 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
         first: Message,
         second: Message,
     ) -> impl Future<Output = Result<(), SendError>> + Send {
+        self.send_pair_with_lines(first, FieldLines::new(), second)
+    }
+
+    fn send_pair_with_lines(
+        &mut self,
+        first: Message,
+        lines: FieldLines,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
         // The pair a wrapper below this one receives is a start and its first body: the start
         // is held, and the body sends both on. Any other pair goes one message at a time.
         if H::CHANGES_NOTHING
@@ -346,7 +378,9 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
             )
         {
             self.start_sent = true;
-            return Either::Left(Either::Right(self.inner.send_pair(first, second)));
+            return Either::Left(Either::Right(
+                self.inner.send_pair_with_lines(first, lines, second),
+            ));
         }
         match (first, second) {
             // A start and its first body with nothing held: through the hook and on as a pair,
@@ -363,17 +397,12 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
                     status,
                     headers,
                     trailers,
+                    lines,
                 };
                 let forward = self.hook.on_first(&mut start, body, more_body).map(|body| {
                     self.start_sent = true;
-                    Forward::Two(
-                        Message::Start {
-                            status: start.status,
-                            headers: start.headers,
-                            trailers: start.trailers,
-                        },
-                        Message::Body { body, more_body },
-                    )
+                    let (start, lines) = start.into_message();
+                    Forward::Two(start, lines, Message::Body { body, more_body })
                 });
                 Either::Left(Either::Left(self.forward(forward)))
             }
@@ -389,6 +418,7 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
                     status,
                     headers,
                     trailers,
+                    lines,
                 };
                 let forward = self.hold(start).and_then(|()| self.accept(second));
                 Either::Left(Either::Left(self.forward(forward)))
@@ -396,7 +426,8 @@ impl<S: Sender, H: ResponseHook> Sender for HookedSender<S, H> {
             // Only a caller of `send_pair` itself sends other pairs; boxed, so that this rare
             // path does not grow every wrapper's future by a layer.
             (first, second) => Either::Right(Box::pin(async move {
-                self.send(first).await?;
+                self.send(rasgi_protocol::app::with_lines(first, lines))
+                    .await?;
                 self.send(second).await
             })
                 as futures::future::BoxFuture<'_, Result<(), SendError>>),

@@ -46,7 +46,7 @@
 //! }
 //! # let mut scope = Scope::Http(rasgi_protocol::HttpScope::new("GET", "/"));
 //! # let Decision::Continue(Some(mut hook)) = PoweredBy.on_request(&mut scope) else { panic!() };
-//! # let mut start = ResponseStart { status: 200, headers: Default::default(), trailers: false };
+//! # let mut start = ResponseStart::new(200, Default::default(), false);
 //! # hook.on_start(&mut start, &Bytes::new(), false).unwrap();
 //! # assert_eq!(start.headers.get_str("x-powered-by"), Some("rasgi"));
 //! ```

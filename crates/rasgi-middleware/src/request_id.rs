@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use rasgi_protocol::{Headers, Scope, SendError};
+use rasgi_protocol::{FieldName, Headers, Scope, SendError};
 
 use crate::{Decision, ResponseHook, ResponseStart, Step};
 
@@ -115,13 +115,20 @@ fn hex_word(n: u32) -> u64 {
 /// The id to put on the response.
 pub struct Echo(Bytes);
 
+/// The field's name.
+const X_REQUEST_ID: FieldName = FieldName::new("x-request-id");
+
 impl ResponseHook for Echo {
-    // A response has one start (or one accept): the id moves into it.
+    // A response has one start (or one accept): the id replaces any the app set.
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
+        if start.headers.contains(X_REQUEST_ID.as_str()) {
+            start.headers.remove(X_REQUEST_ID.as_str());
+        }
+        start.lines.remove(X_REQUEST_ID.as_str());
         start
-            .headers
-            .set("x-request-id", std::mem::take(&mut self.0));
-        Ok(())
+            .lines
+            .push(X_REQUEST_ID, &self.0)
+            .map_err(|_| SendError::InvalidHeader)
     }
 
     fn on_accept(&mut self, headers: &mut Headers) {

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use rasgi_protocol::{Headers, Scope, SendError};
+use rasgi_protocol::{FieldName, Headers, Scope, SendError};
 
 use crate::{Decision, ResponseHook, ResponseStart, Step};
 
@@ -22,26 +22,39 @@ impl Timing {
 /// When the request reached the middleware.
 pub struct Clock(Instant);
 
+/// The field's name.
+const X_PROCESS_TIME: FieldName = FieldName::new("x-process-time");
+
 impl ResponseHook for Clock {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         let micros = u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let value = seconds_text(micros);
-        start.headers.append("x-process-time", value);
-        Ok(())
+        let mut text = [0u8; SECONDS_TEXT_LEN];
+        let value = seconds_text(micros, &mut text);
+        start
+            .lines
+            .push(X_PROCESS_TIME, value)
+            .map_err(|_| SendError::InvalidHeader)
     }
 
     fn on_accept(&mut self, headers: &mut Headers) {
         let micros = u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX);
-        headers.append("x-process-time", seconds_text(micros));
+        let mut text = [0u8; SECONDS_TEXT_LEN];
+        let value = seconds_text(micros, &mut text);
+        headers.append(
+            X_PROCESS_TIME.as_str(),
+            rasgi_protocol::headers::arena_value(value),
+        );
     }
 }
 
-/// Microseconds as seconds with six decimals (`0.000123`), formatted by hand: the float
-/// formatter cost more than the rest of the middleware.
-fn seconds_text(micros: u64) -> Bytes {
+/// The longest text [`seconds_text`] writes: 14 whole digits (`u64::MAX` microseconds), the
+/// point and six decimals.
+const SECONDS_TEXT_LEN: usize = 21;
+
+/// Microseconds as seconds with six decimals (`0.000123`), formatted by hand into the end of
+/// `text`: the float formatter cost more than the rest of the middleware.
+fn seconds_text(micros: u64, text: &mut [u8; SECONDS_TEXT_LEN]) -> &[u8] {
     let (mut seconds, mut fraction) = (micros / 1_000_000, micros % 1_000_000);
-    // At most 14 whole digits (u64::MAX microseconds), the point and six decimals.
-    let mut text = [0u8; 21];
     let mut at = text.len();
     // The six fraction digits, two at a time, then the whole seconds (at least one digit).
     for _ in 0..3 {
@@ -60,7 +73,7 @@ fn seconds_text(micros: u64) -> Bytes {
             break;
         }
     }
-    rasgi_protocol::headers::arena_value(&text[at..])
+    &text[at..]
 }
 
 /// `00` to `99`, each as its two digits.
@@ -91,7 +104,7 @@ impl Step for Timing {
 
 #[cfg(test)]
 mod tests {
-    use super::seconds_text;
+    use super::{seconds_text, SECONDS_TEXT_LEN};
 
     #[test]
     fn seconds_have_six_decimals() {
@@ -105,7 +118,8 @@ mod tests {
             (10_000_009, "10.000009"),
             (u64::MAX, "18446744073709.551615"),
         ] {
-            assert_eq!(seconds_text(micros), text.as_bytes(), "{micros}");
+            let mut room = [0u8; SECONDS_TEXT_LEN];
+            assert_eq!(seconds_text(micros, &mut room), text.as_bytes(), "{micros}");
         }
     }
 }

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 
 pub use crate::message::AppError;
-use crate::{Event, Headers, Message, Scope, SendError};
+use crate::{Event, FieldLines, Headers, Message, Scope, SendError};
 
 /// The receiving half of a call: the request body, then [`Event::Disconnect`].
 pub trait Receive: Send {
@@ -40,6 +40,38 @@ pub trait Sender: Send {
             self.send(second).await
         }
     }
+
+    /// Send a response start, the fields a middleware wrote for it as [`FieldLines`], and its
+    /// first body: how the stack hands such fields down to the server, which copies the lines
+    /// into the head whole. The default makes the lines fields of the start and sends the pair.
+    #[doc(hidden)]
+    fn send_pair_with_lines(
+        &mut self,
+        first: Message,
+        lines: FieldLines,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        self.send_pair(with_lines(first, lines), second)
+    }
+}
+
+/// `start` with `lines` appended to its fields (any other message as it is).
+pub fn with_lines(start: Message, lines: FieldLines) -> Message {
+    match start {
+        Message::Start {
+            status,
+            mut headers,
+            trailers,
+        } => {
+            lines.append_to(&mut headers);
+            Message::Start {
+                status,
+                headers,
+                trailers,
+            }
+        }
+        other => other,
+    }
 }
 
 impl<R: Receive + ?Sized> Receive for &mut R {
@@ -59,6 +91,15 @@ impl<S: Sender + ?Sized> Sender for &mut S {
         second: Message,
     ) -> impl Future<Output = Result<(), SendError>> + Send {
         (**self).send_pair(first, second)
+    }
+
+    fn send_pair_with_lines(
+        &mut self,
+        first: Message,
+        lines: FieldLines,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        (**self).send_pair_with_lines(first, lines, second)
     }
 }
 

@@ -84,7 +84,7 @@ impl ServerConn {
             close,
         };
         if upgrade {
-            self.write_head(start, None);
+            self.write_head(start, None, &[]);
             self.write = Write::Upgraded;
             self.read = Read::Closed;
             self.close_for(CloseReason::Upgraded);
@@ -96,15 +96,34 @@ impl ServerConn {
 
     /// A piece of the response body; `more: false` marks the last one.
     pub fn send_body(&mut self, body: Bytes, more: bool) -> Result<Flush, SendRefused> {
+        self.send_body_with_lines(body, more, &[])
+    }
+
+    /// [`ServerConn::send_body`] for the first body of a held start, whose head gets more
+    /// fields as `lines`: `name: value\r\n` each, every one already checked by the caller (a
+    /// token name that is none of `content-length`, `transfer-encoding` and `connection`; a
+    /// value free of control characters), as rasgi-protocol's `FieldLines` are. They are
+    /// copied into the head after the start's fields, whole and unchecked. Refused after the
+    /// head is written.
+    pub fn send_body_with_lines(
+        &mut self,
+        body: Bytes,
+        more: bool,
+        lines: &[u8],
+    ) -> Result<Flush, SendRefused> {
         self.may_send()?;
         let framing = match std::mem::replace(&mut self.write, Write::Broken) {
             Write::StartHeld(start) => {
                 let known_length = start
                     .content_length
                     .or((!more).then_some(body.len() as u64));
-                self.write_head(start, known_length)
+                self.write_head(start, known_length, lines)
             }
-            Write::Streaming(framing) => framing,
+            Write::Streaming(framing) if lines.is_empty() => framing,
+            Write::Streaming(framing) => {
+                self.write = Write::Streaming(framing);
+                return Err(SendRefused::OutOfOrder("fields after the head"));
+            }
             Write::Idle => {
                 self.write = Write::Idle;
                 return Err(SendRefused::OutOfOrder("body before the response start"));
@@ -146,7 +165,7 @@ impl ServerConn {
                 return Err(SendRefused::OutOfOrder(what));
             }
         };
-        let to_write = match self.write_head(start, Some(len)) {
+        let to_write = match self.write_head(start, Some(len), &[]) {
             Framing::Length(_) => len,
             _ => 0,
         };
@@ -189,7 +208,12 @@ impl ServerConn {
     /// Decide the framing and write the head (RFC 9112 §6.3 from the sender's side).
     /// `known_length` is the body's length if known (the app's `content-length`, or a body that
     /// arrived whole); a 101 passes `None` and gets no framing at all.
-    fn write_head(&mut self, start: PendingStart, known_length: Option<u64>) -> Framing {
+    fn write_head(
+        &mut self,
+        start: PendingStart,
+        known_length: Option<u64>,
+        lines: &[u8],
+    ) -> Framing {
         let status = start.status;
         let bodiless_status = status == 204 || status == 304 || status < 200;
         if start.close {
@@ -230,6 +254,7 @@ impl ServerConn {
             &ResponseHead {
                 status,
                 fields: &start.fields,
+                lines,
                 strip_length: status == 204 || status < 200,
                 content_length,
                 chunked: matches!(framing, Framing::Chunked) || chunked_for_get,
@@ -326,7 +351,7 @@ impl ServerConn {
             content_length: None,
             close: false,
         };
-        let framing = self.write_head(start, Some(text.len() as u64));
+        let framing = self.write_head(start, Some(text.len() as u64), &[]);
         let _ = self.write_body(framing, Bytes::from_static(text.as_bytes()), false);
     }
 }

@@ -6,15 +6,18 @@
 //! the app's wait asks), with as few vectored writes as the kernel allows, and a write cut short
 //! resumes where it stopped.
 
+use std::future::Future;
 use std::io::ErrorKind;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::lock::{Lock, LockGuard};
 use bytes::{Bytes, BytesMut};
+use futures::future::Either;
 use rasgi_h1::conn::{AppOutcome, Flush, Settings};
 use rasgi_h1::ServerConn;
-use rasgi_protocol::{FileBody, Message, SendError, Sender};
+use rasgi_protocol::app::with_lines;
+use rasgi_protocol::{FieldLines, FileBody, Message, SendError, Sender};
 
 use crate::asgi::{send_error, send_message};
 use crate::file_send::{FileSend, FileSendError, Transport};
@@ -159,6 +162,47 @@ impl<W: Transport> Wire<W> {
             self.flush().await.map_err(|_| SendError::Disconnected)?;
         }
         Ok(())
+    }
+
+    /// [`Wire::send_pair`] for a start with `lines` (checked fields written as head lines),
+    /// which are copied into its head whole. The messages are queued before this returns; the
+    /// future only writes them out (so it holds neither them nor the lines).
+    pub(crate) fn send_pair_with_lines(
+        &mut self,
+        first: Message,
+        lines: FieldLines,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        let (status, headers, trailers, body, more_body) = match (first, second) {
+            (
+                Message::Start {
+                    status,
+                    headers,
+                    trailers,
+                },
+                Message::Body { body, more_body },
+            ) if status != 101 => (status, headers, trailers, body, more_body),
+            // Any other pair, and a 101 (whose head leaves at once), with the lines as fields.
+            (first, second) => {
+                let first = with_lines(first, lines);
+                return Either::Right(Box::pin(self.send_pair(first, second)));
+            }
+        };
+        self.take_buffer();
+        let queued = self
+            .conn
+            .send_start(status, headers.into_fields(), trailers)
+            .and_then(|_| {
+                self.conn
+                    .send_body_with_lines(body, more_body, lines.as_bytes())
+            });
+        drop(lines);
+        Either::Left(async move {
+            if queued.map_err(send_error)? == Flush::Now {
+                self.flush().await.map_err(|_| SendError::Disconnected)?;
+            }
+            Ok(())
+        })
     }
 
     /// Write out everything queued. Cancel-safe: what was written is taken off the output as it
@@ -372,6 +416,23 @@ impl<W: Transport> Sender for ResponseSender<'_, W> {
 
     async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
         self.locked().await.send_pair(first, second).await
+    }
+
+    // An `async` block, not an `async fn`: the block holds the messages and the lines once,
+    // where an `async fn`'s future keeps a second copy of its arguments.
+    #[allow(clippy::manual_async_fn)]
+    fn send_pair_with_lines(
+        &mut self,
+        first: Message,
+        lines: FieldLines,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        async move {
+            self.locked()
+                .await
+                .send_pair_with_lines(first, lines, second)
+                .await
+        }
     }
 }
 

@@ -20,7 +20,8 @@ use rasgi_h2::conn::StreamGone;
 use rasgi_h2::frame::ErrorCode;
 use rasgi_h2::request::RequestHead;
 use rasgi_protocol::{
-    catch_panic, App, BackgroundTasks, Event, FileBody, Message, Receive, SendError, Sender,
+    catch_panic, App, BackgroundTasks, Event, FieldLines, FileBody, Message, Receive, SendError,
+    Sender,
 };
 use tokio::time::Sleep;
 
@@ -190,6 +191,24 @@ impl Sender for StreamSender<'_> {
     fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
         self.send_message(message)
     }
+
+    async fn send_pair_with_lines(
+        &mut self,
+        first: Message,
+        lines: FieldLines,
+        second: Message,
+    ) -> Result<(), SendError> {
+        match first {
+            Message::Start {
+                status,
+                headers,
+                trailers,
+            } => self.start(status, headers.as_fields(), &lines, trailers)?,
+            other => self.send_message(other).await?,
+        }
+        drop(lines);
+        self.send_message(second).await
+    }
 }
 
 impl StreamSender<'_> {
@@ -199,7 +218,7 @@ impl StreamSender<'_> {
                 status,
                 headers,
                 trailers,
-            } => self.start(status, headers.as_fields(), trailers),
+            } => self.start(status, headers.as_fields(), &FieldLines::new(), trailers),
             Message::Body { body, more_body } => self.body(body, more_body).await,
             Message::Informational { status, headers } => {
                 if !(100..200).contains(&status) || status == 101 {
@@ -240,10 +259,13 @@ impl StreamSender<'_> {
         }
     }
 
+    /// The response's head: the server's fields, the app's `headers` (checked here) and the
+    /// middleware's `lines` (checked when written).
     fn start(
         &mut self,
         status: u16,
         headers: &[(Bytes, Bytes)],
+        lines: &FieldLines,
         trailers: bool,
     ) -> Result<(), SendError> {
         if !(200..=999).contains(&status) {
@@ -287,7 +309,8 @@ impl StreamSender<'_> {
         .into_iter()
         .chain(date.map(|date| (&b"date"[..], date)))
         .chain(extra.map(|(n, v)| (&n[..], &v[..])))
-        .chain(own);
+        .chain(own)
+        .chain(lines.iter());
         s.conn
             .send_response(self.id, status, all, false)
             .map_err(gone)?;
