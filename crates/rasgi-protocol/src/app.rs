@@ -55,7 +55,9 @@ pub trait Sender: Send {
     }
 }
 
-/// `start` with `lines` appended to its fields (any other message as it is).
+/// `start` with `lines` appended to its fields (any other message as it is): for the senders
+/// and wrappers that pass lines on as fields.
+#[doc(hidden)]
 pub fn with_lines(start: Message, lines: FieldLines) -> Message {
     match start {
         Message::Start {

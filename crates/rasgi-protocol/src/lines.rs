@@ -32,7 +32,7 @@ const FRAMING_NAMES: [&str; 3] = ["content-length", "transfer-encoding", "connec
 /// assert_eq!(X_TRACE.as_str(), "x-trace");
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0080
 /// use rasgi_protocol::FieldName;
 /// const BAD: FieldName = FieldName::new("x trace");
 /// let _ = BAD;
@@ -78,6 +78,14 @@ impl FieldName {
 /// let mut lines = FieldLines::new();
 /// lines.push_line(&VARY_ORIGIN);
 /// assert_eq!(lines.as_bytes(), b"vary: Origin\r\n");
+/// ```
+///
+/// A value that would end the line early is a compile error:
+///
+/// ```compile_fail,E0080
+/// use rasgi_protocol::FieldLine;
+/// const SPLIT: FieldLine = FieldLine::from_static("x-a", "b\r\nx-injected: c");
+/// let _ = SPLIT;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldLine(LineRepr);
@@ -239,10 +247,15 @@ impl FieldLines {
     #[inline]
     fn room(&mut self) {
         if self.buf.capacity() == 0 {
-            self.buf = SPARE
-                .take()
-                .unwrap_or_else(|| BytesMut::with_capacity(FIRST_ROOM));
+            self.take_spare();
         }
+    }
+
+    #[inline(never)]
+    fn take_spare(&mut self) {
+        self.buf = SPARE
+            .take()
+            .unwrap_or_else(|| BytesMut::with_capacity(FIRST_ROOM));
     }
 
     /// The lines, each `name: value\r\n`.
@@ -257,7 +270,30 @@ impl FieldLines {
 
     /// The fields, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.buf.split_inclusive(|&b| b == b'\n').map(split_line)
+        let buf = &self.buf[..];
+        self.spans().map(move |line| line.of(buf))
+    }
+
+    /// Where each line's parts are.
+    fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        let buf = &self.buf[..];
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            if at >= buf.len() {
+                return None;
+            }
+            // Every line is `name: value\r\n`: a name has no colon and a value no LF, so the
+            // first of each after the line's start ends the name and the line.
+            let colon = find(buf, at, b':');
+            let end = (find(buf, colon, b'\n') + 1).min(buf.len());
+            let line = Span {
+                start: at,
+                colon,
+                end,
+            };
+            at = end;
+            Some(line)
+        })
     }
 
     /// The first value of `name` (compared without regard to case).
@@ -276,9 +312,9 @@ impl FieldLines {
             return;
         }
         let mut kept = BytesMut::with_capacity(self.buf.len());
-        for line in self.buf.split_inclusive(|&b| b == b'\n') {
-            if !split_line(line).0.eq_ignore_ascii_case(name.as_bytes()) {
-                kept.extend_from_slice(line);
+        for line in self.spans() {
+            if !line.of(&self.buf).0.eq_ignore_ascii_case(name.as_bytes()) {
+                kept.extend_from_slice(&self.buf[line.start..line.end]);
             }
         }
         self.buf.clear();
@@ -291,15 +327,12 @@ impl FieldLines {
             return;
         }
         let all: Bytes = Bytes::copy_from_slice(&self.buf);
-        let mut at = 0;
-        for line in self.buf.split_inclusive(|&b| b == b'\n') {
-            let (name, value) = split_line(line);
-            let value_at = at + name.len() + 2;
+        for line in self.spans() {
+            let (value_start, value_end) = line.value();
             headers.append(
-                all.slice(at..at + name.len()),
-                all.slice(value_at..value_at + value.len()),
+                all.slice(line.start..line.colon),
+                all.slice(value_start..value_end),
             );
-            at += line.len();
         }
     }
 }
@@ -317,12 +350,51 @@ impl Drop for FieldLines {
     }
 }
 
-/// A line `name: value\r\n` (as written by `FieldLines`) as its name and value.
-fn split_line(line: &[u8]) -> (&[u8], &[u8]) {
-    let colon = line.iter().position(|&b| b == b':').unwrap_or(0);
-    let end = line.len().saturating_sub(2).max(colon);
-    let value_at = (colon + 2).min(end);
-    (&line[..colon], &line[value_at..end])
+/// One line of a [`FieldLines`]: where it starts, its colon, and the end of its CRLF.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    colon: usize,
+    end: usize,
+}
+
+impl Span {
+    /// Where the value is: after `: `, before the CRLF.
+    fn value(self) -> (usize, usize) {
+        let end = self.end.saturating_sub(2).max(self.colon);
+        ((self.colon + 2).min(end), end)
+    }
+
+    /// The line's name and value in `buf`.
+    fn of(self, buf: &[u8]) -> (&[u8], &[u8]) {
+        let (value_start, value_end) = self.value();
+        (&buf[self.start..self.colon], &buf[value_start..value_end])
+    }
+}
+
+/// The index of the first `byte` in `bytes` from `from` on (or `bytes.len()`), eight bytes at a
+/// time: a word XORed with the byte everywhere has a zero byte where the byte was, and the
+/// lowest zero byte is found exactly (a borrow only ever starts at a zero byte).
+#[inline]
+fn find(bytes: &[u8], from: usize, byte: u8) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let pattern = ONES * u64::from(byte);
+    let mut at = from;
+    while at + 8 <= bytes.len() {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&bytes[at..at + 8]);
+        let word = u64::from_le_bytes(chunk) ^ pattern;
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zeros != 0 {
+            return at + (zeros.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while at < bytes.len() && bytes[at] != byte {
+        at += 1;
+    }
+    at
 }
 
 /// One of 32 bits for a name, from its length and its first and last bytes (lowercased): the
@@ -514,6 +586,50 @@ mod tests {
                 (b"vary", b"Origin"),
             ]
         );
+    }
+
+    #[test]
+    fn a_byte_is_found_first_wherever_it_is() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                if at < len {
+                    bytes[at] = b':';
+                    // A second one after the first is not found first.
+                    if at + 3 < len {
+                        bytes[at + 3] = b':';
+                    }
+                }
+                for from in 0..=at {
+                    assert_eq!(find(&bytes, from, b':'), at, "{len} {at} {from}");
+                }
+            }
+        }
+        // A byte of 0x01 just below the one sought (a borrow's edge case) is no false hit.
+        assert_eq!(find(b"\x01\x00abcdefgh:", 0, 0), 1);
+        assert_eq!(find(&[0x3b, 0x3a, 0x3a], 0, b':'), 1);
+    }
+
+    #[test]
+    fn many_lines_and_long_values_are_found_whole() {
+        let long = vec![b'v'; 300];
+        for (count, value) in [(12, &b"x"[..]), (3, &long[..])] {
+            let mut lines = FieldLines::new();
+            for i in 0..count {
+                let value = if i == 1 { value } else { b"short" };
+                lines.push(X_ID, value).unwrap();
+                lines.push(VARY, format!("{i}").as_bytes()).unwrap();
+            }
+            let fields: Vec<_> = lines.iter().collect();
+            assert_eq!(fields.len(), 2 * count);
+            assert_eq!(fields[2], (&b"x-request-id"[..], value));
+            assert_eq!(fields[2 * count - 1].1, format!("{}", count - 1).as_bytes());
+            assert_eq!(lines.get("vary"), Some(&b"0"[..]));
+            lines.remove("x-request-id");
+            let left: Vec<_> = lines.iter().map(|(n, _)| n).collect();
+            assert_eq!(left, vec![&b"vary"[..]; count]);
+            assert_eq!(lines.get("x-request-id"), None);
+        }
     }
 
     #[test]
