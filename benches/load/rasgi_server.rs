@@ -1,8 +1,8 @@
 //! The rasgi server the load script measures: the scenarios' routes as a bare app, or behind the
 //! demo's full middleware stack (`--stack`).
 //!
-//!   load_rasgi --bind 127.0.0.1:8080 [--stack | --floor [--floor-fields N]] [--workers N]
-//!              [--reuseport]
+//!   load_rasgi --bind 127.0.0.1:8080 [--stack | --floor [--floor-fields N] [--floor-checked]]
+//!              [--workers N] [--reuseport]
 //!
 //! `--floor` is a yardstick for the stack, not a stack anyone would serve: one step that adds
 //! the four fields the demo stack puts on a hello (`x-custom-header`, `x-process-time`,
@@ -10,7 +10,9 @@
 //! It computes nothing (no clock, no id, no host or origin check), so its instruction count is
 //! the least a stack that answers like the demo's can cost with today's per-field price.
 //! `--floor-fields N` makes it add N fields (the four again from the first): the slope between
-//! two counts is what one field added by a middleware costs.
+//! two counts is what one field added by a middleware costs. They are constants checked at
+//! compile time; with `--floor-checked`, each value is checked as it is pushed, as a value made
+//! per request is.
 //!
 //! `--workers 1` runs one current-thread runtime, like the hyper baseline. With more workers,
 //! `--reuseport` runs one current-thread runtime per worker, each with its own SO_REUSEPORT
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use rasgi::demo::{DemoConfig, RequestCounts};
 use rasgi::middleware::{Decision, ResponseHook, ResponseStart, ServerErrors, Stack, Step};
 use rasgi::prelude::*;
-use rasgi::protocol::{FieldLine, Message, SendError};
+use rasgi::protocol::{FieldLine, FieldName, Message, SendError};
 
 /// `GET /` hello, `GET /stream` 1 MiB in 64 KiB chunks, `POST /echo`, `GET /big` 100 KiB text.
 #[derive(Clone)]
@@ -101,9 +103,23 @@ const FLOOR_FIELDS: [FieldLine; 4] = [
     FieldLine::from_static("vary", "Origin"),
 ];
 
+/// The same fields as names and values, for `--floor-checked`: each value checked as it is
+/// pushed, as a value made per request is.
+const FLOOR_VALUES: [(FieldName, &[u8]); 4] = [
+    (FieldName::new("x-custom-header"), b"Custom Header Value"),
+    (FieldName::new("x-process-time"), b"0.000014"),
+    (
+        FieldName::new("x-request-id"),
+        b"78aa27ec19d12af60a255ad16001cad2",
+    ),
+    (FieldName::new("vary"), b"Origin"),
+];
+
 /// How many fields [`Floor`] adds: `--floor-fields`, so that the slope between two counts is
 /// what one more field costs.
 static FLOOR_FIELD_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4);
+/// `--floor-checked`: the fields' values are checked as they are pushed.
+static FLOOR_CHECKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Default)]
 struct FloorFields;
@@ -111,6 +127,16 @@ struct FloorFields;
 impl ResponseHook for FloorFields {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
         let count = FLOOR_FIELD_COUNT.load(std::sync::atomic::Ordering::Relaxed);
+        if FLOOR_CHECKED.load(std::sync::atomic::Ordering::Relaxed) {
+            for i in 0..count {
+                let (name, value) = FLOOR_VALUES[i % FLOOR_VALUES.len()];
+                start
+                    .lines
+                    .push(name, value)
+                    .map_err(|_| SendError::InvalidHeader)?;
+            }
+            return Ok(());
+        }
         for i in 0..count {
             start.lines.push_line(&FLOOR_FIELDS[i % FLOOR_FIELDS.len()]);
         }
@@ -159,6 +185,7 @@ fn args() -> Args {
             "--bind" => args.bind = it.next().expect("--bind HOST:PORT"),
             "--stack" => args.mode = Mode::Stack,
             "--floor" => args.mode = Mode::Floor,
+            "--floor-checked" => FLOOR_CHECKED.store(true, std::sync::atomic::Ordering::Relaxed),
             "--floor-fields" => {
                 let count = it
                     .next()

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 /// A head is a dozen short pieces, and `extend_from_slice` pays a capacity check, a call to
 /// `memcpy` and a length update for each: here the room is checked once per field and a piece
 /// of up to 64 bytes is copied as two overlapping fixed-size moves, without a call.
-#[inline]
+#[inline(always)]
 pub fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
     let len = name.len() + value.len() + 4;
     buf.reserve(len);
