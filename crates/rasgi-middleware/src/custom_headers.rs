@@ -11,8 +11,9 @@ use crate::{valid_header, ConfigError, Decision, ResponseHook, ResponseStart, St
 #[derive(Debug, Clone)]
 pub struct CustomHeaders {
     headers: Headers,
-    /// The same fields, checked once and kept as head lines for responses.
-    lines: Vec<FieldLine>,
+    /// The same fields, checked once and kept as head lines for responses; `None` when one of
+    /// them is a framing field (`connection`, say), which goes with the app's fields.
+    lines: Option<Vec<FieldLine>>,
     mode: Mode,
 }
 
@@ -58,16 +59,15 @@ impl CustomHeaders {
         let mut headers = Headers::new();
         let mut lines = Vec::new();
         for (name, value) in fields {
-            let line = FieldLine::new(name, value)
-                .ok()
-                .filter(|_| valid_header(name, value))
-                .ok_or_else(|| ConfigError::InvalidHeader(format!("{name}: {value}")))?;
-            lines.push(line);
+            if !valid_header(name, value) {
+                return Err(ConfigError::InvalidHeader(format!("{name}: {value}")));
+            }
+            lines.push(FieldLine::new(name, value).ok());
             headers.append(name.to_ascii_lowercase(), value.to_string());
         }
         Ok(CustomHeaders {
             headers,
-            lines,
+            lines: lines.into_iter().collect(),
             mode,
         })
     }
@@ -109,7 +109,9 @@ impl AddFields<'_> {
 impl AddFields<'_> {
     /// [`AddFields::apply`] for a response start: the fields go on as lines.
     fn apply_to_start(&self, start: &mut ResponseStart) {
-        let (lines, mode) = (&self.0.lines, self.0.mode);
+        let (Some(lines), mode) = (&self.0.lines, self.0.mode) else {
+            return self.apply(&mut start.headers);
+        };
         fn name_of(line: &FieldLine) -> &str {
             std::str::from_utf8(line.name()).unwrap_or_default()
         }

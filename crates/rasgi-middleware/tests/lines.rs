@@ -188,3 +188,39 @@ async fn a_sender_that_takes_fields_only_gets_the_lines_as_fields_after_the_apps
         assert_eq!(bodies, expected_bodies);
     }
 }
+
+#[tokio::test]
+async fn configured_fields_go_as_lines_unless_one_is_a_framing_field() {
+    use rasgi_middleware::CustomHeaders;
+    let cases = [
+        (
+            vec![("X-Custom", "a"), ("x-other", "b")],
+            "x-custom: a\r\nx-other: b\r\n",
+            vec![("content-type", "text/plain")],
+        ),
+        // The server reads `connection` to frame the response: such a set of fields goes with
+        // the app's, as fields.
+        (
+            vec![("connection", "close"), ("x-other", "b")],
+            "",
+            vec![
+                ("content-type", "text/plain"),
+                ("connection", "close"),
+                ("x-other", "b"),
+            ],
+        ),
+    ];
+    for (configured, lines, fields) in cases {
+        let app = Stack::new()
+            .step(CustomHeaders::new(configured).unwrap())
+            .app(Answer { streamed: false });
+        let mut sender = TakesLines::default();
+        app.call(scope(), Nothing, &mut sender).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&sender.lines), lines);
+        let expected: Vec<(String, String)> = fields
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(start_fields(&sender.messages), expected);
+    }
+}
