@@ -152,7 +152,7 @@ def report(results, args):
     with open(out, "w") as f:
         json.dump(results, f, indent=2)
     # The chart in docs/ is the whole run's: a run of some scenarios (`--only`) leaves it be.
-    if not only and any(s != "idle" for s in results):
+    if not args.only and any(s != "idle" for s in results):
         svg = os.path.join(args.root, "docs", "benchmarks.svg")
         with open(svg, "w") as f:
             f.write(chart(results))
