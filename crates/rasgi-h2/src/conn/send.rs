@@ -18,6 +18,15 @@ use crate::stream::{transition, ClosedBy, Event as StreamEvent, Outcome};
 /// bookkeeping that saves it.
 pub const SHARED_PAYLOAD: usize = 4 * 1024;
 
+/// The most room a thread keeps for encoding its next header block.
+const KEPT_BLOCK_BYTES: usize = 1024;
+
+thread_local! {
+    /// The buffer header blocks are encoded in, kept from one block to the next (an idle
+    /// connection holds none).
+    static BLOCK: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// The stream is gone (reset, or closed): nothing more can be sent on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the stream is closed")]
@@ -54,7 +63,7 @@ impl ServerConnection {
             b'0' + (status / 10 % 10) as u8,
             b'0' + (status % 10) as u8,
         ];
-        let fields: Vec<(Cow<'a, [u8]>, &'a [u8])> = fields
+        let fields = fields
             .into_iter()
             .filter(|(name, _)| !connection_specific(name))
             .map(|(name, value)| {
@@ -64,9 +73,8 @@ impl ServerConnection {
                     Cow::Borrowed(name)
                 };
                 (name, value)
-            })
-            .collect();
-        self.send_block(id, Some(&digits), &fields, end_stream);
+            });
+        self.send_block(id, Some(&digits), fields, end_stream);
         let stream = self.streams.get_mut(&id).expect("checked by sendable");
         stream.state = state;
         if !informational {
@@ -85,31 +93,36 @@ impl ServerConnection {
         fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     ) -> Result<(), StreamGone> {
         let state = self.sendable(id, true)?;
-        let fields: Vec<(Cow<'a, [u8]>, &'a [u8])> = fields
+        let fields = fields
             .into_iter()
             .filter(|(name, _)| !connection_specific(name))
-            .map(|(name, value)| (Cow::Owned(name.to_ascii_lowercase()), value))
-            .collect();
-        self.send_block(id, None, &fields, true);
+            .map(|(name, value)| (Cow::Owned(name.to_ascii_lowercase()), value));
+        self.send_block(id, None, fields, true);
         self.streams.get_mut(&id).expect("checked").state = state;
         self.budgets.response_complete();
         Ok(())
     }
 
-    fn send_block(
+    /// Encode a header block into the thread's block buffer and queue it in HEADERS and
+    /// CONTINUATION frames.
+    fn send_block<'a>(
         &mut self,
         id: u32,
-        status: Option<&[u8; 3]>,
-        fields: &[(Cow<'_, [u8]>, &[u8])],
+        status: Option<&'a [u8; 3]>,
+        fields: impl Iterator<Item = (Cow<'a, [u8]>, &'a [u8])>,
         end_stream: bool,
     ) {
-        let mut block = Vec::with_capacity(64);
-        let status = status.map(|digits| (&b":status"[..], &digits[..]));
-        let regular = fields.iter().map(|(name, value)| (&name[..], *value));
+        let mut block = BLOCK.take();
+        block.clear();
+        let status = status.map(|digits| (Cow::Borrowed(&b":status"[..]), &digits[..]));
         self.encoder
-            .encode(status.into_iter().chain(regular), &mut block);
+            .encode(status.into_iter().chain(fields), &mut block);
         let max = self.peer.max_frame_size as usize;
         self.queue(|out| write_headers(out, id, &block, end_stream, max));
+        // A buffer grown by an unusually large block is let go, not kept for the thread's life.
+        if block.capacity() <= KEPT_BLOCK_BYTES {
+            BLOCK.set(block);
+        }
     }
 
     /// The state after sending on stream `id`, if it can be sent on.

@@ -68,10 +68,10 @@ impl Encoder {
         self.table.size()
     }
 
-    /// Append the block for `fields` to `out`.
-    pub fn encode<'a>(
+    /// Append the block for `fields` to `out` (names as any bytes the caller holds them in).
+    pub fn encode<'a, N: AsRef<[u8]>>(
         &mut self,
-        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        fields: impl IntoIterator<Item = (N, &'a [u8])>,
         out: &mut Vec<u8>,
     ) {
         if let Some((smallest, now)) = self.pending.take() {
@@ -81,7 +81,7 @@ impl Encoder {
             integer::encode(now, 5, 0x20, out);
         }
         for (name, value) in fields {
-            self.field(name, value, out);
+            self.field(name.as_ref(), value, out);
         }
     }
 
