@@ -266,8 +266,24 @@ pub(crate) const VARY_ORIGIN: FieldLine = FieldLine::from_static("vary", "Origin
 
 /// Add `vary`'s token to the response's `Vary`: every `Vary` field the response has is kept,
 /// merged into one comma-separated field, with no duplicates. A response with no `Vary` gets
-/// `vary` itself, as a line.
+/// `vary` itself, as a line (CORS's on every response: the cheap way).
 pub(crate) fn add_vary(start: &mut ResponseStart, vary: &FieldLine) {
+    if !merge_vary(start, vary.value()) {
+        start.lines.push_line(vary);
+    }
+}
+
+/// [`add_vary`], for a response with no `Vary` getting `token` as one of its fields, which a
+/// later [`add_vary`] merges into without moving it (GZip's, on a response it compresses).
+pub(crate) fn add_vary_field(start: &mut ResponseStart, token: &'static str) {
+    if !merge_vary(start, token.as_bytes()) {
+        start.headers.append("vary", token);
+    }
+}
+
+/// Merge `token` into the response's `Vary` fields, if it has any (else `false`, and nothing
+/// done).
+fn merge_vary(start: &mut ResponseStart, token: &[u8]) -> bool {
     // Fields written as lines are merged with the others: moved into `headers` first.
     if start.lines.get("vary").is_some() {
         let values: Vec<Bytes> = start
@@ -282,7 +298,6 @@ pub(crate) fn add_vary(start: &mut ResponseStart, vary: &FieldLine) {
         }
     }
     let headers = &mut start.headers;
-    let token = vary.value();
     let has = |value: &[u8]| {
         value.split(|&b| b == b',').any(|t| {
             let t = t.trim_ascii();
@@ -294,7 +309,7 @@ pub(crate) fn add_vary(start: &mut ResponseStart, vary: &FieldLine) {
         (fields.next().map(|v| has(v)), fields.next().is_some())
     };
     match (first, more) {
-        (None, _) => start.lines.push_line(vary),
+        (None, _) => return false,
         (Some(true), false) => {}
         _ => {
             let mut merged: Vec<u8> = Vec::new();
@@ -319,6 +334,7 @@ pub(crate) fn add_vary(start: &mut ResponseStart, vary: &FieldLine) {
             headers.set("vary", merged);
         }
     }
+    true
 }
 
 impl Step for Cors {

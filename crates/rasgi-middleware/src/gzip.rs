@@ -14,10 +14,9 @@
 use bytes::Bytes;
 use rasgi_protocol::{Scope, SendError};
 
-use crate::cors::add_vary;
+use crate::cors::add_vary_field;
 use crate::gzip_stream::GzipStream;
 use crate::{ConfigError, Decision, ResponseHook, ResponseStart, Step};
-use rasgi_protocol::FieldLine;
 
 /// Default for `GZip`'s `minimum_size` ([`GZip::new`]): 500 bytes, Starlette's; smaller bodies
 /// gain little and cost a compressor.
@@ -97,9 +96,6 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
     gzip.or(any).unwrap_or(false)
 }
 
-/// `vary: Accept-Encoding`, as GZip adds it.
-const VARY_ACCEPT_ENCODING: FieldLine = FieldLine::from_static("vary", "Accept-Encoding");
-
 /// One response's compression: the negotiation's outcome and the stream's state.
 pub struct Compress<'a> {
     config: &'a GZip,
@@ -131,7 +127,7 @@ impl ResponseHook for Compress<'_> {
         if !eligible {
             return Ok(());
         }
-        add_vary(start, &VARY_ACCEPT_ENCODING);
+        add_vary_field(start, "Accept-Encoding");
         let headers = &mut start.headers;
         // HEAD: the `vary` a GET would get, but no compression (no body goes out, and the
         // encoding is a field RFC 9110 §9.3.2 lets a HEAD response leave out).

@@ -224,3 +224,58 @@ async fn configured_fields_go_as_lines_unless_one_is_a_framing_field() {
         assert_eq!(start_fields(&sender.messages), expected);
     }
 }
+
+/// Answers with a body long enough for GZip to compress.
+struct Long;
+
+impl App for Long {
+    async fn call<R: Receive, S: Sender>(
+        &self,
+        _: Scope,
+        _: R,
+        mut send: S,
+    ) -> Result<(), AppError> {
+        let headers = Headers::new().with("content-type", "text/plain");
+        rasgi_protocol::send_response(&mut send, 200, headers, vec![b'a'; 4096]).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn vary_written_inside_cors_as_a_field_or_a_line_is_merged_into_one() {
+    use rasgi_middleware::cors::{AllowOrigins, CorsConfig};
+    use rasgi_middleware::{Cors, GZip};
+    let cors = || {
+        Cors::new(CorsConfig {
+            allow_origins: AllowOrigins::List(vec!["https://a.example".into()]),
+            ..CorsConfig::default()
+        })
+        .unwrap()
+    };
+    let request = || {
+        let mut http = HttpScope::new("GET", "/");
+        http.headers = Headers::new()
+            .with("origin", "https://a.example")
+            .with("accept-encoding", "gzip");
+        Scope::Http(http)
+    };
+    let vary_of = |sender: TakesLines| -> Vec<String> {
+        assert!(!String::from_utf8_lossy(&sender.lines).contains("vary"));
+        start_fields(&sender.messages)
+            .into_iter()
+            .filter(|(name, _)| name == "vary")
+            .map(|(_, value)| value)
+            .collect()
+    };
+    // CORS outside GZip (the demo's order): GZip's `vary` is a field CORS merges into.
+    let app = Stack::new().step(cors()).step(GZip::default()).app(Long);
+    let mut sender = TakesLines::default();
+    app.call(request(), Nothing, &mut sender).await.unwrap();
+    assert_eq!(vary_of(sender), ["Accept-Encoding, Origin"]);
+    // A `vary` another middleware wrote as a line is merged with CORS's all the same.
+    let line = Stamp(FieldLine::new("vary", "Cookie").unwrap());
+    let app = Stack::new().step(cors()).step(line).app(Long);
+    let mut sender = TakesLines::default();
+    app.call(request(), Nothing, &mut sender).await.unwrap();
+    assert_eq!(vary_of(sender), ["Cookie, Origin"]);
+}
