@@ -101,9 +101,18 @@ pub struct Compress<'a> {
     config: &'a GZip,
     accepts: bool,
     head: bool,
-    encoder: Option<GzipStream>,
+    output: Output,
+}
+
+/// What happens to the bodies of one response.
+enum Output {
+    /// They go on as they are.
+    Unchanged,
+    /// They go through the stream, boxed: a response that compresses allocates anyway, and
+    /// every other one carries (and moves) only the box's room in its sender.
+    Stream(Box<GzipStream>),
     /// A whole body compressed in `on_start`, handed out by `on_body`.
-    ready: Option<Bytes>,
+    Whole(Bytes),
 }
 
 impl ResponseHook for Compress<'_> {
@@ -138,13 +147,13 @@ impl ResponseHook for Compress<'_> {
         headers.remove("content-length");
         let encoder = GzipStream::new(self.config.level);
         if more_body {
-            self.encoder = Some(encoder);
+            self.output = Output::Stream(Box::new(encoder));
         } else {
             let mut whole = Vec::new();
             encoder.finish(first, &mut whole);
             let whole = Bytes::from(whole);
             headers.set("content-length", whole.len().to_string());
-            self.ready = Some(whole);
+            self.output = Output::Whole(whole);
         }
         Ok(())
     }
@@ -156,21 +165,23 @@ impl ResponseHook for Compress<'_> {
     }
 
     fn on_body(&mut self, body: Bytes, more_body: bool) -> Bytes {
-        if let Some(whole) = self.ready.take() {
-            return whole;
-        }
-        let Some(encoder) = self.encoder.as_mut() else {
+        if let Output::Unchanged = self.output {
             return body;
-        };
-        let mut out = Vec::new();
-        if more_body {
-            encoder.write(&body, &mut out, true);
-            return Bytes::from(out);
         }
-        if let Some(encoder) = self.encoder.take() {
-            encoder.finish(&body, &mut out);
+        match std::mem::replace(&mut self.output, Output::Unchanged) {
+            Output::Unchanged => body,
+            Output::Whole(whole) => whole,
+            Output::Stream(mut encoder) => {
+                let mut out = Vec::new();
+                if more_body {
+                    encoder.write(&body, &mut out, true);
+                    self.output = Output::Stream(encoder);
+                } else {
+                    (*encoder).finish(&body, &mut out);
+                }
+                Bytes::from(out)
+            }
         }
-        Bytes::from(out)
     }
 }
 
@@ -190,8 +201,7 @@ impl Step for GZip {
                 config: self,
                 accepts: http.header("accept-encoding").is_some_and(accepts_gzip),
                 head: http.method == "HEAD",
-                encoder: None,
-                ready: None,
+                output: Output::Unchanged,
             }),
             Scope::Lifespan(_) | Scope::WebSocket(_) => None,
         })
@@ -201,6 +211,13 @@ impl Step for GZip {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hook_of_a_response_left_alone_is_small() {
+        // Every response's sender carries the hook, compressed or not, and moves with it: the
+        // stream's state is boxed, for the responses that compress.
+        assert!(std::mem::size_of::<Option<Compress<'static>>>() <= 64);
+    }
 
     #[test]
     fn accept_encoding_q_values_are_honoured() {

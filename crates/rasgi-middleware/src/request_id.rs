@@ -15,14 +15,38 @@ use crate::{Decision, ResponseHook, ResponseStart, Step};
 /// Longest incoming id kept; longer ones are replaced (they would bloat every log line).
 pub const MAX_INCOMING_ID_LEN: usize = 128;
 
-/// The request's id, as stored in `HttpScope::extensions`.
+/// The request's id, as stored in `HttpScope::extensions`: a generated id in place (no
+/// allocation and no shared count to keep), or the client's as it came.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestIdValue(pub Bytes);
+pub struct RequestIdValue(Id);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Id {
+    /// 32 hex digits.
+    Generated([u8; 32]),
+    /// A well-formed id the client sent.
+    Incoming(Bytes),
+}
 
 impl RequestIdValue {
+    /// The client's id, if it is well formed (see [`well_formed`]).
+    pub fn incoming(id: &Bytes) -> Option<RequestIdValue> {
+        std::str::from_utf8(id)
+            .is_ok_and(well_formed)
+            .then(|| RequestIdValue(Id::Incoming(id.clone())))
+    }
+
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Id::Generated(hex) => hex,
+            Id::Incoming(id) => id,
+        }
+    }
+
     /// The id as text (ids are ASCII by construction).
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -49,7 +73,7 @@ pub fn well_formed(id: &str) -> bool {
 const IDS_PER_TAKE: u64 = 1 << 20;
 
 /// A new id: 32 hex digits, unique within the process and unpredictable across processes.
-pub fn generate() -> Bytes {
+pub fn generate() -> RequestIdValue {
     static KEYS: OnceLock<(u64, u64)> = OnceLock::new();
     /// The next block of numbers to hand a thread.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -82,7 +106,7 @@ pub fn generate() -> Bytes {
     let mut id = [0u8; 32];
     hex(&mut id[..16], mix(n ^ k1));
     hex(&mut id[16..], mix(n.wrapping_add(k2)));
-    rasgi_protocol::headers::arena_value(&id)
+    RequestIdValue(Id::Generated(id))
 }
 
 /// SplitMix64's finaliser: a bijection on `u64` that scatters every input bit.
@@ -113,7 +137,7 @@ fn hex_word(n: u32) -> u64 {
 }
 
 /// The id to put on the response.
-pub struct Echo(Bytes);
+pub struct Echo(RequestIdValue);
 
 /// The field's name.
 const X_REQUEST_ID: FieldName = FieldName::new("x-request-id");
@@ -127,21 +151,21 @@ impl ResponseHook for Echo {
         start.lines.remove(X_REQUEST_ID.as_str());
         start
             .lines
-            .push(X_REQUEST_ID, &self.0)
+            .push(X_REQUEST_ID, self.0.as_bytes())
             .map_err(|_| SendError::InvalidHeader)
     }
 
     fn on_accept(&mut self, headers: &mut Headers) {
-        headers.set("x-request-id", std::mem::take(&mut self.0));
+        let id = rasgi_protocol::headers::arena_value(self.0.as_bytes());
+        headers.set(X_REQUEST_ID.as_str(), id);
     }
 }
 
 /// The client's id when it is well formed, else a new one.
-fn incoming_or_new(incoming: Option<&Bytes>) -> Bytes {
-    match incoming.filter(|id| std::str::from_utf8(id).is_ok_and(well_formed)) {
-        Some(incoming) => incoming.clone(),
-        None => generate(),
-    }
+fn incoming_or_new(incoming: Option<&Bytes>) -> RequestIdValue {
+    incoming
+        .and_then(RequestIdValue::incoming)
+        .unwrap_or_else(generate)
 }
 
 impl Step for RequestId {
@@ -155,13 +179,13 @@ impl Step for RequestId {
         let id = match scope {
             Scope::Http(http) => {
                 let id = incoming_or_new(http.headers.get("x-request-id"));
-                http.extensions.insert(RequestIdValue(id.clone()));
-                http.background.set_request_id(id.clone());
+                http.background.set_request_id(id.as_bytes());
+                http.extensions.insert(id.clone());
                 id
             }
             Scope::WebSocket(ws) => {
                 let id = incoming_or_new(ws.headers.get("x-request-id"));
-                ws.extensions.insert(RequestIdValue(id.clone()));
+                ws.extensions.insert(id.clone());
                 id
             }
             Scope::Lifespan(_) => return Decision::Continue(None),
@@ -179,9 +203,9 @@ mod tests {
         let a = generate();
         let b = generate();
         assert_ne!(a, b);
-        assert_eq!(a.len(), 32);
-        assert!(well_formed(std::str::from_utf8(&a).unwrap()));
-        assert!(a.iter().all(|b| b"0123456789abcdef".contains(b)));
+        assert_eq!(a.as_bytes().len(), 32);
+        assert!(well_formed(a.as_str()));
+        assert!(a.as_bytes().iter().all(|b| b"0123456789abcdef".contains(b)));
     }
 
     #[test]
@@ -192,7 +216,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for thread in threads {
             for id in thread.join().expect("a generating thread") {
-                assert!(seen.insert(id), "an id came twice");
+                assert!(seen.insert(id.as_str().to_owned()), "an id came twice");
             }
         }
         assert_eq!(seen.len(), 8_000);
@@ -219,6 +243,19 @@ mod tests {
             hex(&mut out, n);
             assert_eq!(std::str::from_utf8(&out).unwrap(), format!("{n:016x}"));
         }
+    }
+
+    #[test]
+    fn a_request_id_is_kept_in_place_in_the_extensions() {
+        // A generated id and an incoming one both fit the extensions' room for a value in
+        // place: no allocation per request.
+        assert!(std::mem::size_of::<RequestIdValue>() <= rasgi_protocol::state::INLINE_BYTES);
+        let incoming = Bytes::from_static(b"abc-1");
+        assert_eq!(
+            RequestIdValue::incoming(&incoming).map(|id| id.as_str().to_owned()),
+            Some("abc-1".to_owned())
+        );
+        assert_eq!(RequestIdValue::incoming(&Bytes::from_static(b"a b")), None);
     }
 
     #[test]

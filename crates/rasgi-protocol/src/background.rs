@@ -78,8 +78,10 @@ struct Shared {
 struct List {
     /// The tasks, in the order they were added.
     tasks: Vec<Task>,
-    /// The request id that names these tasks in logs, if a middleware gave one.
-    request_id: Option<Bytes>,
+    /// The request id that names these tasks in logs, if a middleware gave one: its bytes (the
+    /// room kept from response to response) and the response it was given for.
+    request_id: Vec<u8>,
+    id_for: Option<u64>,
 }
 
 impl BackgroundTasks {
@@ -131,18 +133,23 @@ impl BackgroundTasks {
     }
 
     /// Name this request's tasks in logs by its request id (the `RequestId` middleware does
-    /// this), so the server needs no knowledge of where the id came from.
-    pub fn set_request_id(&self, id: Bytes) {
+    /// this), so the server needs no knowledge of where the id came from. The id is kept for
+    /// this response only; a list with an id and no task is still taken without the lock.
+    pub fn set_request_id(&self, id: &[u8]) {
         let mut list = self.lock();
         if self.current() {
-            list.request_id = Some(id);
-            self.list.touched.store(true, Ordering::Release);
+            list.request_id.clear();
+            list.request_id.extend_from_slice(id);
+            list.id_for = Some(self.response);
         }
     }
 
-    /// The request id given by [`BackgroundTasks::set_request_id`], if any.
+    /// The request id given by [`BackgroundTasks::set_request_id`] for the response the list
+    /// collects for now, if any.
     pub fn request_id(&self) -> Option<Bytes> {
-        self.lock().request_id.clone()
+        let list = self.lock();
+        let now = self.list.response.load(Ordering::Acquire);
+        list.id(now)
     }
 
     /// Take every task added so far, leaving the list empty (and the request id unset).
@@ -150,9 +157,9 @@ impl BackgroundTasks {
         self.take_with_request_id().0
     }
 
-    /// Take every task added so far and the request id that names them, leaving the list empty
-    /// for the next response (the server does this once the response is written). The handles
-    /// of this response can add no more.
+    /// Take every task added so far and, when there are any, the request id that names them,
+    /// leaving the list empty for the next response (the server does this once the response is
+    /// written). The handles of this response can add no more.
     pub fn take_with_request_id(&self) -> (Vec<Task>, Option<Bytes>) {
         let next = self.list.response.load(Ordering::Relaxed).wrapping_add(1);
         // The common case, a response that left nothing, without the lock: no other handle is
@@ -167,9 +174,11 @@ impl BackgroundTasks {
             }
         }
         let mut list = self.lock();
+        let id = list.id(next.wrapping_sub(1));
         self.list.response.store(next, Ordering::Release);
         self.list.touched.store(false, Ordering::Relaxed);
-        (std::mem::take(&mut list.tasks), list.request_id.take())
+        let tasks = std::mem::take(&mut list.tasks);
+        (tasks, id)
     }
 
     /// How many tasks are waiting.
@@ -195,6 +204,13 @@ impl BackgroundTasks {
             .list
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl List {
+    /// The request id given for `response`, if one was.
+    fn id(&self, response: u64) -> Option<Bytes> {
+        (self.id_for == Some(response)).then(|| Bytes::copy_from_slice(&self.request_id))
     }
 }
 
@@ -248,7 +264,7 @@ mod tests {
         assert_eq!(connection.take().len(), 1);
         let second = connection.for_next_response();
         first.add("late, from the first request", async { Ok(()) });
-        first.set_request_id(Bytes::from_static(b"stale"));
+        first.set_request_id(b"stale");
         second.add("second", async { Ok(()) });
         let (taken, id) = connection.take_with_request_id();
         let names: Vec<_> = taken.iter().map(|t| t.name.as_ref()).collect();
@@ -259,9 +275,28 @@ mod tests {
     #[test]
     fn the_request_id_names_one_batch_only() {
         let tasks = BackgroundTasks::new();
-        tasks.set_request_id(Bytes::from_static(b"abc"));
+        tasks.set_request_id(b"abc");
         assert_eq!(tasks.request_id().as_deref(), Some(&b"abc"[..]));
         tasks.take();
         assert_eq!(tasks.request_id(), None);
+        // Taken with its tasks; a response without tasks gives no id with them, and leaves
+        // none behind for the next.
+        let scope = tasks.for_next_response();
+        scope.set_request_id(b"def");
+        scope.add("named", async { Ok(()) });
+        drop(scope);
+        let (taken, id) = tasks.take_with_request_id();
+        assert_eq!((taken.len(), id.as_deref()), (1, Some(&b"def"[..])));
+        let scope = tasks.for_next_response();
+        scope.set_request_id(b"ghi");
+        drop(scope);
+        assert_eq!(tasks.request_id().as_deref(), Some(&b"ghi"[..]));
+        let (taken, id) = tasks.take_with_request_id();
+        assert!(taken.is_empty() && id.is_none());
+        assert_eq!(tasks.request_id(), None);
+        let scope = tasks.for_next_response();
+        scope.add("unnamed", async { Ok(()) });
+        drop(scope);
+        assert_eq!(tasks.take_with_request_id().1, None);
     }
 }

@@ -78,11 +78,12 @@ pub struct Extensions {
     rest: Option<Box<Vec<Entry>>>,
 }
 
-/// The largest value [`Extensions`] keeps without a box: a `Bytes`, a `String`, a few numbers.
+/// The largest value [`Extensions`] keeps without a box: a `Bytes` or a `String` beside a tag,
+/// a few numbers.
 pub const INLINE_BYTES: usize = std::mem::size_of::<Words>();
 
 /// The room of an inline value: words, so that it has a word's alignment.
-type Words = [usize; 4];
+type Words = [usize; 5];
 
 /// One value and its type.
 struct Entry {
@@ -220,6 +221,11 @@ impl Extensions {
     /// Store `value`, returning the previous value of the same type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
         let entry = Entry::new(value);
+        // The common case, the first value of a request: nothing to look through.
+        if self.first.is_none() && self.rest.is_none() {
+            self.first = Some(entry);
+            return None;
+        }
         if let Some(slot) = self.entry_mut::<T>() {
             return std::mem::replace(slot, entry).into_value::<T>();
         }

@@ -183,7 +183,10 @@ pub(crate) fn judge<A, S: RequestStream>(
         stream.app_refused_body(status);
     }
     let verdict = stream.app_returned(result.is_err());
+    // The id names a panic in the log, or the tasks: read for the one, taken with the other.
+    let panic_id = panic.as_ref().and_then(|_| background.request_id());
     let (tasks, request_id) = background.take_with_request_id();
+    let request_id = request_id.or(panic_id);
     let request_id = || request_id.as_deref().map(String::from_utf8_lossy);
     match panic {
         Some(panic) => {
