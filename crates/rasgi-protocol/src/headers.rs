@@ -80,9 +80,11 @@ impl Headers {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&Bytes> {
+        // Names nearly always come as the server hands them and as they are asked for, in
+        // lowercase: the same bytes, compared whole, before letter by letter.
         self.0
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .find(|(n, _)| **n == *name.as_bytes() || n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
 

@@ -228,7 +228,7 @@ impl FieldLines {
     }
 
     /// Push a field checked when it was made.
-    #[inline]
+    #[inline(always)]
     pub fn push_line(&mut self, line: &FieldLine) {
         self.room();
         match &line.0 {
@@ -296,21 +296,33 @@ impl FieldLines {
         })
     }
 
-    /// The first value of `name` (compared without regard to case).
+    /// The first value of `name` (compared without regard to case). Inlined, so that for a name
+    /// known where it is called the summary is checked without a call (most lookups end there).
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         if self.marks & mark(name.as_bytes()) == 0 {
             return None;
         }
+        self.find_value(name)
+    }
+
+    /// [`FieldLines::get`] past the summary: the lines read one by one.
+    fn find_value(&self, name: &str) -> Option<&[u8]> {
         self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
 
     /// Remove every line of `name`.
+    #[inline]
     pub fn remove(&mut self, name: &str) {
-        if self.get(name).is_none() {
-            return;
+        if self.get(name).is_some() {
+            self.remove_lines(name);
         }
+    }
+
+    /// [`FieldLines::remove`] of a name the lines hold.
+    fn remove_lines(&mut self, name: &str) {
         let mut kept = BytesMut::with_capacity(self.buf.len());
         for line in self.spans() {
             if !line.of(&self.buf).0.eq_ignore_ascii_case(name.as_bytes()) {
@@ -472,11 +484,7 @@ pub fn is_field_value(value: &[u8]) -> bool {
         let del = del.wrapping_sub(ONES) & !del;
         (low | del) & HIGHS == 0
     };
-    let slow = |bytes: &[u8]| {
-        bytes
-            .iter()
-            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-    };
+    let slow = judged_bytewise;
     let word = |at: usize| u64::from_ne_bytes(value[at..at + 8].try_into().expect("8 bytes"));
     let half = |at: usize| u64::from(u32::from_ne_bytes(value[at..at + 4].try_into().expect("4")));
     let len = value.len();
@@ -502,6 +510,16 @@ pub fn is_field_value(value: &[u8]) -> bool {
         at += 8;
     }
     clean(word(last)) || slow(&value[last..])
+}
+
+/// [`is_field_value`] byte by byte, for the rare word that holds a tab or a byte to refuse:
+/// kept out of line, so that the common path stays short.
+#[cold]
+#[inline(never)]
+fn judged_bytewise(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 #[cfg(test)]
