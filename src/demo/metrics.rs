@@ -4,11 +4,10 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use bytes::Bytes;
 use rasgi_background::Counters;
-use rasgi_middleware::{Decision, ResponseHook, ResponseStart, Step};
+use rasgi_middleware::{Decision, ResponseHook, ResponseStart, Stamp, Step};
 use rasgi_protocol::{Scope, SendError};
 use rasgi_server::CounterSnapshot;
 
@@ -137,23 +136,34 @@ pub struct Count<'a> {
     method: u8,
     version: u8,
     status: u16,
-    started: Instant,
+    started: Stamp,
 }
 
 impl<'a> Count<'a> {
     fn start(counts: &'a RequestCounts, method: &str, version: &str) -> Count<'a> {
         counts.in_flight.fetch_add(1, Ordering::Relaxed);
-        let method = METHODS
-            .iter()
-            .position(|m| *m == method)
-            .unwrap_or(METHODS.len() - 1) as u8;
-        let version = VERSIONS.iter().position(|v| *v == version).unwrap_or(0) as u8;
+        // As matches (compared by length first), not searches of the tables.
+        let method = match method {
+            "GET" => 0,
+            "HEAD" => 1,
+            "POST" => 2,
+            "PUT" => 3,
+            "PATCH" => 4,
+            "DELETE" => 5,
+            "OPTIONS" => 6,
+            _ => 7,
+        };
+        let version = match version {
+            "2" => 1,
+            "1.0" => 2,
+            _ => 0,
+        };
         Count {
             counts,
             method,
             version,
             status: 0,
-            started: Instant::now(),
+            started: Stamp::now(),
         }
     }
 }
@@ -170,7 +180,7 @@ impl Drop for Count<'_> {
     fn drop(&mut self) {
         self.counts.in_flight.fetch_sub(1, Ordering::Relaxed);
         if self.status != 0 {
-            let seconds = self.started.elapsed().as_secs_f64();
+            let seconds = self.started.elapsed_nanos() as f64 / 1e9;
             self.counts
                 .observe(self.method, self.status, self.version, seconds);
         }
@@ -321,6 +331,23 @@ pub fn render(counts: &RequestCounts, background: Counters, server: CounterSnaps
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_and_versions_are_told_apart_as_their_tables_name_them() {
+        let counts = RequestCounts::default();
+        for (at, method) in METHODS.iter().enumerate() {
+            let count = Count::start(&counts, method, "1.1");
+            assert_eq!((count.method as usize, count.version), (at, 0), "{method}");
+        }
+        for (at, version) in VERSIONS.iter().enumerate() {
+            let count = Count::start(&counts, "GET", version);
+            assert_eq!(count.version as usize, at, "{version}");
+        }
+        assert_eq!(
+            Count::start(&counts, "BREW", "3").method as usize,
+            METHODS.len() - 1
+        );
+    }
 
     #[test]
     fn each_duration_counts_in_its_bucket_and_every_bucket_above_it() {

@@ -1,8 +1,6 @@
 //! Timing: `x-process-time`, the seconds from the request reaching this middleware to the
 //! response start leaving it (Starlette's classic example).
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use rasgi_protocol::{FieldName, Headers, Scope, SendError};
 
@@ -20,14 +18,50 @@ impl Timing {
 }
 
 /// When the request reached the middleware.
-pub struct Clock(Instant);
+pub struct Clock(Stamp);
+
+/// A reading of the monotonic clock (the one `Instant` reads), in nanoseconds from a start of
+/// its own: the difference of two readings is the time between them. Read directly, so that a
+/// request's readings and their difference cost little beyond the clock itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp(u64);
+
+impl Stamp {
+    /// The clock now.
+    #[cfg(unix)]
+    #[inline]
+    pub fn now() -> Stamp {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a `timespec` the call may write; the monotonic clock is one every
+        // unix has, so the call does not fail (and `now` would stay at zero if it did).
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        Stamp((now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64)
+    }
+
+    /// The clock now.
+    #[cfg(not(unix))]
+    pub fn now() -> Stamp {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let start = *START.get_or_init(std::time::Instant::now);
+        Stamp(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// Nanoseconds from `self` to now (zero if the readings came out of order).
+    #[inline]
+    pub fn elapsed_nanos(self) -> u64 {
+        Stamp::now().0.saturating_sub(self.0)
+    }
+}
 
 /// The field's name.
 const X_PROCESS_TIME: FieldName = FieldName::new("x-process-time");
 
 impl ResponseHook for Clock {
     fn on_start(&mut self, start: &mut ResponseStart, _: &Bytes, _: bool) -> Result<(), SendError> {
-        let micros = u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let micros = self.0.elapsed_nanos() / 1_000;
         let mut text = [0u8; SECONDS_TEXT_LEN];
         let value = seconds_text(micros, &mut text);
         start
@@ -37,7 +71,7 @@ impl ResponseHook for Clock {
     }
 
     fn on_accept(&mut self, headers: &mut Headers) {
-        let micros = u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let micros = self.0.elapsed_nanos() / 1_000;
         let mut text = [0u8; SECONDS_TEXT_LEN];
         let value = seconds_text(micros, &mut text);
         headers.append(
@@ -97,14 +131,30 @@ impl Step for Timing {
 
     fn on_request(&self, scope: &mut Scope) -> Decision<Option<Clock>> {
         Decision::Continue(
-            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then(|| Clock(Instant::now())),
+            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then(|| Clock(Stamp::now())),
         )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{seconds_text, SECONDS_TEXT_LEN};
+    use super::{seconds_text, Stamp, SECONDS_TEXT_LEN};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn stamps_measure_what_instant_measures() {
+        let (stamp, instant) = (Stamp::now(), Instant::now());
+        std::thread::sleep(Duration::from_millis(20));
+        let (by_stamp, by_instant) = (stamp.elapsed_nanos(), instant.elapsed().as_nanos() as u64);
+        // The same clock in the same unit: the two spans differ by the moments between the
+        // readings (generous room for a busy machine; a wrong unit is a thousandfold off).
+        assert!(by_stamp >= 20_000_000, "{by_stamp}");
+        assert!(
+            by_stamp <= by_instant + 50_000_000,
+            "{by_stamp} {by_instant}"
+        );
+        assert!(Stamp::now() >= stamp);
+    }
 
     #[test]
     fn seconds_have_six_decimals() {
