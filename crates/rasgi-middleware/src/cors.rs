@@ -92,7 +92,7 @@ pub struct Cors {
     any_header: bool,
     methods_value: String,
     headers_value: String,
-    expose_value: String,
+    expose_value: Bytes,
 }
 
 impl Cors {
@@ -134,7 +134,7 @@ impl Cors {
         }
         allowed_headers.sort_unstable();
         let headers_value = allowed_headers.join(", ");
-        let expose_value = config.expose_headers.join(", ");
+        let expose_value = Bytes::from(config.expose_headers.join(", "));
         Ok(Cors {
             config,
             any_method,
@@ -368,8 +368,7 @@ impl Step for Cors {
                     }),
                     vary_origin: echo || self.origins_vary(),
                     credentials: self.config.allow_credentials,
-                    expose: (!self.expose_value.is_empty())
-                        .then(|| Bytes::from(self.expose_value.clone())),
+                    expose: (!self.expose_value.is_empty()).then(|| self.expose_value.clone()),
                 })
             }
             // No origin, or one not allowed: no CORS headers (the browser enforces the

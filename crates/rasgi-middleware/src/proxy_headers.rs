@@ -50,16 +50,17 @@ impl ProxyHeaders {
 
     /// Apply the forwarding `headers` to a scope's `client` and `scheme` (HTTP or WebSocket).
     fn apply_to(&self, headers: &Headers, client: &mut Option<SocketAddr>, scheme: &mut Scheme) {
-        let Some(peer) = *client else { return };
-        if !self.trusts(peer.ip()) {
-            return;
-        }
+        // Most requests carry no forwarding field: looked for first, before the peer.
         let forwarding = |name: &[u8]| {
             name.eq_ignore_ascii_case(b"forwarded")
                 || name.eq_ignore_ascii_case(b"x-forwarded-for")
                 || name.eq_ignore_ascii_case(b"x-forwarded-proto")
         };
         if !headers.iter().any(|(name, _)| forwarding(name)) {
+            return;
+        }
+        let Some(peer) = *client else { return };
+        if !self.trusts(peer.ip()) {
             return;
         }
         // Every field, in order: a proxy that appends its own field (rather than extending
