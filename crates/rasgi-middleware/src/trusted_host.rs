@@ -128,6 +128,16 @@ impl Step for TrustedHost {
         if self.allows_bytes(host) {
             return Decision::Continue(());
         }
+        self.refuse(scope)
+    }
+}
+
+impl TrustedHost {
+    /// The answer to a request for a host not allowed: a redirect to its `www.` form, or 400.
+    /// Out of line, so that the allowed request's path stays short.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, scope: &Scope) -> Decision<()> {
         let refusal = || {
             let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
             Decision::Respond(Response::new(400, headers, "Invalid host header"))
