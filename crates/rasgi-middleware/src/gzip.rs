@@ -116,16 +116,43 @@ enum Output {
 }
 
 impl ResponseHook for Compress<'_> {
+    // The size first, inlined: it rules out most small responses before any field is looked
+    // at, and before a call.
+    #[inline]
     fn on_start(
         &mut self,
         start: &mut ResponseStart,
         first: &Bytes,
         more_body: bool,
     ) -> Result<(), SendError> {
+        if more_body || first.len() >= self.config.minimum_size {
+            self.start_large(start, first, more_body);
+        }
+        Ok(())
+    }
+
+    /// A file the server sends is never compressed: it leaves as it is on disk, without
+    /// passing through the app (or this middleware).
+    fn on_file(&mut self, _: &mut ResponseStart, _: u64) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    #[inline]
+    fn on_body(&mut self, body: Bytes, more_body: bool) -> Bytes {
+        if let Output::Unchanged = self.output {
+            return body;
+        }
+        self.compressed(body, more_body)
+    }
+}
+
+impl Compress<'_> {
+    /// The start of a response large enough to compress, or streamed: compressed when its
+    /// status and fields allow and the client accepts gzip.
+    #[inline(never)]
+    fn start_large(&mut self, start: &mut ResponseStart, first: &Bytes, more_body: bool) {
         let status = start.status;
-        // The size first: it rules out most small responses before any field is looked at.
-        let eligible = (more_body || first.len() >= self.config.minimum_size)
-            && (200..300).contains(&status)
+        let eligible = (200..300).contains(&status)
             && status != 204
             && status != 206
             && start.field("content-encoding").is_none()
@@ -134,14 +161,14 @@ impl ResponseHook for Compress<'_> {
                 .and_then(|t| std::str::from_utf8(t).ok())
                 .is_some_and(|t| self.config.excluded(t));
         if !eligible {
-            return Ok(());
+            return;
         }
         add_vary_field(start, "Accept-Encoding");
         let headers = &mut start.headers;
         // HEAD: the `vary` a GET would get, but no compression (no body goes out, and the
         // encoding is a field RFC 9110 §9.3.2 lets a HEAD response leave out).
         if !self.accepts || self.head {
-            return Ok(());
+            return;
         }
         headers.set("content-encoding", "gzip");
         headers.remove("content-length");
@@ -155,19 +182,11 @@ impl ResponseHook for Compress<'_> {
             headers.set("content-length", whole.len().to_string());
             self.output = Output::Whole(whole);
         }
-        Ok(())
     }
 
-    /// A file the server sends is never compressed: it leaves as it is on disk, without
-    /// passing through the app (or this middleware).
-    fn on_file(&mut self, _: &mut ResponseStart, _: u64) -> Result<(), SendError> {
-        Ok(())
-    }
-
-    fn on_body(&mut self, body: Bytes, more_body: bool) -> Bytes {
-        if let Output::Unchanged = self.output {
-            return body;
-        }
+    /// A body of a response this hook compresses (or compressed whole at its start).
+    #[inline(never)]
+    fn compressed(&mut self, body: Bytes, more_body: bool) -> Bytes {
         match std::mem::replace(&mut self.output, Output::Unchanged) {
             Output::Unchanged => body,
             Output::Whole(whole) => whole,
