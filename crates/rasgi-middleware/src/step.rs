@@ -108,6 +108,7 @@ impl StepList for () {
 impl<S: Step, Rest: StepList> StepList for (S, Rest) {
     type Hooks<'a> = (S::Hook<'a>, Rest::Hooks<'a>);
 
+    #[inline(always)]
     fn run<'a>(&'a self, scope: &mut Scope, hooks: &mut Self::Hooks<'a>) -> Option<Response> {
         match self.0.on_request(scope) {
             Decision::Continue(hook) => {
