@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rasgi_background::Counters;
-use rasgi_middleware::{Decision, ResponseHook, ResponseStart, Stamp, Step};
+use rasgi_middleware::timing::Monotonic;
+use rasgi_middleware::{Decision, ResponseHook, ResponseStart, Step};
 use rasgi_protocol::{Scope, SendError};
 use rasgi_server::CounterSnapshot;
 
@@ -136,7 +137,7 @@ pub struct Count<'a> {
     method: u8,
     version: u8,
     status: u16,
-    started: Stamp,
+    started: Monotonic,
 }
 
 impl<'a> Count<'a> {
@@ -163,7 +164,7 @@ impl<'a> Count<'a> {
             method,
             version,
             status: 0,
-            started: Stamp::now(),
+            started: Monotonic::now(),
         }
     }
 }

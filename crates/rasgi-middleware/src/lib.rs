@@ -108,7 +108,7 @@ pub use request_id::{RequestId, RequestIdValue};
 pub use server_errors::ServerErrors;
 pub use stack::{Stack, StackApp};
 pub use step::{Decision, Step, StepList, Steps};
-pub use timing::{Stamp, Timing};
+pub use timing::Timing;
 pub use trusted_host::TrustedHost;
 
 /// Why a middleware refused its configuration.

@@ -18,19 +18,19 @@ impl Timing {
 }
 
 /// When the request reached the middleware.
-pub struct Clock(Stamp);
+pub struct Clock(Monotonic);
 
 /// A reading of the monotonic clock (the one `Instant` reads), in nanoseconds from a start of
 /// its own: the difference of two readings is the time between them. Read directly, so that a
 /// request's readings and their difference cost little beyond the clock itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Stamp(u64);
+pub struct Monotonic(u64);
 
-impl Stamp {
+impl Monotonic {
     /// The clock now.
     #[cfg(unix)]
     #[inline]
-    pub fn now() -> Stamp {
+    pub fn now() -> Monotonic {
         let mut now = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -38,21 +38,21 @@ impl Stamp {
         // SAFETY: `now` is a `timespec` the call may write; the monotonic clock is one every
         // unix has, so the call does not fail (and `now` would stay at zero if it did).
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-        Stamp((now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64)
+        Monotonic((now.tv_sec as u64).wrapping_mul(1_000_000_000) + now.tv_nsec as u64)
     }
 
     /// The clock now.
     #[cfg(not(unix))]
-    pub fn now() -> Stamp {
+    pub fn now() -> Monotonic {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         let start = *START.get_or_init(std::time::Instant::now);
-        Stamp(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+        Monotonic(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 
     /// Nanoseconds from `self` to now (zero if the readings came out of order).
     #[inline]
     pub fn elapsed_nanos(self) -> u64 {
-        Stamp::now().0.saturating_sub(self.0)
+        Monotonic::now().0.saturating_sub(self.0)
     }
 }
 
@@ -131,19 +131,19 @@ impl Step for Timing {
 
     fn on_request(&self, scope: &mut Scope) -> Decision<Option<Clock>> {
         Decision::Continue(
-            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then(|| Clock(Stamp::now())),
+            matches!(scope, Scope::Http(_) | Scope::WebSocket(_)).then(|| Clock(Monotonic::now())),
         )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{seconds_text, Stamp, SECONDS_TEXT_LEN};
+    use super::{seconds_text, Monotonic, SECONDS_TEXT_LEN};
     use std::time::{Duration, Instant};
 
     #[test]
-    fn stamps_measure_what_instant_measures() {
-        let (stamp, instant) = (Stamp::now(), Instant::now());
+    fn monotonic_readings_measure_what_instant_measures() {
+        let (stamp, instant) = (Monotonic::now(), Instant::now());
         std::thread::sleep(Duration::from_millis(20));
         let (by_stamp, by_instant) = (stamp.elapsed_nanos(), instant.elapsed().as_nanos() as u64);
         // The same clock in the same unit: the two spans differ by the moments between the
@@ -153,7 +153,7 @@ mod tests {
             by_stamp <= by_instant + 50_000_000,
             "{by_stamp} {by_instant}"
         );
-        assert!(Stamp::now() >= stamp);
+        assert!(Monotonic::now() >= stamp);
     }
 
     #[test]

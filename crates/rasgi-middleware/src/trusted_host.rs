@@ -142,7 +142,7 @@ impl TrustedHost {
             let headers = Headers::new().with("content-type", "text/plain; charset=utf-8");
             Decision::Respond(Response::new(400, headers, "Invalid host header"))
         };
-        let http = match &*scope {
+        let http = match scope {
             Scope::Http(http) => http,
             // There is nothing to redirect a WebSocket to: the same 400 (a denial response).
             _ => return refusal(),
