@@ -6,7 +6,8 @@
 use std::future::Future;
 
 use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{catch_panic, is_client_gone, App, AppError, Receive, Scope, Sender};
+use rasgi_protocol::panic::poll_catching;
+use rasgi_protocol::{is_client_gone, App, AppError, Receive, Scope, Sender};
 
 use crate::{Inner, Response};
 
@@ -33,7 +34,13 @@ where
     let http = matches!(scope, Scope::Http(_) | Scope::WebSocket(_));
     let (app, receive, mut send) = inner.into_parts();
     async move {
-        let Err(error) = catch_panic(app.call(scope, receive, &mut send)).await else {
+        // The app's future pinned where it is made, and polled with its panics caught: not
+        // moved into a catching wrapper first.
+        let outcome = {
+            let mut call = std::pin::pin!(app.call(scope, receive, &mut send));
+            std::future::poll_fn(|cx| poll_catching(call.as_mut(), cx)).await
+        };
+        let Err(error) = outcome else {
             return Ok(());
         };
         let panic = panicked(&error).is_some();

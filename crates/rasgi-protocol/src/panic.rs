@@ -11,9 +11,6 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures::future::CatchUnwind;
-use futures::FutureExt;
-
 use crate::AppError;
 
 thread_local! {
@@ -43,15 +40,13 @@ pub fn catch_panic<F>(future: F) -> CatchPanic<F>
 where
     F: Future<Output = Result<(), AppError>>,
 {
-    CatchPanic {
-        inner: AssertUnwindSafe(future).catch_unwind(),
-    }
+    CatchPanic { inner: future }
 }
 
 /// The future of [`catch_panic`]: the inner future in place (a wrapper that moved it into an
 /// `async` block would hold it twice).
 pub struct CatchPanic<F> {
-    inner: CatchUnwind<AssertUnwindSafe<F>>,
+    inner: F,
 }
 
 impl<F> Future for CatchPanic<F>
@@ -64,13 +59,23 @@ where
         // SAFETY: `inner` is pinned structurally: it is never moved out of `self`, `CatchPanic`
         // has no `Drop` impl, and it is `Unpin` only when `inner` is.
         let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
-        CATCHING.with(|n| n.set(n.get() + 1));
-        let polled = inner.poll(cx);
-        CATCHING.with(|n| n.set(n.get() - 1));
-        let Poll::Ready(caught) = polled else {
-            return Poll::Pending;
-        };
-        Poll::Ready(caught.unwrap_or_else(|payload| {
+        poll_catching(inner, cx)
+    }
+}
+
+/// Poll `future` once as [`catch_panic`] does, a panic while it is polled turned into
+/// `Err(Panicked)`: for a caller that keeps the future pinned in place itself (so that it is
+/// not moved into a wrapper first).
+pub fn poll_catching<F>(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<Result<(), AppError>>
+where
+    F: Future<Output = Result<(), AppError>> + ?Sized,
+{
+    CATCHING.with(|n| n.set(n.get() + 1));
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+    CATCHING.with(|n| n.set(n.get() - 1));
+    match polled {
+        Ok(poll) => poll,
+        Err(payload) => {
             let message = if let Some(text) = payload.downcast_ref::<&str>() {
                 (*text).to_string()
             } else if let Some(text) = payload.downcast_ref::<String>() {
@@ -79,8 +84,8 @@ where
                 "explicit panic".to_string()
             };
             let location = LOCATION.with_borrow_mut(Option::take);
-            Err(Box::new(Panicked { message, location }) as AppError)
-        }))
+            Poll::Ready(Err(Box::new(Panicked { message, location }) as AppError))
+        }
     }
 }
 
