@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use rasgi_background::Batch;
 use rasgi_h1::conn::Request;
-use rasgi_protocol::panic::panicked;
+use rasgi_protocol::panic::{panicked, poll_catching};
 use rasgi_protocol::{AppError, BackgroundTasks, ByteStr, Scheme, Scope};
 
 use crate::asgi::{self, ScopeParts};
@@ -120,8 +120,8 @@ pub(crate) fn scope_parts<'c, A>(ctx: &'c ConnContext<A>, peers: &'c Peers) -> S
     }
 }
 
-/// Step 2: the app's call (pinned where the driver keeps it), with the stream writing for it
-/// while it waits.
+/// Step 2: the app's call (pinned where the driver keeps it, not moved into a wrapper), its
+/// panics caught as it is polled, with the stream writing for it while it waits.
 pub(crate) fn call_app<'a, F, W>(
     mut call: Pin<&'a mut F>,
     waiting: &'a W,
@@ -131,7 +131,7 @@ where
     W: WhileTheAppWaits + Sync,
 {
     std::future::poll_fn(move |cx| {
-        if let Poll::Ready(result) = call.as_mut().poll(cx) {
+        if let Poll::Ready(result) = poll_catching(call.as_mut(), cx) {
             return Poll::Ready(result);
         }
         // The app waits: what it has streamed goes out now rather than wait with it. A peer

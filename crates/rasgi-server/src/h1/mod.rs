@@ -24,7 +24,7 @@ use crate::lock::Lock;
 use bytes::BytesMut;
 use rasgi_background::{Batch, Executor};
 use rasgi_h1::conn::{AfterExchange, Http2Preface, Request, Settings};
-use rasgi_protocol::{catch_panic, App, BackgroundTasks};
+use rasgi_protocol::{App, BackgroundTasks};
 use tokio::io::AsyncRead;
 
 use crate::config::HttpVersions;
@@ -258,7 +258,7 @@ where
         let wire = &*wire;
         let receive = RequestBody::new(&mut *read, wire, &ctx.counters);
         let send = ResponseSender::new(wire, &ctx.shutdown);
-        let call = std::pin::pin!(catch_panic(ctx.app.call(scope, receive, send)));
+        let call = std::pin::pin!(ctx.app.call(scope, receive, send));
         request::call_app(call, wire).await
     };
 

@@ -19,9 +19,9 @@ use bytes::Bytes;
 use rasgi_h2::conn::StreamGone;
 use rasgi_h2::frame::ErrorCode;
 use rasgi_h2::request::RequestHead;
+use rasgi_protocol::panic::poll_catching;
 use rasgi_protocol::{
-    catch_panic, App, BackgroundTasks, Event, FieldLines, FileBody, Message, Receive, SendError,
-    Sender,
+    App, BackgroundTasks, Event, FieldLines, FileBody, Message, Receive, SendError, Sender,
 };
 use tokio::time::Sleep;
 
@@ -63,7 +63,12 @@ pub(super) async fn serve<A: App>(
         timeout: config.send_timeout,
     };
     let scope = rasgi_protocol::Scope::Http(scope);
-    let result = catch_panic(ctx.app.call(scope, receive, send)).await;
+    // The app's future pinned where it is made and polled with its panics caught, not moved
+    // into a catching wrapper first.
+    let result = {
+        let mut call = std::pin::pin!(ctx.app.call(scope, receive, send));
+        std::future::poll_fn(|cx| poll_catching(call.as_mut(), cx)).await
+    };
 
     let mut batches = Vec::new();
     let mut judge = Judge { shared, id, fields };
