@@ -33,7 +33,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures::task::AtomicWaker;
 use rasgi_h1::conn::Request;
 use rasgi_protocol::panic::panicked;
-use rasgi_protocol::{catch_panic, App, Headers, Scope, WebSocketScope};
+use rasgi_protocol::panic::poll_catching;
+use rasgi_protocol::{App, Headers, Scope, WebSocketScope};
 use rasgi_ws::handshake;
 use tokio::io::AsyncRead;
 use tokio::time::{Instant, Sleep};
@@ -128,11 +129,8 @@ async fn run<R, H, A>(
             io: &io,
             counters: &ctx.counters,
         };
-        let mut call = std::pin::pin!(catch_panic(ctx.app.call(
-            Scope::WebSocket(scope),
-            receive,
-            send
-        )));
+        // The app's future pinned where it is made; its panics are caught as it is polled.
+        let mut call = std::pin::pin!(ctx.app.call(Scope::WebSocket(scope), receive, send));
         let mut ping = std::pin::pin!(tokio::time::sleep(config.ping_interval.unwrap_or_default()));
         let mut stop = std::pin::pin!(ctx.shutdown.triggered());
         let mut stopped = false;
@@ -147,7 +145,7 @@ async fn run<R, H, A>(
         // The ping timer is polled (armed) once the WebSocket is open.
         let mut armed = config.ping_interval.is_none();
         std::future::poll_fn(|cx| loop {
-            if let Poll::Ready(result) = call.as_mut().poll(cx) {
+            if let Poll::Ready(result) = poll_catching(call.as_mut(), cx) {
                 return Poll::Ready(result);
             }
             // The app waits in `receive`, which reads and writes for itself: unless a timer or
