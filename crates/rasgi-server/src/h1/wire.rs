@@ -17,7 +17,7 @@ use futures::future::Either;
 use rasgi_h1::conn::{AppOutcome, Flush, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::app::with_lines;
-use rasgi_protocol::{FieldLines, FileBody, Message, SendError, Sender};
+use rasgi_protocol::{FieldLines, FileBody, Headers, Message, SendError, Sender};
 
 use crate::asgi::{send_error, send_message};
 use crate::file_send::{FileSend, FileSendError, Transport};
@@ -47,12 +47,12 @@ impl<W: Transport> Wire<W> {
         }
     }
 
-    /// The state machine.
     /// The write half, the wire used up (the connection goes on in another protocol).
     pub(crate) fn into_io(self) -> W {
         self.writer.into_io()
     }
 
+    /// The state machine.
     pub(crate) fn conn(&mut self) -> &mut ServerConn {
         &mut self.conn
     }
@@ -64,15 +64,22 @@ impl<W: Transport> Wire<W> {
 
     /// One app message, through the state machine; written out now if it says so.
     pub(crate) async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        self.take_buffer();
         if let Message::PathSend(file) = message {
+            self.take_buffer();
             // Rare, and large: its future is on the heap, not in every send's.
             return Box::pin(self.send_file(file)).await;
         }
-        if send_message(&mut self.conn, message)? == Flush::Now {
+        if self.queue(message)? == Flush::Now {
             self.flush().await.map_err(|_| SendError::Disconnected)?;
         }
         Ok(())
+    }
+
+    /// Queue one app message (not a file) through the state machine; whether it must be
+    /// written out before its send returns.
+    fn queue(&mut self, message: Message) -> Result<Flush, SendError> {
+        self.take_buffer();
+        send_message(&mut self.conn, message)
     }
 
     /// A body from a file: the head goes out, then the file's bytes straight after it, before
@@ -128,17 +135,11 @@ impl<W: Transport> Wire<W> {
         first: Message,
         second: Message,
     ) -> Result<(), SendError> {
-        let (status, headers, trailers, body, more_body) = match (first, second) {
-            (
-                Message::Start {
-                    status,
-                    headers,
-                    trailers,
-                },
-                Message::Body { body, more_body },
-            ) => (status, headers, trailers, body, more_body),
-            // Any other pair (rare), boxed so that its room is not in every `send_pair`'s.
-            (first, second) => {
+        let queued = match start_and_body(first, second) {
+            Ok(pair) => self.queue_pair(pair),
+            // Any other pair, and a 101 (whose head leaves before anything else): one message
+            // at a time, boxed so that their room is not in every `send_pair`'s.
+            Err((first, second)) => {
                 return Box::pin(async move {
                     self.send(first).await?;
                     self.send(second).await
@@ -146,22 +147,20 @@ impl<W: Transport> Wire<W> {
                 .await;
             }
         };
-        self.take_buffer();
-        let flush = self
-            .conn
-            .send_start(status, headers.into_fields(), trailers);
-        if flush.map_err(send_error)? == Flush::Now {
-            // A 101 leaves before anything else (rare): boxed too.
-            return Box::pin(async move {
-                self.flush().await.map_err(|_| SendError::Disconnected)?;
-                self.send(Message::Body { body, more_body }).await
-            })
-            .await;
-        }
-        if self.conn.send_body(body, more_body).map_err(send_error)? == Flush::Now {
+        if queued? == Flush::Now {
             self.flush().await.map_err(|_| SendError::Disconnected)?;
         }
         Ok(())
+    }
+
+    /// Queue a start (not a 101) and its first body; whether they must be written out before
+    /// their send returns.
+    fn queue_pair(&mut self, pair: StartAndBody) -> Result<Flush, SendError> {
+        self.take_buffer();
+        self.conn
+            .send_start(pair.status, pair.headers.into_fields(), pair.trailers)
+            .and_then(|_| self.conn.send_body(pair.body, pair.more_body))
+            .map_err(send_error)
     }
 
     /// [`Wire::send_pair`] for a start with `lines` (checked fields written as head lines),
@@ -173,36 +172,37 @@ impl<W: Transport> Wire<W> {
         lines: FieldLines,
         second: Message,
     ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
-        let (status, headers, trailers, body, more_body) = match (first, second) {
-            (
-                Message::Start {
-                    status,
-                    headers,
-                    trailers,
-                },
-                Message::Body { body, more_body },
-            ) if status != 101 => (status, headers, trailers, body, more_body),
+        let queued = match start_and_body(first, second) {
+            Ok(pair) => self.queue_pair_with_lines(pair, lines),
             // Any other pair, and a 101 (whose head leaves at once), with the lines as fields.
-            (first, second) => {
+            Err((first, second)) => {
                 let first = with_lines(first, lines);
                 return Either::Right(Box::pin(self.send_pair(first, second)));
             }
         };
-        self.take_buffer();
-        let queued = self
-            .conn
-            .send_start(status, headers.into_fields(), trailers)
-            .and_then(|_| {
-                self.conn
-                    .send_body_with_lines(body, more_body, lines.as_bytes())
-            });
-        drop(lines);
         Either::Left(async move {
-            if queued.map_err(send_error)? == Flush::Now {
+            if queued? == Flush::Now {
                 self.flush().await.map_err(|_| SendError::Disconnected)?;
             }
             Ok(())
         })
+    }
+
+    /// Queue a start (not a 101) and its first body, with `lines` copied into the head whole;
+    /// whether they must be written out before their send returns.
+    fn queue_pair_with_lines(
+        &mut self,
+        pair: StartAndBody,
+        lines: FieldLines,
+    ) -> Result<Flush, SendError> {
+        self.take_buffer();
+        self.conn
+            .send_start(pair.status, pair.headers.into_fields(), pair.trailers)
+            .and_then(|_| {
+                self.conn
+                    .send_body_with_lines(pair.body, pair.more_body, lines.as_bytes())
+            })
+            .map_err(send_error)
     }
 
     /// Write out everything queued. Cancel-safe: what was written is taken off the output as it
@@ -330,6 +330,37 @@ impl<W: Transport> HandshakeStream for Wire<W> {
     }
 }
 
+/// A response start that is not a 101, and its first body: the pair a response is nearly
+/// always sent as, queued in one go.
+struct StartAndBody {
+    status: u16,
+    headers: Headers,
+    trailers: bool,
+    body: Bytes,
+    more_body: bool,
+}
+
+/// `first` and `second` as a [`StartAndBody`], or given back as they are.
+fn start_and_body(first: Message, second: Message) -> Result<StartAndBody, (Message, Message)> {
+    match (first, second) {
+        (
+            Message::Start {
+                status,
+                headers,
+                trailers,
+            },
+            Message::Body { body, more_body },
+        ) if status != 101 => Ok(StartAndBody {
+            status,
+            headers,
+            trailers,
+            body,
+            more_body,
+        }),
+        pair => Err(pair),
+    }
+}
+
 /// A request's stream on HTTP/1.1, as the request layer judges it: the connection's machine.
 impl<W: Transport> RequestStream for Wire<W> {
     fn app_panicked(&mut self) {
@@ -410,29 +441,121 @@ impl<'a, W: Transport> ResponseSender<'a, W> {
 }
 
 impl<W: Transport> Sender for ResponseSender<'_, W> {
-    async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        self.locked().await.send(message).await
+    /// A message is queued when this is called, as a pair is (see `send_pair_with_lines`);
+    /// a file, and a message sent while the wire is taken, go through a boxed future.
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
+        if matches!(message, Message::PathSend(_)) {
+            return Either::Right(self.send_boxed(message));
+        }
+        let Some(mut wire) = self.try_locked() else {
+            return Either::Right(self.send_boxed(message));
+        };
+        let queued = wire.queue(message);
+        drop(wire);
+        Either::Left(self.flush_if_due(queued))
     }
 
-    async fn send_pair(&mut self, first: Message, second: Message) -> Result<(), SendError> {
-        self.locked().await.send_pair(first, second).await
+    /// Queued when called, as `send_pair_with_lines` is.
+    fn send_pair(
+        &mut self,
+        first: Message,
+        second: Message,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        let Some(mut wire) = self.try_locked() else {
+            return Either::Right(self.send_pair_boxed(first, second));
+        };
+        match start_and_body(first, second) {
+            Ok(pair) => {
+                let queued = wire.queue_pair(pair);
+                drop(wire);
+                Either::Left(self.flush_if_due(queued))
+            }
+            Err((first, second)) => {
+                drop(wire);
+                Either::Right(self.send_pair_boxed(first, second))
+            }
+        }
     }
 
-    // An `async` block, not an `async fn`: the block holds the messages and the lines once,
-    // where an `async fn`'s future keeps a second copy of its arguments.
-    #[allow(clippy::manual_async_fn)]
+    /// A start and its first body are queued when this is called, as the hooks of the
+    /// middleware above already ran: the future then only writes them out when the state
+    /// machine asks for it (a stream's gathered output), and holds neither the messages nor
+    /// the wire. Only when the wire is taken (a `receive` of the app's is reading), and for
+    /// any other pair, does the future queue them itself, boxed.
     fn send_pair_with_lines(
         &mut self,
         first: Message,
         lines: FieldLines,
         second: Message,
     ) -> impl Future<Output = Result<(), SendError>> + Send {
-        async move {
+        let Some(mut wire) = self.try_locked() else {
+            return Either::Right(self.send_lines_boxed(first, lines, second));
+        };
+        match start_and_body(first, second) {
+            Ok(pair) => {
+                let queued = wire.queue_pair_with_lines(pair, lines);
+                drop(wire);
+                Either::Left(self.flush_if_due(queued))
+            }
+            Err((first, second)) => {
+                drop(wire);
+                Either::Right(self.send_lines_boxed(first, lines, second))
+            }
+        }
+    }
+}
+
+impl<'a, W: Transport> ResponseSender<'a, W> {
+    /// The wire now, if nobody holds it; as [`ResponseSender::locked`].
+    fn try_locked(&self) -> Option<LockGuard<'a, Wire<W>>> {
+        let mut wire = self.wire.try_lock()?;
+        if self.shutdown.is_triggered() {
+            wire.conn.stop();
+        }
+        Some(wire)
+    }
+
+    /// What is left of a send whose messages were queued: writing out the output when the
+    /// state machine asked for it.
+    async fn flush_if_due(&mut self, queued: Result<Flush, SendError>) -> Result<(), SendError> {
+        if queued? == Flush::Now {
+            let mut wire = self.locked().await;
+            wire.flush().await.map_err(|_| SendError::Disconnected)?;
+        }
+        Ok(())
+    }
+
+    /// `send` once the wire is this sender's turn, on the heap.
+    fn send_boxed(
+        &mut self,
+        message: Message,
+    ) -> futures::future::BoxFuture<'_, Result<(), SendError>> {
+        Box::pin(async move { self.locked().await.send(message).await })
+    }
+
+    /// `send_pair` once the wire is this sender's turn, on the heap.
+    fn send_pair_boxed(
+        &mut self,
+        first: Message,
+        second: Message,
+    ) -> futures::future::BoxFuture<'_, Result<(), SendError>> {
+        Box::pin(async move { self.locked().await.send_pair(first, second).await })
+    }
+
+    /// `send_pair_with_lines` once the wire is this sender's turn, on the heap: the rare path,
+    /// whose room is then not in every pair's future.
+    fn send_lines_boxed(
+        &mut self,
+        first: Message,
+        lines: FieldLines,
+        second: Message,
+    ) -> futures::future::BoxFuture<'_, Result<(), SendError>> {
+        Box::pin(async move {
             self.locked()
                 .await
                 .send_pair_with_lines(first, lines, second)
                 .await
-        }
+        })
     }
 }
 
@@ -517,5 +640,71 @@ mod tests {
         // Head, three framed chunks: none written before the flush, all there after it.
         let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".len();
         assert_eq!(n, head + 3 * ("8000\r\n".len() + 32 * 1024 + 2));
+    }
+
+    #[tokio::test]
+    async fn a_pair_is_queued_when_sent_and_its_future_holds_nothing() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let wire = Lock::new(answering(server));
+        let shutdown = crate::Shutdown::new();
+        let mut send = ResponseSender::new(&wire, &shutdown);
+        let start = Message::start(200, Headers::new());
+        let sent = send.send_pair_with_lines(start, FieldLines::new(), Message::body("hi"));
+        // Queued already, and the wire free again for the connection's other parts.
+        assert!(wire.try_lock().expect("free").state().has_output());
+        assert_eq!(futures::FutureExt::now_or_never(sent), Some(Ok(())));
+        wire.try_lock().expect("free").flush().await.unwrap();
+        let mut seen = vec![0u8; 256];
+        let n = client.read(&mut seen).await.unwrap();
+        assert_eq!(
+            &seen[..n],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pair_sent_while_the_wire_is_taken_waits_its_turn() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let wire = Lock::new(answering(server));
+        let shutdown = crate::Shutdown::new();
+        let mut send = ResponseSender::new(&wire, &shutdown);
+        let taken = wire.try_lock().expect("free");
+        let mut sent = std::pin::pin!(
+            send.send_pair(Message::start(200, Headers::new()), Message::body("late"))
+        );
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(sent.as_mut().poll(&mut cx).is_pending());
+        assert!(!taken.state().has_output());
+        drop(taken);
+        sent.await.unwrap();
+        wire.try_lock().expect("free").flush().await.unwrap();
+        let mut seen = vec![0u8; 256];
+        let n = client.read(&mut seen).await.unwrap();
+        assert!(seen[..n].ends_with(b"\r\n\r\nlate"));
+    }
+
+    #[tokio::test]
+    async fn a_chunk_past_the_gathering_size_is_written_before_its_send_returns() {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let wire = Lock::new(answering(server));
+        let shutdown = crate::Shutdown::new();
+        let mut send = ResponseSender::new(&wire, &shutdown);
+        send.send(Message::start(200, Headers::new()))
+            .await
+            .unwrap();
+        let chunk = Bytes::from(vec![b'x'; 256 * 1024]);
+        send.send(Message::chunk(chunk)).await.unwrap();
+        // Nothing flushed the wire but the send itself.
+        let mut seen = vec![0u8; 300 * 1024];
+        let read = async {
+            let mut n = 0;
+            while n < 256 * 1024 {
+                n += client.read(&mut seen[n..]).await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("the chunk was written by its send");
+        assert!(!wire.try_lock().expect("free").state().has_output());
     }
 }
