@@ -516,12 +516,12 @@ async fn connection_and_request_futures_keep_their_size() {
     }
 }
 
-// The pins are the sizes measured in the debug build the tests run (2,712 / 1,408,
-// 3,544 / 2,240 and 1,832 / 440) with under 100 bytes of headroom.
+// The pins are the sizes measured in the debug build the tests run (2,544 / 1,240,
+// 3,400 / 2,096 and 1,832 / 440) with under 100 bytes of headroom.
 /// (connection, request) future bytes of the bare hello app.
-const BARE_FUTURE_PINS: (usize, usize) = (2_750, 1_450);
+const BARE_FUTURE_PINS: (usize, usize) = (2_590, 1_290);
 /// The same behind the demo's stack, inline.
-const STACK_FUTURE_PINS: (usize, usize) = (3_550, 2_250);
+const STACK_FUTURE_PINS: (usize, usize) = (3_450, 2_140);
 /// The binary's demo: the stack and routes on the heap (`StackApp::on_heap`), so the
 /// connection keeps only a pointer for them.
 const SHIPPED_FUTURE_PINS: (usize, usize) = (1_870, 500);
