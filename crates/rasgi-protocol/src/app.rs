@@ -22,7 +22,10 @@ pub trait Receive: Send {
 
 /// The sending half of a call: the response, message by message.
 pub trait Sender: Send {
-    /// Send one message; refused when it is out of order or the client has gone.
+    /// Send one message; refused when it is out of order or the client has gone. A sender may
+    /// take the message when `send` is called rather than when its future is first polled
+    /// (middleware hooks and the HTTP/1.1 server do): await the future for the outcome, and do
+    /// not count on a future dropped unawaited having sent nothing.
     fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send;
 
     /// Send two messages in order: what a wrapper that held the response start back until its
