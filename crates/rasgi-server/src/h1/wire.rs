@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::lock::{Lock, LockGuard};
 use bytes::{Bytes, BytesMut};
-use futures::future::Either;
+use futures::future::{BoxFuture, Either};
 use rasgi_h1::conn::{AppOutcome, Flush, Settings};
 use rasgi_h1::ServerConn;
 use rasgi_protocol::app::with_lines;
@@ -62,19 +62,6 @@ impl<W: Transport> Wire<W> {
         &self.conn
     }
 
-    /// One app message, through the state machine; written out now if it says so.
-    pub(crate) async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        if let Message::PathSend(file) = message {
-            self.take_buffer();
-            // Rare, and large: its future is on the heap, not in every send's.
-            return Box::pin(self.send_file(file)).await;
-        }
-        if self.queue(message)? == Flush::Now {
-            self.flush().await.map_err(|_| SendError::Disconnected)?;
-        }
-        Ok(())
-    }
-
     /// Queue one app message (not a file) through the state machine; whether it must be
     /// written out before its send returns.
     fn queue(&mut self, message: Message) -> Result<Flush, SendError> {
@@ -85,7 +72,8 @@ impl<W: Transport> Wire<W> {
     /// A body from a file: the head goes out, then the file's bytes straight after it, before
     /// anything else can be queued. Bytes promised and not sent (the file ended early, the
     /// client stalled past the send timeout, or this future was dropped) end the connection.
-    async fn send_file(&mut self, body: FileBody) -> Result<(), SendError> {
+    pub(crate) async fn send_file(&mut self, body: FileBody) -> Result<(), SendError> {
+        self.take_buffer();
         let len = self.conn.send_file_body(body.len()).map_err(send_error)?;
         self.flush().await.map_err(|_| SendError::Disconnected)?;
         if len == 0 {
@@ -127,65 +115,15 @@ impl<W: Transport> Wire<W> {
         }
     }
 
-    /// Two messages in order. A start and its first body (what `send_response` sends) go to
-    /// the state machine's own calls for each, rather than twice through the one match over
-    /// every message: one call site per kind, which the processor predicts.
-    pub(crate) async fn send_pair(
-        &mut self,
-        first: Message,
-        second: Message,
-    ) -> Result<(), SendError> {
-        let queued = match start_and_body(first, second) {
-            Ok(pair) => self.queue_pair(pair),
-            // Any other pair, and a 101 (whose head leaves before anything else): one message
-            // at a time, boxed so that their room is not in every `send_pair`'s.
-            Err((first, second)) => {
-                return Box::pin(async move {
-                    self.send(first).await?;
-                    self.send(second).await
-                })
-                .await;
-            }
-        };
-        if queued? == Flush::Now {
-            self.flush().await.map_err(|_| SendError::Disconnected)?;
-        }
-        Ok(())
-    }
-
-    /// Queue a start (not a 101) and its first body; whether they must be written out before
-    /// their send returns.
+    /// Queue a start (not a 101) and its first body (what `send_response` sends): the state
+    /// machine's own calls for each, rather than twice through the one match over every
+    /// message. Whether they must be written out before their send returns.
     fn queue_pair(&mut self, pair: StartAndBody) -> Result<Flush, SendError> {
         self.take_buffer();
         self.conn
             .send_start(pair.status, pair.headers.into_fields(), pair.trailers)
             .and_then(|_| self.conn.send_body(pair.body, pair.more_body))
             .map_err(send_error)
-    }
-
-    /// [`Wire::send_pair`] for a start with `lines` (checked fields written as head lines),
-    /// which are copied into its head whole. The messages are queued before this returns; the
-    /// future only writes them out (so it holds neither them nor the lines).
-    pub(crate) fn send_pair_with_lines(
-        &mut self,
-        first: Message,
-        lines: FieldLines,
-        second: Message,
-    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
-        let queued = match start_and_body(first, second) {
-            Ok(pair) => self.queue_pair_with_lines(pair, lines),
-            // Any other pair, and a 101 (whose head leaves at once), with the lines as fields.
-            Err((first, second)) => {
-                let first = with_lines(first, lines);
-                return Either::Right(Box::pin(self.send_pair(first, second)));
-            }
-        };
-        Either::Left(async move {
-            if queued? == Flush::Now {
-                self.flush().await.map_err(|_| SendError::Disconnected)?;
-            }
-            Ok(())
-        })
     }
 
     /// Queue a start (not a 101) and its first body, with `lines` copied into the head whole;
@@ -433,86 +371,86 @@ impl<'a, W: Transport> ResponseSender<'a, W> {
 
     async fn locked(&self) -> LockGuard<'_, Wire<W>> {
         let mut wire = self.wire.lock().await;
+        self.taken(&mut wire);
+        wire
+    }
+
+    /// What taking the wire does first: once the server stops, a response whose head is still
+    /// to be written says `connection: close`.
+    fn taken(&self, wire: &mut Wire<W>) {
         if self.shutdown.is_triggered() {
             wire.conn.stop();
         }
-        wire
     }
 }
 
+/// A message, or a start and its first body, is queued when `send` is called, as the hooks of
+/// the middleware above already ran: the future then only writes the output out when the state
+/// machine asks for it (a stream's gathered output), and holds neither the messages nor the
+/// wire. Only a file, and a send made while the wire is taken (a `receive` of the app's is
+/// reading), wait for their turn in a boxed future; any other pair goes as two sends.
 impl<W: Transport> Sender for ResponseSender<'_, W> {
-    /// A message is queued when this is called, as a pair is (see `send_pair_with_lines`);
-    /// a file, and a message sent while the wire is taken, go through a boxed future.
     fn send(&mut self, message: Message) -> impl Future<Output = Result<(), SendError>> + Send {
-        if matches!(message, Message::PathSend(_)) {
-            return Either::Right(self.send_boxed(message));
+        match message {
+            Message::PathSend(file) => {
+                Either::Right(
+                    Box::pin(async move { self.locked().await.send_file(file).await })
+                        as BoxFuture<'_, _>,
+                )
+            }
+            message => Either::Left(self.queued(move |wire| wire.queue(message))),
         }
-        let Some(mut wire) = self.try_locked() else {
-            return Either::Right(self.send_boxed(message));
-        };
-        let queued = wire.queue(message);
-        drop(wire);
-        Either::Left(self.flush_if_due(queued))
     }
 
-    /// Queued when called, as `send_pair_with_lines` is.
     fn send_pair(
         &mut self,
         first: Message,
         second: Message,
     ) -> impl Future<Output = Result<(), SendError>> + Send {
-        let Some(mut wire) = self.try_locked() else {
-            return Either::Right(self.send_pair_boxed(first, second));
-        };
         match start_and_body(first, second) {
-            Ok(pair) => {
-                let queued = wire.queue_pair(pair);
-                drop(wire);
-                Either::Left(self.flush_if_due(queued))
-            }
-            Err((first, second)) => {
-                drop(wire);
-                Either::Right(self.send_pair_boxed(first, second))
-            }
+            Ok(pair) => Either::Left(self.queued(move |wire| wire.queue_pair(pair))),
+            Err((first, second)) => Either::Right(self.one_at_a_time(first, second)),
         }
     }
 
-    /// A start and its first body are queued when this is called, as the hooks of the
-    /// middleware above already ran: the future then only writes them out when the state
-    /// machine asks for it (a stream's gathered output), and holds neither the messages nor
-    /// the wire. Only when the wire is taken (a `receive` of the app's is reading), and for
-    /// any other pair, does the future queue them itself, boxed.
     fn send_pair_with_lines(
         &mut self,
         first: Message,
         lines: FieldLines,
         second: Message,
     ) -> impl Future<Output = Result<(), SendError>> + Send {
-        let Some(mut wire) = self.try_locked() else {
-            return Either::Right(self.send_lines_boxed(first, lines, second));
-        };
         match start_and_body(first, second) {
             Ok(pair) => {
-                let queued = wire.queue_pair_with_lines(pair, lines);
-                drop(wire);
-                Either::Left(self.flush_if_due(queued))
+                Either::Left(self.queued(move |wire| wire.queue_pair_with_lines(pair, lines)))
             }
+            // A 101 (whose head leaves at once), or any other pair: the lines as fields.
             Err((first, second)) => {
-                drop(wire);
-                Either::Right(self.send_lines_boxed(first, lines, second))
+                Either::Right(self.one_at_a_time(with_lines(first, lines), second))
             }
         }
     }
 }
 
 impl<'a, W: Transport> ResponseSender<'a, W> {
-    /// The wire now, if nobody holds it; as [`ResponseSender::locked`].
-    fn try_locked(&self) -> Option<LockGuard<'a, Wire<W>>> {
-        let mut wire = self.wire.try_lock()?;
-        if self.shutdown.is_triggered() {
-            wire.conn.stop();
-        }
-        Some(wire)
+    /// `queue` run on the wire now if nobody holds it (nearly always), else once it is this
+    /// sender's turn (boxed); then the write the state machine asked for, if it did.
+    fn queued<Q>(
+        &mut self,
+        queue: Q,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + use<'_, 'a, W, Q>
+    where
+        Q: FnOnce(&mut Wire<W>) -> Result<Flush, SendError> + Send + 'a,
+    {
+        let Some(mut wire) = self.wire.try_lock() else {
+            return Either::Right(Box::pin(async move {
+                let queued = queue(&mut *self.locked().await);
+                self.flush_if_due(queued).await
+            }) as BoxFuture<'_, _>);
+        };
+        self.taken(&mut wire);
+        let queued = queue(&mut wire);
+        drop(wire);
+        Either::Left(self.flush_if_due(queued))
     }
 
     /// What is left of a send whose messages were queued: writing out the output when the
@@ -525,36 +463,15 @@ impl<'a, W: Transport> ResponseSender<'a, W> {
         Ok(())
     }
 
-    /// `send` once the wire is this sender's turn, on the heap.
-    fn send_boxed(
-        &mut self,
-        message: Message,
-    ) -> futures::future::BoxFuture<'_, Result<(), SendError>> {
-        Box::pin(async move { self.locked().await.send(message).await })
-    }
-
-    /// `send_pair` once the wire is this sender's turn, on the heap.
-    fn send_pair_boxed(
+    /// Two messages as two sends (a 101's head is written out before its body is queued).
+    fn one_at_a_time(
         &mut self,
         first: Message,
         second: Message,
-    ) -> futures::future::BoxFuture<'_, Result<(), SendError>> {
-        Box::pin(async move { self.locked().await.send_pair(first, second).await })
-    }
-
-    /// `send_pair_with_lines` once the wire is this sender's turn, on the heap: the rare path,
-    /// whose room is then not in every pair's future.
-    fn send_lines_boxed(
-        &mut self,
-        first: Message,
-        lines: FieldLines,
-        second: Message,
-    ) -> futures::future::BoxFuture<'_, Result<(), SendError>> {
+    ) -> BoxFuture<'_, Result<(), SendError>> {
         Box::pin(async move {
-            self.locked()
-                .await
-                .send_pair_with_lines(first, lines, second)
-                .await
+            self.send(first).await?;
+            self.send(second).await
         })
     }
 }
@@ -643,7 +560,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_pair_is_queued_when_sent_and_its_future_holds_nothing() {
+    async fn a_pair_is_queued_when_sent_and_leaves_the_wire_free() {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let wire = Lock::new(answering(server));
         let shutdown = crate::Shutdown::new();
